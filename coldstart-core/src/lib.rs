@@ -1,0 +1,30 @@
+//! Runtime support for [`coldstart`](https://docs.rs/coldstart): the execution environment, the
+//! process's phase boundaries, invocation tracking and the names of every metric it records.
+//!
+//! Most users depend on `coldstart` (which re-exports this crate and adds the macros) rather than
+//! on this crate directly.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`environment`] | what Lambda tells the function through its variables, read once |
+//! | [`phases`] | process start, init end, and what each boundary means |
+//! | [`tracker`] | first-invocation detection, start kinds, outcomes, per-invocation metrics |
+//! | [`names`] | every metric name, kind, unit, label and description |
+#![cfg_attr(
+    feature = "local",
+    doc = "| [`local`] | a Lambda Runtime API on loopback, for examples and tests |"
+)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod environment;
+pub mod names;
+pub mod phases;
+pub mod tracker;
+
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod local;
+
+#[doc(hidden)]
+pub mod __private;

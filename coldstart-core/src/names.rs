@@ -1,0 +1,200 @@
+//! Every metric this crate records: name, kind, unit, labels and meaning, in one place.
+//!
+//! Names follow the OpenTelemetry FaaS semantic conventions where one exists (`faas.*`); the rest
+//! use the `coldstart.` prefix. Label values are bounded sets (handler names come from source
+//! code, never from requests), so every metric has a small, fixed number of series.
+//!
+//! Exporters rewrite names to their own rules: Prometheus turns `faas.coldstarts` into
+//! `faas_coldstarts` (counters) and `faas.invoke_duration` into `faas_invoke_duration_*`.
+//!
+//! ```
+//! use coldstart_core::names::{self, MetricKind};
+//!
+//! let cold = names::ALL.iter().find(|m| m.name == names::COLDSTARTS).unwrap();
+//! assert_eq!(cold.kind, MetricKind::Counter);
+//! assert_eq!(cold.labels, &[names::LABEL_HANDLER]);
+//! ```
+
+use metrics::Unit;
+
+/// `faas.coldstarts`: user-facing cold starts (start kind `cold`).
+pub const COLDSTARTS: &str = "faas.coldstarts";
+/// `faas.invocations`: invocations that completed successfully.
+pub const INVOCATIONS: &str = "faas.invocations";
+/// `faas.errors`: invocations that returned an error, panicked or were dropped unfinished.
+pub const ERRORS: &str = "faas.errors";
+/// `faas.invoke_duration`: the handler's own run time, in seconds.
+pub const INVOKE_DURATION: &str = "faas.invoke_duration";
+/// `faas.init_duration`: process start to init end, in seconds (needs init end to be marked).
+pub const INIT_DURATION: &str = "faas.init_duration";
+/// `coldstart.phase_duration`: the duration of one start-up phase, in seconds.
+pub const PHASE_DURATION: &str = "coldstart.phase_duration";
+
+/// Label: the handler's name (`#[cold_start_handler(name = "...")]`, default the fn name).
+pub const LABEL_HANDLER: &str = "handler";
+/// Label: the start kind of the invocation (`cold`, `provisioned`, `snapstart`, `warm`).
+pub const LABEL_START: &str = "start";
+/// Label: how a failed invocation ended (`error`, `panic`, `cancelled`).
+pub const LABEL_OUTCOME: &str = "outcome";
+/// Label: which start-up phase (see [`crate::phases`]).
+pub const LABEL_PHASE: &str = "phase";
+
+/// `phase` value: process start to init end.
+pub const PHASE_INIT: &str = "init";
+/// `phase` value: init end to the start of the first invocation (how long the environment waited
+/// for its first event).
+pub const PHASE_WAIT_FOR_FIRST_EVENT: &str = "wait_for_first_event";
+/// `phase` value: process start to the start of the first invocation.
+pub const PHASE_TO_FIRST_INVOCATION: &str = "to_first_invocation";
+
+/// The kind of a metric.
+///
+/// ```
+/// use coldstart_core::names::MetricKind;
+/// assert_eq!(MetricKind::Histogram.as_str(), "histogram");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MetricKind {
+    /// A monotonically increasing count.
+    Counter,
+    /// A distribution of values.
+    Histogram,
+    /// A value that goes up and down.
+    Gauge,
+}
+
+impl MetricKind {
+    /// The lowercase name of the kind.
+    ///
+    /// ```
+    /// assert_eq!(coldstart_core::names::MetricKind::Counter.as_str(), "counter");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Histogram => "histogram",
+            MetricKind::Gauge => "gauge",
+        }
+    }
+}
+
+/// The definition of one metric.
+///
+/// ```
+/// let m = &coldstart_core::names::ALL[0];
+/// assert!(m.name.starts_with("faas.") || m.name.starts_with("coldstart."));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricDef {
+    /// The metric's name.
+    pub name: &'static str,
+    /// Counter, histogram or gauge.
+    pub kind: MetricKind,
+    /// The unit passed to `describe_*!`.
+    pub unit: Unit,
+    /// The label keys every series of this metric carries.
+    pub labels: &'static [&'static str],
+    /// What it measures.
+    pub description: &'static str,
+}
+
+/// Every metric the crate records.
+pub const ALL: &[MetricDef] = &[
+    MetricDef {
+        name: COLDSTARTS,
+        kind: MetricKind::Counter,
+        unit: Unit::Count,
+        labels: &[LABEL_HANDLER],
+        description: "User-facing cold starts: the first invocation of an on-demand environment.",
+    },
+    MetricDef {
+        name: INVOCATIONS,
+        kind: MetricKind::Counter,
+        unit: Unit::Count,
+        labels: &[LABEL_HANDLER, LABEL_START],
+        description: "Invocations that completed successfully, by start kind.",
+    },
+    MetricDef {
+        name: ERRORS,
+        kind: MetricKind::Counter,
+        unit: Unit::Count,
+        labels: &[LABEL_HANDLER, LABEL_START, LABEL_OUTCOME],
+        description: "Invocations that returned an error, panicked, or were dropped unfinished.",
+    },
+    MetricDef {
+        name: INVOKE_DURATION,
+        kind: MetricKind::Histogram,
+        unit: Unit::Seconds,
+        labels: &[LABEL_HANDLER, LABEL_START],
+        description: "Time spent in the handler, whatever its outcome, by start kind.",
+    },
+    MetricDef {
+        name: INIT_DURATION,
+        kind: MetricKind::Histogram,
+        unit: Unit::Seconds,
+        labels: &[],
+        description:
+            "Process start to init end; recorded once per environment when init end is marked.",
+    },
+    MetricDef {
+        name: PHASE_DURATION,
+        kind: MetricKind::Histogram,
+        unit: Unit::Seconds,
+        labels: &[LABEL_PHASE],
+        description:
+            "Duration of one start-up phase (init, wait_for_first_event, to_first_invocation).",
+    },
+];
+
+/// Describes every metric (unit and text) to the current recorder through `describe_*!`.
+///
+/// Called automatically on the first invocation of the process. Call it yourself right after
+/// installing a recorder if you want descriptions present before that (for example to export
+/// `# HELP` lines from a scrape that happens first).
+///
+/// ```
+/// coldstart_core::names::describe_metrics();
+/// ```
+pub fn describe_metrics() {
+    for def in ALL {
+        match def.kind {
+            MetricKind::Counter => metrics::describe_counter!(def.name, def.unit, def.description),
+            MetricKind::Histogram => {
+                metrics::describe_histogram!(def.name, def.unit, def.description)
+            }
+            MetricKind::Gauge => metrics::describe_gauge!(def.name, def.unit, def.description),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_prefixed() {
+        for (i, a) in ALL.iter().enumerate() {
+            assert!(a.name.starts_with("faas.") || a.name.starts_with("coldstart."));
+            assert!(ALL[i + 1..].iter().all(|b| b.name != a.name), "{}", a.name);
+        }
+    }
+
+    #[test]
+    fn describe_reaches_the_recorder() {
+        use metrics_util::debugging::DebuggingRecorder;
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, describe_metrics);
+        // Descriptions without values do not show up in a snapshot; register one and look.
+        metrics::with_local_recorder(&recorder, || {
+            metrics::counter!(COLDSTARTS).increment(1);
+        });
+        let snapshot = snapshotter.snapshot().into_vec();
+        let (_, unit, description, _) = snapshot
+            .iter()
+            .find(|(key, ..)| key.key().name() == COLDSTARTS)
+            .expect("coldstarts recorded");
+        assert_eq!(*unit, Some(Unit::Count));
+        assert!(description.as_ref().unwrap().contains("cold starts"));
+    }
+}

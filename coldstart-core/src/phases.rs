@@ -1,0 +1,127 @@
+//! Process start and the phase boundaries of an execution environment.
+//!
+//! The boundaries, in the order they happen on a cold start:
+//!
+//! | boundary | what it is | how it is taken |
+//! |---|---|---|
+//! | **process start** | the earliest instant this crate can observe in the process | a constructor in `.init_array`, run by the dynamic loader before `main` (Linux); elsewhere, or if the linker dropped it, the first time this crate is used ([`StartSource`] says which) |
+//! | **init end** | the function's own INIT work is done and the runtime is about to ask Lambda for the first event | [`mark_init_end`], called right before the runtime loop starts |
+//! | **first invocation start** | the first handler call of the process begins | the `#[cold_start_handler]` expansion, on entry |
+//! | **first invocation end** | that call returns (or unwinds) | the same expansion, on exit |
+//!
+//! What comes *before* process start (Lambda creating the sandbox, downloading the code, `exec`,
+//! the dynamic loader) is outside the process and not measured: Lambda's own `REPORT` line
+//! (`Init Duration`) includes it. For a Rust binary the part between `exec` and the constructor is
+//! the loader's work, well under a millisecond.
+//!
+//! All boundaries are [`Instant`]s (monotonic). After a SnapStart restore they still refer to the
+//! process that was snapshotted; durations that span the restore are not meaningful.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Where [`process_start`] came from.
+///
+/// ```
+/// use coldstart_core::phases::{process_start, StartSource};
+/// let (_, source) = process_start();
+/// # #[cfg(target_os = "linux")]
+/// assert_eq!(source, StartSource::Constructor);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StartSource {
+    /// Taken by a constructor the dynamic loader ran before `main`.
+    Constructor,
+    /// Taken the first time this crate was used (no constructor support on this target).
+    FirstUse,
+}
+
+static PROCESS_START: OnceLock<(Instant, StartSource)> = OnceLock::new();
+static INIT_END: OnceLock<Instant> = OnceLock::new();
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod constructor {
+    use super::{StartSource, PROCESS_START};
+    use std::time::Instant;
+
+    extern "C" fn capture_process_start() {
+        // Only a clock read and an atomic store: nothing here depends on `main` having run.
+        let _ = PROCESS_START.set((Instant::now(), StartSource::Constructor));
+    }
+
+    // SAFETY: `.init_array` entries are called once by the loader, before `main`, with the C ABI.
+    // The function takes no arguments (extra C arguments are ignored by the C ABI), never unwinds
+    // (no panicking operation), and touches only a `OnceLock` that is valid from program start.
+    #[allow(unsafe_code)]
+    #[used]
+    #[link_section = ".init_array"]
+    static CAPTURE_PROCESS_START: extern "C" fn() = capture_process_start;
+}
+
+/// The process start instant and where it came from (see the [module docs](self)).
+///
+/// ```
+/// let (start, _) = coldstart_core::phases::process_start();
+/// assert!(start <= std::time::Instant::now());
+/// ```
+pub fn process_start() -> (Instant, StartSource) {
+    *PROCESS_START.get_or_init(|| (Instant::now(), StartSource::FirstUse))
+}
+
+/// Marks the end of INIT: call it right before the runtime loop starts (after building clients,
+/// reading configuration and so on). Only the first call counts; it returns `false` afterwards.
+///
+/// ```
+/// use coldstart_core::phases::{init_end, mark_init_end};
+///
+/// assert!(mark_init_end());
+/// assert!(!mark_init_end());
+/// assert!(init_end().is_some());
+/// ```
+pub fn mark_init_end() -> bool {
+    let now = Instant::now();
+    process_start();
+    INIT_END.set(now).is_ok()
+}
+
+/// The instant recorded by [`mark_init_end`], if it was called.
+///
+/// ```
+/// // Not marked yet in this process:
+/// assert!(coldstart_core::phases::init_end().is_none());
+/// ```
+pub fn init_end() -> Option<Instant> {
+    INIT_END.get().copied()
+}
+
+/// How long INIT took: process start to [`mark_init_end`], if INIT end was marked.
+///
+/// ```
+/// coldstart_core::phases::mark_init_end();
+/// let init = coldstart_core::phases::init_duration().unwrap();
+/// assert!(init < std::time::Duration::from_secs(10));
+/// ```
+pub fn init_duration() -> Option<Duration> {
+    let (start, _) = process_start();
+    init_end().map(|end| end.saturating_duration_since(start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_constructor_ran_before_main() {
+        // If the linker dropped the `.init_array` entry this would say `FirstUse`.
+        assert_eq!(process_start().1, StartSource::Constructor);
+    }
+
+    #[test]
+    fn process_start_is_stable_and_in_the_past() {
+        let (a, _) = process_start();
+        let (b, _) = process_start();
+        assert_eq!(a, b);
+        assert!(a <= Instant::now());
+    }
+}

@@ -1,0 +1,94 @@
+//! Parsing of `key = "value"` attribute arguments, shared by the attribute macros.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::{Ident, LitStr, Token};
+
+/// One `key = "value"` argument.
+pub(crate) struct Arg {
+    pub(crate) key: Ident,
+    pub(crate) value: LitStr,
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        // `Ident::parse_any` accepts keywords, so `crate = "..."` parses like any other key.
+        let key = Ident::parse_any(input)?;
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                key.span(),
+                format!("expected `{key} = \"...\"`"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let value = input.parse::<LitStr>().map_err(|err| {
+            syn::Error::new(
+                err.span(),
+                format!("expected a string literal, like `{key} = \"...\"`"),
+            )
+        })?;
+        Ok(Arg { key, value })
+    }
+}
+
+/// Parses a comma-separated argument list, checking every key against `allowed`.
+///
+/// Returns the arguments that parsed and the combined error for the rest, so that the caller can
+/// expand with what it has and still report every mistake at once.
+pub(crate) fn parse(tokens: TokenStream, allowed: &[&str]) -> (Vec<Arg>, Option<syn::Error>) {
+    let parsed = match Punctuated::<Arg, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(parsed) => parsed,
+        Err(err) => return (Vec::new(), Some(err)),
+    };
+    let mut args: Vec<Arg> = Vec::new();
+    let mut errors: Option<syn::Error> = None;
+    let mut push = |err: syn::Error| match &mut errors {
+        Some(existing) => existing.combine(err),
+        None => errors = Some(err),
+    };
+    for arg in parsed {
+        let key = arg.key.unraw().to_string();
+        if !allowed.contains(&key.as_str()) {
+            let expected = allowed
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            push(syn::Error::new(
+                arg.key.span(),
+                format!("unknown argument `{key}`; expected one of: {expected}"),
+            ));
+        } else if args.iter().any(|seen| seen.key.unraw() == key) {
+            push(syn::Error::new(
+                arg.key.span(),
+                format!("duplicate argument `{key}`"),
+            ));
+        } else {
+            args.push(arg);
+        }
+    }
+    (args, errors)
+}
+
+/// The value of `key`, if given.
+pub(crate) fn get<'a>(args: &'a [Arg], key: &str) -> Option<&'a LitStr> {
+    args.iter()
+        .find(|arg| arg.key.unraw() == key)
+        .map(|arg| &arg.value)
+}
+
+/// Parses `crate = "..."` into a path, keeping the literal's span on error.
+pub(crate) fn crate_path(lit: &LitStr) -> syn::Result<TokenStream> {
+    let path: syn::Path = lit.parse().map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "`crate` must be a path to the coldstart crate, like `crate = \"::coldstart\"`; found {:?}",
+                lit.value()
+            ),
+        )
+    })?;
+    Ok(quote::quote_spanned!(Span::call_site()=> #path))
+}

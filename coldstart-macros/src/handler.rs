@@ -1,0 +1,231 @@
+//! `#[cold_start_handler]`: wraps a handler's body in invocation tracking.
+//!
+//! For `async fn name(args) -> Ret { body }` the expansion is
+//!
+//! ```text
+//! async fn name(args) -> Ret {
+//!     static __COLDSTART_HANDLER: ::coldstart::__private::Handler =
+//!         ::coldstart::__private::Handler::new("name");
+//!     let __coldstart_invocation = __COLDSTART_HANDLER.begin();
+//!     let __coldstart_output: Ret = async move { /* fake return edge */ body }.await;
+//!     __coldstart_invocation.finish(::coldstart::__private::Probe(&__coldstart_output).outcome());
+//!     __coldstart_output
+//! }
+//! ```
+//!
+//! The signature is untouched, the body runs in place (nothing boxed, no bounds added), so the
+//! future is `Send` exactly when the user's body is. The `let` annotation is the "return edge"
+//! that keeps `?` and inference working inside the inner block; it is left out when the return
+//! type contains `impl Trait`. A plain `fn` runs its body in an immediately called `move`
+//! closure instead. Panics unwind through the invocation guard, which records them and lets the
+//! unwinding continue.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{Ident, Item, ItemFn, LitStr, ReturnType, Type};
+
+use crate::args;
+use crate::path::default_crate_path;
+
+const ARGS: &[&str] = &["name", "crate"];
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let (args, arg_errors) = args::parse(args, ARGS);
+    let function = match check_item(&item) {
+        Ok(function) => function,
+        Err(mut shape_error) => {
+            // The item cannot be instrumented: emit it untouched so the user sees only this error.
+            if let Some(arg_errors) = arg_errors {
+                shape_error.combine(arg_errors);
+            }
+            return emit_with_errors(item, shape_error);
+        }
+    };
+    let mut errors = arg_errors;
+    let mut push = |err: syn::Error| match &mut errors {
+        Some(existing) => existing.combine(err),
+        None => errors = Some(err),
+    };
+
+    let name = match args::get(&args, "name") {
+        Some(lit) if lit.value().is_empty() => {
+            push(syn::Error::new(lit.span(), "`name` must not be empty"));
+            LitStr::new(
+                &function.sig.ident.unraw_string(),
+                function.sig.ident.span(),
+            )
+        }
+        Some(lit) => lit.clone(),
+        None => LitStr::new(
+            &function.sig.ident.unraw_string(),
+            function.sig.ident.span(),
+        ),
+    };
+    let krate = match args::get(&args, "crate").map(args::crate_path) {
+        Some(Ok(path)) => path,
+        Some(Err(err)) => {
+            push(err);
+            default_crate_path()
+        }
+        None => default_crate_path(),
+    };
+
+    // Argument mistakes still expand (with defaults), so the handler keeps type-checking and IDE
+    // completion keeps working; the errors are appended.
+    let expanded = instrument(function, &name, &krate);
+    match errors {
+        Some(errors) => emit_with_errors(expanded, errors),
+        None => expanded,
+    }
+}
+
+/// Accepts a fn with a body that can be timed at run time; everything else is a spanned error.
+fn check_item(item: &TokenStream) -> syn::Result<ItemFn> {
+    let function = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(function)) => function,
+        Ok(Item::Verbatim(tokens)) if looks_like_fn(&tokens) => {
+            return Err(syn::Error::new_spanned(
+                tokens,
+                "`#[cold_start_handler]` needs a function with a body",
+            ))
+        }
+        Ok(other) => {
+            return Err(syn::Error::new(
+                item_keyword_span(&other),
+                "`#[cold_start_handler]` can only be applied to a function",
+            ))
+        }
+        Err(err) => return Err(err),
+    };
+    if let Some(constness) = &function.sig.constness {
+        return Err(syn::Error::new_spanned(
+            constness,
+            "`#[cold_start_handler]` cannot be applied to a `const fn`: timing an invocation happens at run time",
+        ));
+    }
+    if let Some(abi) = &function.sig.abi {
+        return Err(syn::Error::new_spanned(
+            abi,
+            "`#[cold_start_handler]` cannot be applied to an `extern` fn: a Lambda handler is a Rust fn or async fn",
+        ));
+    }
+    if let Some(variadic) = &function.sig.variadic {
+        return Err(syn::Error::new_spanned(
+            variadic,
+            "`#[cold_start_handler]` cannot be applied to a variadic fn",
+        ));
+    }
+    Ok(function)
+}
+
+fn looks_like_fn(tokens: &TokenStream) -> bool {
+    tokens
+        .clone()
+        .into_iter()
+        .any(|token| matches!(&token, proc_macro2::TokenTree::Ident(ident) if ident == "fn"))
+}
+
+/// The span of the keyword that says what the item is (`struct`, `static`, ...), falling back to
+/// the whole item.
+fn item_keyword_span(item: &Item) -> Span {
+    match item {
+        Item::Const(i) => i.const_token.span,
+        Item::Enum(i) => i.enum_token.span,
+        Item::ExternCrate(i) => i.extern_token.span,
+        Item::ForeignMod(i) => i.abi.extern_token.span,
+        Item::Impl(i) => i.impl_token.span,
+        Item::Macro(i) => i.mac.path.span(),
+        Item::Mod(i) => i.mod_token.span,
+        Item::Static(i) => i.static_token.span,
+        Item::Struct(i) => i.struct_token.span,
+        Item::Trait(i) => i.trait_token.span,
+        Item::TraitAlias(i) => i.trait_token.span,
+        Item::Type(i) => i.type_token.span,
+        Item::Union(i) => i.union_token.span,
+        Item::Use(i) => i.use_token.span,
+        other => other.span(),
+    }
+}
+
+fn instrument(function: ItemFn, name: &LitStr, krate: &TokenStream) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = function;
+    let invocation = Ident::new("__coldstart_invocation", Span::mixed_site());
+    let output = Ident::new("__coldstart_output", Span::mixed_site());
+    // The declared return type, unless it mentions `impl Trait` (not allowed in a `let`).
+    let return_type: Option<TokenStream> = match &sig.output {
+        ReturnType::Default => Some(quote!(())),
+        ReturnType::Type(_, ty) if contains_impl_trait(ty) => None,
+        ReturnType::Type(_, ty) => Some(ty.to_token_stream()),
+    };
+    let let_type = return_type.as_ref().map(|ty| quote!(: #ty));
+    let run_body = if sig.asyncness.is_some() {
+        // The fake return edge (as in tracing-attributes) fixes the async block's output type
+        // before the body is checked, so a type error points at the user's expression rather
+        // than at the attribute, and `?` knows which error type to convert into.
+        let fake_return = return_type.as_ref().map(|ty| {
+            let fake = Ident::new("__coldstart_fake_return", Span::mixed_site());
+            quote! {
+                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+                if false {
+                    let #fake: #ty = loop {};
+                    return #fake;
+                }
+            }
+        });
+        quote!(async move { #fake_return #block }.await)
+    } else {
+        let closure_return = return_type.as_ref().map(|ty| quote!(-> #ty));
+        quote!((move || #closure_return #block)())
+    };
+    let call_site = Span::call_site();
+    let setup = quote_spanned! {call_site=>
+        static __COLDSTART_HANDLER: #krate::__private::Handler =
+            #krate::__private::Handler::new(#name);
+        let #invocation = __COLDSTART_HANDLER.begin();
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #setup
+            #[allow(clippy::let_unit_value, clippy::redundant_closure_call)]
+            let #output #let_type = #run_body;
+            #invocation.finish(#krate::__private::Probe(&#output).outcome());
+            #output
+        }
+    }
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl Visit<'_> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
+}
+
+fn emit_with_errors(item: TokenStream, errors: syn::Error) -> TokenStream {
+    let errors = errors.to_compile_error();
+    quote!(#item #errors)
+}
+
+trait UnrawString {
+    fn unraw_string(&self) -> String;
+}
+
+impl UnrawString for Ident {
+    fn unraw_string(&self) -> String {
+        use syn::ext::IdentExt;
+        self.unraw().to_string()
+    }
+}

@@ -1,0 +1,19 @@
+//! Procedural macros for [`coldstart`](https://docs.rs/coldstart). Depend on `coldstart`, not on
+//! this crate: the expansions name `::coldstart::__private`.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod args;
+mod handler;
+mod path;
+
+use proc_macro::TokenStream;
+
+/// Instruments a Lambda handler: detects the first invocation of the process, classifies its
+/// start kind, and records the invocation's duration and outcome through the `metrics` facade.
+///
+/// See the `coldstart` crate documentation for the full description and examples.
+#[proc_macro_attribute]
+pub fn cold_start_handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(args.into(), item.into()).into()
+}

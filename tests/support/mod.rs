@@ -1,0 +1,87 @@
+//! Helpers shared by the behaviour tests: a global debugging recorder and lookups in its snapshot.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics_util::MetricKind;
+use std::sync::OnceLock;
+
+/// Installs a `DebuggingRecorder` as the global recorder (once per test binary).
+pub fn recorder() -> &'static Snapshotter {
+    static SNAPSHOTTER: OnceLock<Snapshotter> = OnceLock::new();
+    SNAPSHOTTER.get_or_init(|| {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        recorder.install().expect("no other global recorder");
+        snapshotter
+    })
+}
+
+/// One snapshot of everything recorded so far (counters are read, histograms drained).
+/// One recorded series: kind, name, labels, value.
+type Series = (MetricKind, String, Vec<(String, String)>, DebugValue);
+
+pub struct Recorded(Vec<Series>);
+
+impl Recorded {
+    pub fn take() -> Recorded {
+        let snapshot = recorder().snapshot().into_vec();
+        Recorded(
+            snapshot
+                .into_iter()
+                .map(|(key, _, _, value)| {
+                    let (kind, key) = key.into_parts();
+                    let labels = key
+                        .labels()
+                        .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                        .collect();
+                    (kind, key.name().to_owned(), labels, value)
+                })
+                .collect(),
+        )
+    }
+
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&'a str, &'a str)],
+    ) -> impl Iterator<Item = &'a DebugValue> + 'a {
+        self.0
+            .iter()
+            .filter(move |(_, n, series, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| series.iter().any(|(sk, sv)| sk == k && sv == v))
+            })
+            .map(|(_, _, _, value)| value)
+    }
+
+    /// The sum of every counter series of `name` whose labels include `labels`.
+    pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        self.matching(name, labels)
+            .map(|value| match value {
+                DebugValue::Counter(n) => *n,
+                other => panic!("{name} is not a counter: {other:?}"),
+            })
+            .sum()
+    }
+
+    /// Every value recorded in histogram series of `name` whose labels include `labels`.
+    pub fn histogram(&self, name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
+        self.matching(name, labels)
+            .flat_map(|value| match value {
+                DebugValue::Histogram(values) => values.iter().map(|v| v.into_inner()),
+                other => panic!("{name} is not a histogram: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// The label sets of every series of `name`, for error messages.
+    pub fn series(&self, name: &str) -> Vec<Vec<(String, String)>> {
+        self.0
+            .iter()
+            .filter(|(_, n, _, _)| n == name)
+            .map(|(_, _, labels, _)| labels.clone())
+            .collect()
+    }
+}

@@ -1,0 +1,10 @@
+use coldstart::cold_start_handler;
+
+#[cold_start_handler(nmae = "orders")]
+async fn handler(event: u32) -> Result<u32, String> {
+    Ok(event)
+}
+
+fn main() {
+    let _ = handler(1);
+}
