@@ -1,0 +1,124 @@
+//! Quickstart: a real handler, through the real `lambda_runtime` loop, on your machine.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! The example starts a local Lambda Runtime API on loopback (no AWS account needed), does some
+//! recognisable INIT work (indexing a product catalog), marks the end of INIT, and then lets
+//! `lambda_runtime::run` serve one cold and four warm invocations of a handler annotated with
+//! `#[cold_start_handler]`. It prints what the crate saw, then the Prometheus text exposition.
+
+use coldstart::local::LocalRuntimeApi;
+use coldstart::{cold_start_handler, phases, tracker};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// INIT work worth measuring: an in-memory index of 200 000 products.
+struct Catalog {
+    by_sku: HashMap<String, (String, u32)>,
+}
+
+impl Catalog {
+    fn load() -> Catalog {
+        let by_sku = (0..200_000u32)
+            .map(|i| {
+                let sku = format!("SKU-{i:06}");
+                let name = format!("Product {i} ({})", ["red", "green", "blue"][i as usize % 3]);
+                (sku, (name, 100 + (i * 7919) % 10_000))
+            })
+            .collect();
+        Catalog { by_sku }
+    }
+}
+
+/// Looks up a product. The attribute tracks cold/warm, duration and outcome.
+#[cold_start_handler(name = "catalog-lookup")]
+async fn handler(catalog: &Catalog, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let sku = event.payload["sku"].as_str().ok_or("missing \"sku\"")?;
+    match catalog.by_sku.get(sku) {
+        Some((name, cents)) => Ok(json!({ "sku": sku, "name": name, "price_cents": cents })),
+        None => Err(format!("unknown sku {sku}").into()),
+    }
+}
+
+fn main() -> Result<(), Error> {
+    // 1. A Runtime API on 127.0.0.1 and the variables lambda_runtime reads, set while this is
+    //    still the only thread.
+    let api = LocalRuntimeApi::builder()
+        .function_name("quickstart")
+        .memory_mb(512)
+        .start()?;
+    api.set_env();
+
+    // 2. The metrics exporter: a Prometheus recorder rendered on demand (no HTTP server).
+    //    Decade buckets keep the printout short and still separate cold from warm.
+    let recorder = PrometheusBuilder::new()
+        .set_buckets(&[0.0001, 0.001, 0.01, 0.1, 1.0, 10.0])?
+        .build_recorder();
+    let prometheus = recorder.handle();
+    metrics::set_global_recorder(recorder)?;
+
+    // 3. INIT: the work a request would wait for on a cold start.
+    let loading = Instant::now();
+    let catalog: &'static Catalog = Box::leak(Box::new(Catalog::load()));
+    let catalog_load = loading.elapsed();
+
+    // 4. The runtime loop, exactly as on Lambda. INIT ends right before it starts.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let results = runtime.block_on(async {
+        phases::mark_init_end();
+        tokio::spawn(lambda_runtime::run(service_fn(move |event| {
+            handler(catalog, event)
+        })));
+        for sku in [
+            "SKU-000042",
+            "SKU-199999",
+            "SKU-000007",
+            "SKU-123456",
+            "SKU-000001",
+        ] {
+            api.push_json(&json!({ "sku": sku }));
+        }
+        api.wait_for_results(5, Duration::from_secs(30)).await
+    })?;
+
+    // 5. What happened.
+    println!("== invocations (as the Runtime API received them)");
+    for (n, result) in results.iter().enumerate() {
+        println!(
+            "  #{} {} {}",
+            n + 1,
+            if result.is_error() { "error" } else { "ok   " },
+            String::from_utf8_lossy(&result.body)
+        );
+    }
+    let first = tracker::first_invocation().ok_or("no invocation was tracked")?;
+    let (process_start, source) = phases::process_start();
+    println!("\n== cold start");
+    println!("  start kind           {}", first.start_kind);
+    println!("  process start        taken by {source:?}");
+    println!("  catalog load         {:>9.3} ms", ms(catalog_load));
+    if let Some(init) = phases::init_duration() {
+        println!("  init (start -> end)  {:>9.3} ms", ms(init));
+    }
+    println!(
+        "  start -> first call  {:>9.3} ms",
+        ms(first.started_at.duration_since(process_start))
+    );
+    println!("  invocations          {}", tracker::invocation_count());
+
+    println!("\n== Prometheus text exposition");
+    print!("{}", prometheus.render());
+    Ok(())
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
