@@ -92,3 +92,8 @@ pub use coldstart_macros::cold_start_handler;
 pub mod __private {
     pub use coldstart_core::__private::*;
 }
+
+/// The README's examples, compiled as doc tests so they never rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
