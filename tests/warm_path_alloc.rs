@@ -1,0 +1,138 @@
+//! The warm path allocates nothing of its own: after the first invocation has built the handler's
+//! metric keys, an instrumented invocation (begin, body, outcome, counter, histogram) performs no
+//! heap allocation beyond what the installed recorder itself does for the same two operations.
+
+use coldstart::cold_start_handler;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+/// Counts allocations made by the current thread while counting is switched on.
+struct CountingAllocator;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    // `try_with`: thread-locals may already be gone while a thread shuts down.
+    let _ = COUNTING.try_with(|counting| {
+        if counting.get() {
+            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the counting
+// only touches const-initialised thread-locals, which never allocate.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        System.alloc(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Allocations made by `f` on this thread.
+fn allocations_in(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+#[cold_start_handler(name = "alloc")]
+fn handler(n: u64) -> Result<u64, &'static str> {
+    if n % 3 == 0 {
+        Err("every third fails")
+    } else {
+        Ok(n * 2)
+    }
+}
+
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, None);
+
+#[test]
+fn warm_invocations_allocate_nothing_beyond_the_recorder() {
+    // The cold path may allocate: it builds the handler's keys.
+    for n in 0..3 {
+        let _ = handler(n);
+    }
+
+    // With no recorder installed, the crate's own work is all there is.
+    let own = allocations_in(|| {
+        for n in 3..1_003 {
+            let _ = std::hint::black_box(handler(std::hint::black_box(n)));
+        }
+    });
+    assert_eq!(own, 0, "1000 warm invocations allocated {own} times");
+
+    // With a real Prometheus recorder, compare against the recorder doing exactly the two
+    // operations an invocation needs (one counter increment, one histogram record), done by hand
+    // on already-registered series.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let prometheus = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        for n in 0..3 {
+            let _ = handler(n);
+        }
+    });
+    let instrumented = allocations_in(|| {
+        metrics::with_local_recorder(&recorder, || {
+            for n in 3..1_003 {
+                let _ = std::hint::black_box(handler(std::hint::black_box(n)));
+            }
+        })
+    });
+    use metrics::Recorder;
+    let counter = metrics::Key::from_parts("manual_count", vec![metrics::Label::new("a", "b")]);
+    let histogram = metrics::Key::from_parts("manual_seconds", vec![metrics::Label::new("a", "b")]);
+    recorder.register_counter(&counter, &METADATA).increment(1);
+    recorder
+        .register_histogram(&histogram, &METADATA)
+        .record(0.0);
+    let by_hand = allocations_in(|| {
+        for n in 3..1_003u32 {
+            recorder.register_counter(&counter, &METADATA).increment(1);
+            recorder
+                .register_histogram(&histogram, &METADATA)
+                .record(f64::from(n));
+        }
+    });
+    assert!(
+        instrumented <= by_hand,
+        "1000 warm invocations allocated {instrumented} times; the recorder alone, {by_hand}"
+    );
+
+    // And the invocations were really recorded.
+    let text = prometheus.render();
+    // The cold start happened before this recorder existed, so it is not in its output.
+    assert!(!text.contains("faas_coldstarts"), "{text}");
+    assert!(
+        text.contains(r#"faas_errors{handler="alloc",start="warm",outcome="error"} 335"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"faas_invocations{handler="alloc",start="warm"} 668"#),
+        "{text}"
+    );
+}
