@@ -24,6 +24,83 @@
 //! }
 //! ```
 //!
+//! # Lazy statics
+//!
+//! Expensive statics — SDK clients, connection pools, parsed configuration, compiled rule tables —
+//! are best built on first use rather than during INIT, and each one should say what it cost.
+//! Put [`#[lazy]`](macro@lazy) on them: the first access runs the initializer once (even under
+//! contention), times it, records `coldstart.lazy_init_duration{lazy, during, outcome}`, and
+//! notes *where* it ran: during INIT, forced by [`prewarm`], or during invocation n (`cold`,
+//! `provisioned`, `snapstart` or `warm`). [`lazy::report()`](mod@lazy) lists every lazy static
+//! of the program — touched or not — most expensive first.
+//!
+//! ```
+//! use coldstart::lazy;
+//!
+//! pub struct Rules(Vec<String>);
+//!
+//! impl Rules {
+//!     fn compile() -> Rules {
+//!         Rules((0..100).map(|i| format!("rule {i}")).collect())
+//!     }
+//! }
+//!
+//! /// Built on first use; derefs to `Rules`.
+//! #[lazy]
+//! static RULES: Rules = Rules::compile();
+//!
+//! assert_eq!(RULES.0.len(), 100);
+//! let report = coldstart::lazy::report();
+//! let rules = report.get("RULES").unwrap();
+//! assert_eq!(rules.state, coldstart::lazy::State::Ready);
+//! assert_eq!(rules.during, Some(coldstart::lazy::During::Init)); // no invocation had begun
+//! ```
+//!
+//! An initializer that awaits is declared `async`, and accessed with `.get().await`:
+//!
+//! ```
+//! # struct Client;
+//! # impl Client { async fn connect() -> Client { Client } }
+//! #[coldstart::lazy(async)]
+//! static CLIENT: Client = async { Client::connect().await };
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let client: &Client = CLIENT.get().await;
+//! # let _ = client;
+//! # }
+//! ```
+//!
+//! An initializer that can fail is declared `fallible` with the type spelled `Result<T, E>`;
+//! `.get()` returns `Result<&T, E>`. An `Err` goes to the caller whose access ran it and is never
+//! cached: the next access tries again. `async, fallible` combines both (`.get().await`).
+//!
+//! ```
+//! # #[derive(Debug)] struct Pool; #[derive(Debug)] struct DbError;
+//! # impl Pool { fn connect() -> Result<Pool, DbError> { Ok(Pool) } async fn open() -> Result<Pool, DbError> { Ok(Pool) } }
+//! #[coldstart::lazy(fallible, name = "db-pool")]
+//! static POOL: Result<Pool, DbError> = Pool::connect();
+//!
+//! #[coldstart::lazy(async, fallible, prewarm)]
+//! static ASYNC_POOL: Result<Pool, DbError> = async { Pool::open().await };
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), DbError> {
+//! let pool: &Pool = POOL.get()?;
+//! let other: &Pool = ASYNC_POOL.get().await?;
+//! # let _ = (pool, other);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Statics marked `prewarm` are built by [`prewarm().await`](prewarm), which you call during
+//! INIT in environments Lambda initializes ahead of demand (provisioned concurrency, SnapStart),
+//! so that no request waits for them. Inside a `#[cold_start_handler]` body, `#[lazy]` statics
+//! work without importing the attribute. A panicking initializer leaves the static uninitialized
+//! and the next access runs it again; see [`mod@lazy`] for the exact guarantees, how nested
+//! statics' durations are attributed (exclusive), and what the attribution means under concurrent
+//! invocations.
+//!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |
@@ -33,13 +110,14 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use coldstart_core::{environment, names, phases, tracker};
+pub use coldstart_core::{environment, lazy, names, phases, tracker};
 
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use coldstart_core::local;
 
 pub use coldstart_core::environment::{Environment, InitType};
+pub use coldstart_core::lazy::{prewarm, During, LazyInfo, Prewarmed};
 pub use coldstart_core::names::describe_metrics;
 pub use coldstart_core::phases::mark_init_end;
 pub use coldstart_core::tracker::{Outcome, StartKind};
@@ -68,6 +146,9 @@ pub use coldstart_core::tracker::{Outcome, StartKind};
 /// - `name = "..."`: the `handler` label (default: the function's name).
 /// - `crate = "..."`: the path to this crate, if it is re-exported under another name.
 ///
+/// `#[lazy]` statics declared inside the body are expanded by this attribute, so they need no
+/// import (see [`macro@lazy`]).
+///
 /// # Example
 ///
 /// ```
@@ -87,6 +168,51 @@ pub use coldstart_core::tracker::{Outcome, StartKind};
 /// // lambda_runtime::run(service_fn(|e| handler(&client, e))).await
 /// ```
 pub use coldstart_macros::cold_start_handler;
+
+/// Makes a `static` lazy, timed, attributed and registered.
+///
+/// ```
+/// # struct Rules; impl Rules { fn compile() -> Rules { Rules } }
+/// # struct Client; impl Client { async fn new() -> Client { Client } }
+/// # struct Pool; struct DbError; impl Pool { fn connect() -> Result<Pool, DbError> { Ok(Pool) } }
+/// use coldstart::lazy;
+///
+/// #[lazy]                                   // `*RULES`, `RULES.field`: &Rules
+/// static RULES: Rules = Rules::compile();
+///
+/// #[lazy(async, prewarm)]                   // `CLIENT.get().await`: &Client
+/// static CLIENT: Client = async { Client::new().await };
+///
+/// #[lazy(fallible, name = "orders-db")]     // `POOL.get()`: Result<&Pool, DbError>
+/// static POOL: Result<Pool, DbError> = Pool::connect();
+/// ```
+///
+/// # Forms
+///
+/// | attribute | the expression | access |
+/// |---|---|---|
+/// | `#[lazy]` | a `T` | deref (`*X`, `X.method()`) or `coldstart::lazy::Lazy::force(&X)`: `&T` |
+/// | `#[lazy(async)]` | a `Send` future of `T` | `X.get().await`: `&T` |
+/// | `#[lazy(fallible)]` | a `Result<T, E>` (declared type spelled `Result<T, E>`) | `X.get()`: `Result<&T, E>` |
+/// | `#[lazy(async, fallible)]` | a `Send` future of `Result<T, E>` | `X.get().await`: `Result<&T, E>` |
+///
+/// The expression is evaluated on first access (it becomes a function without captures, so it
+/// may call anything, but not use local variables). The static's type must be `Send + Sync`.
+///
+/// # Options
+///
+/// - `name = "..."`: the `lazy` label and report name (default: the static's identifier).
+/// - `prewarm`: built by [`prewarm()`](prewarm).
+/// - `crate = "..."`: the path to this crate, if it is re-exported under another name.
+///
+/// # What happens on first access
+///
+/// The initializer runs exactly once to success, even under contention; it is timed (nested
+/// lazy statics excluded) and recorded as `coldstart.lazy_init_duration{lazy, during, outcome}`.
+/// An `Err` (fallible forms) is returned to the caller and not cached; a panic propagates to the
+/// caller and leaves the static uninitialized; either way the next access runs the initializer
+/// again. See [`mod@lazy`].
+pub use coldstart_macros::lazy;
 
 #[doc(hidden)]
 pub mod __private {

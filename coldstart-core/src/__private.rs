@@ -2,7 +2,13 @@
 
 use core::ops::Deref;
 
+pub use crate::lazy::{
+    box_future, AsyncLazy, AsyncTryLazy, Lazy, Registered, Registration, TryLazy,
+};
 pub use crate::tracker::{Handler, Invocation, Outcome};
+pub use core::module_path;
+/// The link-time registry `#[lazy]` statics are submitted to.
+pub use inventory;
 
 /// Reads an [`Outcome`] off a handler's return value: `Result`s by `is_ok()`, anything else `Ok`.
 ///

@@ -10,6 +10,7 @@
 //! | [`phases`] | process start, init end, and what each boundary means |
 //! | [`tracker`] | first-invocation detection, start kinds, outcomes, per-invocation metrics |
 //! | [`names`] | every metric name, kind, unit, label and description |
+//! | [`lazy`] | lazy statics that time themselves, their registry, [`lazy::report`] and [`lazy::prewarm`] |
 #![cfg_attr(
     feature = "local",
     doc = "| [`local`] | a Lambda Runtime API on loopback, for examples and tests |"
@@ -18,6 +19,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod environment;
+pub mod lazy;
 pub mod names;
 pub mod phases;
 pub mod tracker;

@@ -29,15 +29,24 @@ pub const INVOKE_DURATION: &str = "faas.invoke_duration";
 pub const INIT_DURATION: &str = "faas.init_duration";
 /// `coldstart.phase_duration`: the duration of one start-up phase, in seconds.
 pub const PHASE_DURATION: &str = "coldstart.phase_duration";
+/// `coldstart.lazy_init_duration`: one run of a `#[lazy]` static's initializer, in seconds
+/// (exclusive of nested lazy statics; see [`crate::lazy`]).
+pub const LAZY_INIT_DURATION: &str = "coldstart.lazy_init_duration";
 
 /// Label: the handler's name (`#[cold_start_handler(name = "...")]`, default the fn name).
 pub const LABEL_HANDLER: &str = "handler";
 /// Label: the start kind of the invocation (`cold`, `provisioned`, `snapstart`, `warm`).
 pub const LABEL_START: &str = "start";
-/// Label: how a failed invocation ended (`error`, `panic`, `cancelled`).
+/// Label: how a failed invocation ended (`error`, `panic`, `cancelled`), or how a lazy
+/// initializer's run ended (`ok`, `error`, `panic`, `cancelled`).
 pub const LABEL_OUTCOME: &str = "outcome";
 /// Label: which start-up phase (see [`crate::phases`]).
 pub const LABEL_PHASE: &str = "phase";
+/// Label: a lazy static's name (`#[lazy(name = "...")]`, default the static's identifier).
+pub const LABEL_LAZY: &str = "lazy";
+/// Label: where a lazy initializer ran: `init`, `prewarm`, or the start kind of the invocation
+/// it ran in (`cold`, `provisioned`, `snapstart`, `warm`); see [`crate::lazy::During`].
+pub const LABEL_DURING: &str = "during";
 
 /// `phase` value: process start to init end.
 pub const PHASE_INIT: &str = "init";
@@ -143,6 +152,14 @@ pub const ALL: &[MetricDef] = &[
         labels: &[LABEL_PHASE],
         description:
             "Duration of one start-up phase (init, wait_for_first_event, to_first_invocation).",
+    },
+    MetricDef {
+        name: LAZY_INIT_DURATION,
+        kind: MetricKind::Histogram,
+        unit: Unit::Seconds,
+        labels: &[LABEL_LAZY, LABEL_DURING, LABEL_OUTCOME],
+        description: "One run of a lazy static's initializer, nested lazy statics excluded, by \
+             where it ran (init, prewarm, or the invocation's start kind) and outcome.",
     },
 ];
 

@@ -1,4 +1,5 @@
-//! Parsing of `key = "value"` attribute arguments, shared by the attribute macros.
+//! Parsing of `key = "value"` and flag (`prewarm`) attribute arguments, shared by the attribute
+//! macros.
 
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
@@ -6,21 +7,28 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Token};
 
-/// One `key = "value"` argument.
+/// What an argument looks like.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `key = "value"`.
+    Value,
+    /// A bare word: `prewarm`.
+    Flag,
+}
+
+/// One argument: `key = "value"`, or a bare `key` (a flag).
 pub(crate) struct Arg {
     pub(crate) key: Ident,
-    pub(crate) value: LitStr,
+    pub(crate) value: Option<LitStr>,
 }
 
 impl Parse for Arg {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        // `Ident::parse_any` accepts keywords, so `crate = "..."` parses like any other key.
+        // `Ident::parse_any` accepts keywords, so `crate = "..."` and `async` parse like any
+        // other key.
         let key = Ident::parse_any(input)?;
         if !input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                key.span(),
-                format!("expected `{key} = \"...\"`"),
-            ));
+            return Ok(Arg { key, value: None });
         }
         input.parse::<Token![=]>()?;
         let value = input.parse::<LitStr>().map_err(|err| {
@@ -29,15 +37,21 @@ impl Parse for Arg {
                 format!("expected a string literal, like `{key} = \"...\"`"),
             )
         })?;
-        Ok(Arg { key, value })
+        Ok(Arg {
+            key,
+            value: Some(value),
+        })
     }
 }
 
-/// Parses a comma-separated argument list, checking every key against `allowed`.
+/// Parses a comma-separated argument list, checking every key against `allowed` and its kind.
 ///
 /// Returns the arguments that parsed and the combined error for the rest, so that the caller can
 /// expand with what it has and still report every mistake at once.
-pub(crate) fn parse(tokens: TokenStream, allowed: &[&str]) -> (Vec<Arg>, Option<syn::Error>) {
+pub(crate) fn parse(
+    tokens: TokenStream,
+    allowed: &[(&str, Kind)],
+) -> (Vec<Arg>, Option<syn::Error>) {
     let parsed = match Punctuated::<Arg, Token![,]>::parse_terminated.parse2(tokens) {
         Ok(parsed) => parsed,
         Err(err) => return (Vec::new(), Some(err)),
@@ -50,15 +64,29 @@ pub(crate) fn parse(tokens: TokenStream, allowed: &[&str]) -> (Vec<Arg>, Option<
     };
     for arg in parsed {
         let key = arg.key.unraw().to_string();
-        if !allowed.contains(&key.as_str()) {
+        let kind = allowed
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, kind)| *kind);
+        if kind.is_none() {
             let expected = allowed
                 .iter()
-                .map(|k| format!("`{k}`"))
+                .map(|(k, _)| format!("`{k}`"))
                 .collect::<Vec<_>>()
                 .join(", ");
             push(syn::Error::new(
                 arg.key.span(),
                 format!("unknown argument `{key}`; expected one of: {expected}"),
+            ));
+        } else if kind == Some(Kind::Value) && arg.value.is_none() {
+            push(syn::Error::new(
+                arg.key.span(),
+                format!("expected `{key} = \"...\"`"),
+            ));
+        } else if let (Some(Kind::Flag), Some(value)) = (kind, &arg.value) {
+            push(syn::Error::new(
+                value.span(),
+                format!("`{key}` takes no value: write `{key}` alone"),
             ));
         } else if args.iter().any(|seen| seen.key.unraw() == key) {
             push(syn::Error::new(
@@ -76,7 +104,14 @@ pub(crate) fn parse(tokens: TokenStream, allowed: &[&str]) -> (Vec<Arg>, Option<
 pub(crate) fn get<'a>(args: &'a [Arg], key: &str) -> Option<&'a LitStr> {
     args.iter()
         .find(|arg| arg.key.unraw() == key)
-        .map(|arg| &arg.value)
+        .and_then(|arg| arg.value.as_ref())
+}
+
+/// The flag `key`, if given.
+pub(crate) fn flag<'a>(args: &'a [Arg], key: &str) -> Option<&'a Ident> {
+    args.iter()
+        .find(|arg| arg.key.unraw() == key)
+        .map(|arg| &arg.key)
 }
 
 /// Parses `crate = "..."` into a path, keeping the literal's span on error.

@@ -19,17 +19,23 @@
 //! type contains `impl Trait`. A plain `fn` runs its body in an immediately called `move`
 //! closure instead. Panics unwind through the invocation guard, which records them and lets the
 //! unwinding continue.
+//!
+//! `#[lazy]` statics declared in the body (directly, or in any block nested in it) are expanded
+//! by this macro with the handler's crate path (see `lazy.rs`), so the body needs no
+//! `use coldstart::lazy` for them. Only a bare `#[lazy]` path is taken; `#[coldstart::lazy]`
+//! expands by itself.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{Ident, Item, ItemFn, LitStr, ReturnType, Type};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Ident, Item, ItemFn, LitStr, ReturnType, Stmt, Type};
 
 use crate::args;
 use crate::path::default_crate_path;
 
-const ARGS: &[&str] = &["name", "crate"];
+const ARGS: &[(&str, args::Kind)] = &[("name", args::Kind::Value), ("crate", args::Kind::Value)];
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let (args, arg_errors) = args::parse(args, ARGS);
@@ -71,6 +77,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         None => default_crate_path(),
     };
+
+    // `#[lazy]` statics in the body are expanded here, so the body needs no `use` for them.
+    let mut function = function;
+    LazyStatics { krate: &krate }.visit_block_mut(&mut function.block);
 
     // Argument mistakes still expand (with defaults), so the handler keeps type-checking and IDE
     // completion keeps working; the errors are appended.
@@ -198,6 +208,32 @@ fn instrument(function: ItemFn, name: &LitStr, krate: &TokenStream) -> TokenStre
             let #output #let_type = #run_body;
             #invocation.finish(#krate::__private::Probe(&#output).outcome());
             #output
+        }
+    }
+}
+
+/// Rewrites `#[lazy]` statics (and mistaken `#[lazy]` consts) declared in a block or any block
+/// nested in it.
+struct LazyStatics<'a> {
+    krate: &'a TokenStream,
+}
+
+impl VisitMut for LazyStatics<'_> {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        visit_mut::visit_block_mut(self, block);
+        for stmt in &mut block.stmts {
+            let Stmt::Item(item) = stmt else { continue };
+            let attrs = match item {
+                Item::Static(item) => &mut item.attrs,
+                Item::Const(item) => &mut item.attrs,
+                _ => continue,
+            };
+            let Some(position) = attrs.iter().position(crate::lazy::is_lazy_attribute) else {
+                continue;
+            };
+            let attr = attrs.remove(position);
+            let taken = std::mem::replace(item, Item::Verbatim(TokenStream::new()));
+            *item = Item::Verbatim(crate::lazy::expand_in_handler(&attr, taken, self.krate));
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod args;
 mod handler;
+mod lazy;
 mod path;
 
 use proc_macro::TokenStream;
@@ -16,4 +17,14 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn cold_start_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()
+}
+
+/// Turns `static NAME: T = expr;` into a lazily initialized static that times its initializer,
+/// records where it ran (INIT, prewarm, or which invocation), and registers itself for the report.
+///
+/// Forms: `#[lazy]`, `#[lazy(async)]`, `#[lazy(fallible)]`, `#[lazy(async, fallible)]`; options
+/// `name = "..."`, `prewarm`, `crate = "..."`. See the `coldstart` crate documentation.
+#[proc_macro_attribute]
+pub fn lazy(args: TokenStream, item: TokenStream) -> TokenStream {
+    lazy::expand(args.into(), item.into()).into()
 }

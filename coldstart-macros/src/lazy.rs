@@ -1,0 +1,319 @@
+//! `#[lazy]`: turns `static NAME: T = expr;` into a timed, registered lazy static.
+//!
+//! For `#[lazy] static RULES: Rules = Rules::compile();` the expansion is
+//!
+//! ```text
+//! static RULES: ::coldstart::__private::Lazy<Rules> = ::coldstart::__private::Lazy::new(
+//!     "RULES", ::coldstart::__private::module_path!(), false, || -> Rules { Rules::compile() },
+//! );
+//! ::coldstart::__private::inventory::submit! {
+//!     ::coldstart::__private::Registration::new(|| &RULES)
+//! }
+//! ```
+//!
+//! The other forms differ only in the wrapper type (`AsyncLazy<T>`, `TryLazy<T, E>`,
+//! `AsyncTryLazy<T, E>`) and, for `async`, the initializer, which is
+//! `|| ::coldstart::__private::box_future::<T, _>(expr)` so that an expression that is not a
+//! future is reported on the expression itself. The initializer captures nothing, so it coerces
+//! to a `fn` pointer and the static stays const-constructible. The wrapper type carries the span
+//! of the user's type, so a type that is not `Sync` is reported there by rustc itself.
+
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Expr, GenericArgument, Ident, Item, ItemConst, ItemStatic, LitStr, Meta,
+    PathArguments, StaticMutability, Type, Visibility,
+};
+
+use crate::args::{self, Kind};
+use crate::path::default_crate_path;
+
+const ARGS: &[(&str, Kind)] = &[
+    ("name", Kind::Value),
+    ("prewarm", Kind::Flag),
+    ("async", Kind::Flag),
+    ("fallible", Kind::Flag),
+    ("crate", Kind::Value),
+];
+
+/// The `#[lazy(...)]` attribute macro.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    match syn::parse2::<Item>(item.clone()) {
+        Ok(parsed) => expand_item(args, parsed, &default_crate_path()),
+        Err(err) => emit_with_errors(item, Some(err)),
+    }
+}
+
+/// A `#[lazy(...)]` static found inside a `#[cold_start_handler]` body: `attr` is the attribute
+/// (already removed from the item), `krate` the handler's crate path.
+pub(crate) fn expand_in_handler(attr: &Attribute, item: Item, krate: &TokenStream) -> TokenStream {
+    let args = match &attr.meta {
+        Meta::Path(_) => TokenStream::new(),
+        Meta::List(list) => list.tokens.clone(),
+        Meta::NameValue(name_value) => {
+            let err =
+                syn::Error::new_spanned(name_value, "expected `#[lazy]` or `#[lazy(option, ...)]`");
+            return emit_with_errors(item.into_token_stream(), Some(err));
+        }
+    };
+    expand_item(args, item, krate)
+}
+
+/// `true` for an attribute that is `#[lazy]` or `#[lazy(...)]` (a bare `lazy`, which is what a
+/// handler body may use without importing it).
+pub(crate) fn is_lazy_attribute(attr: &Attribute) -> bool {
+    attr.path().is_ident("lazy")
+}
+
+struct Static {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    ident: Ident,
+    ty: Type,
+    expr: Expr,
+}
+
+fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> TokenStream {
+    let (args, mut errors) = args::parse(args, ARGS);
+    let mut push = |err: syn::Error| match &mut errors {
+        Some(existing) => existing.combine(err),
+        None => errors = Some(err),
+    };
+
+    // The item: a non-`mut` static. A `static mut` or a `const` is expanded as if it were one
+    // (so the name still resolves and nothing else errors), with the error appended.
+    let item = match item {
+        Item::Static(ItemStatic {
+            attrs,
+            vis,
+            mutability,
+            ident,
+            ty,
+            expr,
+            ..
+        }) => {
+            if let StaticMutability::Mut(mut_token) = mutability {
+                push(syn::Error::new_spanned(
+                    mut_token,
+                    "a `#[lazy]` static cannot be `mut`: it is initialized once and then shared; \
+                     put a `Mutex` or an atomic inside it to change its contents",
+                ));
+            }
+            Static {
+                attrs,
+                vis,
+                ident,
+                ty: *ty,
+                expr: *expr,
+            }
+        }
+        Item::Const(ItemConst {
+            attrs,
+            vis,
+            const_token,
+            ident,
+            ty,
+            expr,
+            ..
+        }) => {
+            push(syn::Error::new_spanned(
+                const_token,
+                "`#[lazy]` applies to a `static`, not a `const`: a `const` is inlined at every \
+                 use, a lazy value must live in one place; write `static`",
+            ));
+            Static {
+                attrs,
+                vis,
+                ident,
+                ty: *ty,
+                expr: *expr,
+            }
+        }
+        other => {
+            let err = syn::Error::new(
+                item_keyword_span(&other),
+                "`#[lazy]` can only be applied to a `static` item, like \
+                 `#[lazy] static NAME: Type = expression;`",
+            );
+            push(err);
+            return emit_with_errors(other.into_token_stream(), errors);
+        }
+    };
+
+    let name = match args::get(&args, "name") {
+        Some(lit) if lit.value().is_empty() => {
+            push(syn::Error::new(lit.span(), "`name` must not be empty"));
+            default_name(&item.ident)
+        }
+        Some(lit) => lit.clone(),
+        None => default_name(&item.ident),
+    };
+    let krate = match args::get(&args, "crate").map(args::crate_path) {
+        Some(Ok(path)) => path,
+        Some(Err(err)) => {
+            push(err);
+            default_krate.clone()
+        }
+        None => default_krate.clone(),
+    };
+    let is_async = args::flag(&args, "async").is_some();
+    let fallible = match args::flag(&args, "fallible") {
+        None => None,
+        Some(_) => match result_arguments(&item.ty) {
+            Some(ok_err) => Some(ok_err),
+            None => {
+                push(syn::Error::new_spanned(
+                    &item.ty,
+                    "`#[lazy(fallible)]` needs the declared type spelled `Result<T, E>`: the \
+                     initializer returns it, and the static holds the `T`",
+                ));
+                None
+            }
+        },
+    };
+    let prewarm = args::flag(&args, "prewarm").is_some();
+
+    let expanded = lower(&item, &name, prewarm, is_async, fallible, &krate);
+    emit_with_errors(expanded, errors)
+}
+
+fn lower(
+    item: &Static,
+    name: &LitStr,
+    prewarm: bool,
+    is_async: bool,
+    fallible: Option<(Type, Type)>,
+    krate: &TokenStream,
+) -> TokenStream {
+    let Static {
+        attrs,
+        vis,
+        ident,
+        ty,
+        expr,
+    } = item;
+    // Spanned on the user's type (its first token opens it, its last token closes it), so that
+    // rustc's "cannot be shared between threads safely" (and any other error about the static's
+    // type) points at that type.
+    let ty_span = ty.span();
+    let ty_end = ty
+        .to_token_stream()
+        .into_iter()
+        .last()
+        .map_or(ty_span, |token| token.span());
+    let expr_span = expr.span();
+    let private = respan(quote!(#krate::__private), ty_span);
+    let (wrapper, arguments) = match (is_async, &fallible) {
+        (false, None) => (quote_spanned!(ty_span=> Lazy), quote!(#ty)),
+        (true, None) => (quote_spanned!(ty_span=> AsyncLazy), quote!(#ty)),
+        (false, Some((ok, err))) => (quote_spanned!(ty_span=> TryLazy), quote!(#ok, #err)),
+        (true, Some((ok, err))) => (quote_spanned!(ty_span=> AsyncTryLazy), quote!(#ok, #err)),
+    };
+    let open = quote_spanned!(ty_span=> <);
+    let close = quote_spanned!(ty_end=> >);
+    let wrapper_type = quote_spanned!(ty_span=> #private::#wrapper #open #arguments #close);
+    let init = if is_async {
+        let private = respan(quote!(#krate::__private), expr_span);
+        let boxed = quote_spanned!(expr_span=> #private::box_future::<#ty, _>(#expr));
+        quote!(|| #boxed)
+    } else {
+        quote!(|| -> #ty { #expr })
+    };
+    // A `#[cfg]`'d-out static must not be registered either.
+    let cfgs = attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
+    let call_site = Span::call_site();
+    quote_spanned! {call_site=>
+        #(#attrs)*
+        #vis static #ident: #wrapper_type = #krate::__private::#wrapper::new(
+            #name,
+            #krate::__private::module_path!(),
+            #prewarm,
+            #init,
+        );
+        #(#cfgs)*
+        #krate::__private::inventory::submit! {
+            #krate::__private::Registration::new(|| &#ident)
+        }
+    }
+}
+
+/// `T` and `E` of a type written `Result<T, E>` (any path ending in `Result` with two type
+/// arguments).
+fn result_arguments(ty: &Type) -> Option<(Type, Type)> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(arguments) = &last.arguments else {
+        return None;
+    };
+    let types: Vec<&Type> = arguments
+        .args
+        .iter()
+        .filter_map(|argument| match argument {
+            GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+        .collect();
+    match (types.as_slice(), arguments.args.len()) {
+        ([ok, err], 2) => Some(((*ok).clone(), (*err).clone())),
+        _ => None,
+    }
+}
+
+fn default_name(ident: &Ident) -> LitStr {
+    LitStr::new(&ident.unraw().to_string(), ident.span())
+}
+
+/// Gives every token of `tokens` the span `span` (groups included).
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut respanned = Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                TokenTree::Group(respanned)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
+}
+
+/// The span of the keyword that says what the item is (`fn`, `struct`, ...).
+fn item_keyword_span(item: &Item) -> Span {
+    match item {
+        Item::Fn(i) => i.sig.fn_token.span,
+        Item::Struct(i) => i.struct_token.span,
+        Item::Enum(i) => i.enum_token.span,
+        Item::Union(i) => i.union_token.span,
+        Item::Impl(i) => i.impl_token.span,
+        Item::Mod(i) => i.mod_token.span,
+        Item::Trait(i) => i.trait_token.span,
+        Item::Type(i) => i.type_token.span,
+        Item::Use(i) => i.use_token.span,
+        Item::ExternCrate(i) => i.extern_token.span,
+        Item::ForeignMod(i) => i.abi.extern_token.span,
+        Item::Macro(i) => i.mac.path.span(),
+        other => other.span(),
+    }
+}
+
+fn emit_with_errors(item: TokenStream, errors: Option<syn::Error>) -> TokenStream {
+    match errors {
+        Some(errors) => {
+            let errors = errors.to_compile_error();
+            quote!(#item #errors)
+        }
+        None => item,
+    }
+}
