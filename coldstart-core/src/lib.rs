@@ -9,6 +9,7 @@
 //! | [`environment`] | what Lambda tells the function through its variables, read once |
 //! | [`phases`] | process start, init end, and what each boundary means |
 //! | [`tracker`] | first-invocation detection, start kinds, outcomes, per-invocation metrics |
+//! | [`memory`] | resident and peak memory from `/proc`, with a sizing hint |
 //! | [`names`] | every metric name, kind, unit, label and description |
 //! | [`lazy`] | lazy statics that time themselves, their registry, [`lazy::report`] and [`lazy::prewarm`] |
 #![cfg_attr(
@@ -20,6 +21,7 @@
 
 pub mod environment;
 pub mod lazy;
+pub mod memory;
 pub mod names;
 pub mod phases;
 pub mod tracker;
