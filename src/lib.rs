@@ -116,6 +116,10 @@ pub use coldstart_core::{environment, lazy, names, phases, tracker};
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use coldstart_core::local;
 
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub use coldstart_core::prometheus;
+
 pub use coldstart_core::environment::{Environment, InitType};
 pub use coldstart_core::lazy::{prewarm, During, LazyInfo, Prewarmed};
 pub use coldstart_core::names::describe_metrics;

@@ -24,6 +24,9 @@ pub mod lazy;
 pub mod memory;
 pub mod names;
 pub mod phases;
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub mod prometheus;
 pub mod tracker;
 
 #[cfg(feature = "local")]

@@ -33,6 +33,9 @@ pub const PHASE_DURATION: &str = "coldstart.phase_duration";
 /// (exclusive of nested lazy statics; see [`crate::lazy`]).
 pub const LAZY_INIT_DURATION: &str = "coldstart.lazy_init_duration";
 
+/// `coldstart.export_failures`: exports that failed (a Pushgateway down or slow, ...).
+pub const EXPORT_FAILURES: &str = "coldstart.export_failures";
+
 /// Label: the handler's name (`#[cold_start_handler(name = "...")]`, default the fn name).
 pub const LABEL_HANDLER: &str = "handler";
 /// Label: the start kind of the invocation (`cold`, `provisioned`, `snapstart`, `warm`).
@@ -47,6 +50,9 @@ pub const LABEL_LAZY: &str = "lazy";
 /// Label: where a lazy initializer ran: `init`, `prewarm`, or the start kind of the invocation
 /// it ran in (`cold`, `provisioned`, `snapstart`, `warm`); see [`crate::lazy::During`].
 pub const LABEL_DURING: &str = "during";
+
+/// Label: which exporter failed (`pushgateway`).
+pub const LABEL_EXPORTER: &str = "exporter";
 
 /// `phase` value: process start to init end.
 pub const PHASE_INIT: &str = "init";
@@ -160,6 +166,14 @@ pub const ALL: &[MetricDef] = &[
         labels: &[LABEL_LAZY, LABEL_DURING, LABEL_OUTCOME],
         description: "One run of a lazy static's initializer, nested lazy statics excluded, by \
              where it ran (init, prewarm, or the invocation's start kind) and outcome.",
+    },
+    MetricDef {
+        name: EXPORT_FAILURES,
+        kind: MetricKind::Counter,
+        unit: Unit::Count,
+        labels: &[LABEL_EXPORTER],
+        description:
+            "Exports that failed, by exporter; the invocation itself is never failed by them.",
     },
 ];
 

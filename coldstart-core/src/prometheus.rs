@@ -1,0 +1,575 @@
+//! Prometheus: a one-call recorder setup, and a push to a Pushgateway that a frozen Lambda
+//! environment cannot defeat.
+//!
+//! A Prometheus server cannot scrape a Lambda environment (it is frozen between invocations and
+//! has no stable address), so functions push. [`Pushgateway::push`] sends the current exposition
+//! synchronously, within a bounded time, to `…/metrics/job/<job>/instance/<instance>` (one group
+//! per execution environment); call it after every invocation, before the response is posted,
+//! so the numbers leave before the environment may be frozen or shut down.
+//!
+//! Only plain `http://` gateways are supported (no TLS stack is compiled in); put the gateway in
+//! the function's VPC. Nothing here pulls in hyper or a second async runtime:
+//! metrics-exporter-prometheus is used with `default-features = false`.
+//!
+//! ```no_run
+//! use coldstart_core::prometheus::{self, Pushgateway};
+//! use std::time::Duration;
+//!
+//! let handle = prometheus::install().expect("no other recorder installed");
+//! let gateway = Pushgateway::new("http://10.0.0.12:9091", "orders-api")
+//!     .expect("a valid http:// URL")
+//!     .timeout(Duration::from_millis(200));
+//! // ... after each invocation:
+//! gateway.push_or_report(&handle);
+//! ```
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::environment::Environment;
+use crate::names;
+
+/// Histogram buckets (seconds) for every duration metric: the OpenTelemetry FaaS boundaries,
+/// with sub-millisecond ones added for warm Rust invocations.
+///
+/// ```
+/// assert!(coldstart_core::prometheus::DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+/// ```
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
+    1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// The builder [`install`] uses: histograms (not summaries) with [`DURATION_BUCKETS`], so that
+/// cold and warm durations from many environments can be aggregated. Adjust it and pass it to
+/// [`install_with`].
+///
+/// ```
+/// let builder = coldstart_core::prometheus::builder().add_global_label("service", "orders");
+/// let recorder = builder.build_recorder();
+/// # let _ = recorder;
+/// ```
+pub fn builder() -> PrometheusBuilder {
+    PrometheusBuilder::new()
+        .set_buckets(DURATION_BUCKETS)
+        .expect("DURATION_BUCKETS is not empty")
+}
+
+/// Installs a Prometheus recorder built by [`builder`] as the global `metrics` recorder,
+/// describes every metric of this crate to it, and returns the handle that renders the text
+/// exposition.
+///
+/// Fails if a global recorder is already installed.
+///
+/// ```
+/// let handle = coldstart_core::prometheus::install().unwrap();
+/// metrics::counter!("demo").increment(1);
+/// assert!(handle.render().contains("demo 1"));
+/// ```
+pub fn install() -> Result<PrometheusHandle, metrics::SetRecorderError<impl metrics::Recorder>> {
+    install_with(builder())
+}
+
+/// Like [`install`], with your own builder (global labels, other buckets).
+///
+/// ```
+/// use coldstart_core::prometheus;
+/// let handle = prometheus::install_with(prometheus::builder().add_global_label("team", "a")).unwrap();
+/// metrics::counter!("demo").increment(1);
+/// assert!(handle.render().contains(r#"demo{team="a"} 1"#));
+/// ```
+pub fn install_with(
+    builder: PrometheusBuilder,
+) -> Result<PrometheusHandle, metrics::SetRecorderError<impl metrics::Recorder>> {
+    let recorder = builder.build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)?;
+    names::describe_metrics();
+    Ok(handle)
+}
+
+/// A Pushgateway to push this environment's metrics to.
+///
+/// The grouping key is `job` and `instance`; the default instance is the environment's log
+/// stream name (`AWS_LAMBDA_LOG_STREAM_NAME`, unique per execution environment), or
+/// `pid-<pid>` outside Lambda. Groups stay in the gateway until deleted: clean up old ones (the
+/// gateway's `DELETE` API or its `--persistence` settings), as with any Pushgateway use.
+///
+/// ```
+/// use coldstart_core::prometheus::Pushgateway;
+/// let gateway = Pushgateway::new("http://127.0.0.1:9091", "orders").unwrap().instance("env/1");
+/// assert_eq!(gateway.path(), "/metrics/job/orders/instance@base64/ZW52LzE");
+/// ```
+pub struct Pushgateway {
+    host: String,
+    addrs: Vec<SocketAddr>,
+    base_path: String,
+    job: String,
+    instance: String,
+    path: String,
+    timeout: Duration,
+    failures: AtomicU64,
+    last_report: Mutex<Option<Instant>>,
+}
+
+impl fmt::Debug for Pushgateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pushgateway")
+            .field("host", &self.host)
+            .field("path", &self.path)
+            .field("timeout", &self.timeout)
+            .field("failures", &self.failures())
+            .finish()
+    }
+}
+
+/// The default bound on one push, connect to response.
+pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// How often [`Pushgateway::push_or_report`] prints a failure (the metric counts all of them).
+const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+impl Pushgateway {
+    /// A gateway at `url` (`http://host:port`, optionally with a path prefix), for `job`.
+    ///
+    /// The host name is resolved here, once, so that a push never waits for DNS.
+    ///
+    /// ```
+    /// use coldstart_core::prometheus::Pushgateway;
+    /// assert!(Pushgateway::new("https://gateway:9091", "job").is_err()); // no TLS
+    /// assert!(Pushgateway::new("http://127.0.0.1:9091", "").is_err()); // empty job
+    /// ```
+    pub fn new(url: &str, job: &str) -> Result<Pushgateway, PushError> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| PushError::Url(format!("{url:?}: only http:// URLs are supported")))?;
+        let (authority, base_path) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], rest[slash..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        if authority.is_empty() {
+            return Err(PushError::Url(format!("{url:?}: no host")));
+        }
+        if job.is_empty() {
+            return Err(PushError::Url("the job name must not be empty".to_owned()));
+        }
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+        {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        let addrs: Vec<SocketAddr> = with_port
+            .to_socket_addrs()
+            .map_err(|err| PushError::Url(format!("{url:?}: cannot resolve {with_port}: {err}")))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(PushError::Url(format!(
+                "{url:?}: {with_port} resolves to nothing"
+            )));
+        }
+        let instance = default_instance();
+        let mut gateway = Pushgateway {
+            host: authority.to_owned(),
+            addrs,
+            base_path: base_path.to_owned(),
+            job: job.to_owned(),
+            instance,
+            path: String::new(),
+            timeout: DEFAULT_PUSH_TIMEOUT,
+            failures: AtomicU64::new(0),
+            last_report: Mutex::new(None),
+        };
+        gateway.path = gateway.build_path();
+        Ok(gateway)
+    }
+
+    /// Sets the `instance` grouping label (default: the log stream name, see the type docs).
+    ///
+    /// ```
+    /// # use coldstart_core::prometheus::Pushgateway;
+    /// let g = Pushgateway::new("http://127.0.0.1:9091/gw", "j").unwrap().instance("i-1");
+    /// assert_eq!(g.path(), "/gw/metrics/job/j/instance/i-1");
+    /// ```
+    pub fn instance(mut self, instance: impl Into<String>) -> Pushgateway {
+        self.instance = instance.into();
+        self.path = self.build_path();
+        self
+    }
+
+    /// Sets the bound on one push, from connecting to reading the response status
+    /// (default [`DEFAULT_PUSH_TIMEOUT`]).
+    ///
+    /// ```
+    /// # use coldstart_core::prometheus::Pushgateway;
+    /// # use std::time::Duration;
+    /// let g = Pushgateway::new("http://127.0.0.1:9091", "j").unwrap().timeout(Duration::from_millis(50));
+    /// # let _ = g;
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Pushgateway {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The request path of this gateway's group.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// How many pushes have failed so far.
+    ///
+    /// ```
+    /// # use coldstart_core::prometheus::Pushgateway;
+    /// assert_eq!(Pushgateway::new("http://127.0.0.1:9091", "j").unwrap().failures(), 0);
+    /// ```
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    fn build_path(&self) -> String {
+        format!(
+            "{}/metrics/job{}/instance{}",
+            self.base_path,
+            path_segment(&self.job),
+            path_segment(&self.instance)
+        )
+    }
+
+    /// Replaces this environment's group in the gateway with `handle`'s current exposition
+    /// (HTTP `PUT`). Returns within the configured timeout (plus the time to render), whatever
+    /// the gateway does.
+    pub fn push(&self, handle: &PrometheusHandle) -> Result<(), PushError> {
+        self.push_text(&handle.render())
+    }
+
+    /// [`push`](Self::push), but a failure is only reported: counted in
+    /// `coldstart.export_failures{exporter="pushgateway"}` and printed to stderr at most once a
+    /// minute. Returns whether the push succeeded. Use it where a failed export must never fail
+    /// the invocation.
+    pub fn push_or_report(&self, handle: &PrometheusHandle) -> bool {
+        match self.push(handle) {
+            Ok(()) => true,
+            Err(err) => {
+                self.report(&err);
+                false
+            }
+        }
+    }
+
+    fn report(&self, err: &PushError) {
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::counter!(names::EXPORT_FAILURES, names::LABEL_EXPORTER => "pushgateway")
+            .increment(1);
+        let mut last = self
+            .last_report
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
+            *last = Some(Instant::now());
+            eprintln!(
+                "coldstart: push to the Pushgateway at {}{} failed ({failures} failures so far): {err}",
+                self.host, self.path
+            );
+        }
+    }
+
+    /// Pushes an already rendered exposition.
+    fn push_text(&self, body: &str) -> Result<(), PushError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut stream = self.connect(deadline)?;
+        let head = format!(
+            "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.path,
+            self.host,
+            body.len()
+        );
+        stream
+            .set_write_timeout(Some(remaining(deadline)?))
+            .map_err(PushError::Io)?;
+        stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(body.as_bytes()))
+            .map_err(|err| timeout_or_io(err, self.timeout))?;
+        let status = read_status(&mut stream, deadline, self.timeout)?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(PushError::Status(status))
+        }
+    }
+
+    fn connect(&self, deadline: Instant) -> Result<TcpStream, PushError> {
+        let mut last_error = None;
+        for addr in &self.addrs {
+            match TcpStream::connect_timeout(addr, remaining(deadline)?) {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
+                Err(err) => last_error = Some(timeout_or_io(err, self.timeout)),
+            }
+        }
+        Err(last_error.unwrap_or(PushError::Timeout(self.timeout)))
+    }
+}
+
+/// Reads the response until its status line is complete and returns the status code.
+fn read_status(
+    stream: &mut TcpStream,
+    deadline: Instant,
+    bound: Duration,
+) -> Result<u16, PushError> {
+    let mut response = Vec::with_capacity(128);
+    let mut buf = [0u8; 256];
+    loop {
+        stream
+            .set_read_timeout(Some(remaining(deadline)?))
+            .map_err(PushError::Io)?;
+        let n = stream
+            .read(&mut buf)
+            .map_err(|err| timeout_or_io(err, bound))?;
+        if n == 0 {
+            return Err(PushError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the gateway closed the connection without a response",
+            )));
+        }
+        response.extend_from_slice(&buf[..n]);
+        if let Some(end) = response.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&response[..end]);
+            let mut parts = line.split_whitespace();
+            return match (parts.next(), parts.next().and_then(|c| c.parse().ok())) {
+                (Some(version), Some(code)) if version.starts_with("HTTP/") => Ok(code),
+                _ => Err(PushError::Io(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("not an HTTP response: {line:?}"),
+                ))),
+            };
+        }
+        if response.len() > 8 * 1024 {
+            return Err(PushError::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no status line in the first 8 KiB",
+            )));
+        }
+    }
+}
+
+fn remaining(deadline: Instant) -> Result<Duration, PushError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(PushError::Timeout(Duration::ZERO))
+    } else {
+        Ok(left)
+    }
+}
+
+fn timeout_or_io(err: io::Error, bound: Duration) -> PushError {
+    match err.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => PushError::Timeout(bound),
+        _ => PushError::Io(err),
+    }
+}
+
+fn default_instance() -> String {
+    Environment::current()
+        .log_stream_name()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("pid-{}", std::process::id()))
+}
+
+/// `/<value>`, or `@base64/<base64url>` when the value cannot stand in a path segment as is
+/// (the Pushgateway's rule for grouping-key values with `/` or nothing in them).
+fn path_segment(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    if plain {
+        format!("/{value}")
+    } else if value.is_empty() {
+        "@base64/=".to_owned()
+    } else {
+        format!("@base64/{}", base64url(value.as_bytes()))
+    }
+}
+
+/// Unpadded URL-safe base64 (RFC 4648 §5), which the Pushgateway accepts.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        let symbols = chunk.len() + 1;
+        for i in 0..symbols {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+        }
+    }
+    out
+}
+
+/// Why a push failed.
+///
+/// ```
+/// use coldstart_core::prometheus::PushError;
+/// let err = PushError::Status(500);
+/// assert_eq!(err.to_string(), "the gateway answered HTTP 500");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The URL or job given to [`Pushgateway::new`] cannot be used.
+    Url(String),
+    /// The gateway did not answer within the bound.
+    Timeout(Duration),
+    /// Connecting, writing or reading failed.
+    Io(io::Error),
+    /// The gateway answered with a non-2xx status.
+    Status(u16),
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Url(why) => write!(f, "bad Pushgateway URL: {why}"),
+            PushError::Timeout(bound) => write!(f, "no answer within {bound:?}"),
+            PushError::Io(err) => write!(f, "{err}"),
+            PushError::Status(code) => write!(f, "the gateway answered HTTP {code}"),
+        }
+    }
+}
+
+impl std::error::Error for PushError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PushError::Io(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn base64url_matches_rfc4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("fooba", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy"),
+            ("\u{ff}\u{fe}", "w7_Dvg"),
+        ] {
+            assert_eq!(base64url(input.as_bytes()), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn grouping_values_are_escaped_only_when_needed() {
+        assert_eq!(path_segment("orders-api_2"), "/orders-api_2");
+        assert_eq!(
+            path_segment("2026/11/27/[$LATEST]abc"),
+            format!("@base64/{}", base64url(b"2026/11/27/[$LATEST]abc"))
+        );
+        assert_eq!(path_segment(""), "@base64/=");
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(Pushgateway::new("http://127.0.0.1:9091", "j").is_ok());
+        assert!(Pushgateway::new("http://127.0.0.1", "j").is_ok()); // port 80
+        assert!(Pushgateway::new("127.0.0.1:9091", "j").is_err());
+        assert!(Pushgateway::new("http://", "j").is_err());
+    }
+
+    /// A gateway that accepts the connection and never answers.
+    #[test]
+    fn a_hung_gateway_costs_at_most_the_bound() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let gateway = Pushgateway::new(&url, "hung")
+            .unwrap()
+            .timeout(Duration::from_millis(150));
+        let started = Instant::now();
+        let err = gateway.push_text("x 1\n").unwrap_err();
+        let took = started.elapsed();
+        assert!(matches!(err, PushError::Timeout(_)), "{err:?}");
+        // The bound is 150 ms; allow a wide margin for a loaded machine, far below "stalled".
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+        drop(listener);
+    }
+
+    #[test]
+    fn a_gateway_that_is_down_fails_fast_and_is_counted() {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let gateway = Pushgateway::new(&format!("http://127.0.0.1:{port}"), "down").unwrap();
+        let handle = PrometheusBuilder::new().build_recorder().handle();
+        assert!(!gateway.push_or_report(&handle));
+        assert!(!gateway.push_or_report(&handle));
+        assert_eq!(gateway.failures(), 2);
+    }
+
+    /// Accepts one connection, reads a whole request whose body is `x 1\n`, answers `response`,
+    /// and returns the request text.
+    fn one_shot_gateway(response: &'static [u8]) -> (String, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"x 1\n") {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(response).unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        (url, server)
+    }
+
+    #[test]
+    fn a_tiny_gateway_receives_the_put() {
+        let (url, server) = one_shot_gateway(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let gateway = Pushgateway::new(&format!("{url}/prefix/"), "tiny")
+            .unwrap()
+            .instance("i");
+        gateway.push_text("x 1\n").unwrap();
+        let request = server.join().unwrap();
+        assert!(
+            request.starts_with("PUT /prefix/metrics/job/tiny/instance/i HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert!(request.contains("Content-Length: 4\r\n"), "{request}");
+    }
+
+    #[test]
+    fn a_non_2xx_answer_is_an_error() {
+        let (url, server) = one_shot_gateway(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        let err = Pushgateway::new(&url, "bad")
+            .unwrap()
+            .push_text("x 1\n")
+            .unwrap_err();
+        server.join().unwrap();
+        assert!(matches!(err, PushError::Status(400)), "{err:?}");
+    }
+}
