@@ -5,8 +5,9 @@
 //! ```
 //!
 //! The example starts a local Lambda Runtime API on loopback (no AWS account needed), does some
-//! recognisable INIT work (indexing a product catalog), marks the end of INIT, and then lets
-//! `lambda_runtime::run` serve one cold and four warm invocations of a handler annotated with
+//! recognisable INIT work (indexing a product catalog), and then lets `coldstart::lambda::run`
+//! (the drop-in for `lambda_runtime::run` that marks the end of INIT right before the runtime
+//! loop starts) serve one cold and four warm invocations of a handler annotated with
 //! `#[cold_start_handler]`. It prints what the crate saw, then the Prometheus text exposition.
 
 use coldstart::local::LocalRuntimeApi;
@@ -67,14 +68,15 @@ fn main() -> Result<(), Error> {
     let catalog: &'static Catalog = Box::leak(Box::new(Catalog::load()));
     let catalog_load = loading.elapsed();
 
-    // 4. The runtime loop, exactly as on Lambda. INIT ends right before it starts.
+    // 4. The runtime loop, exactly as on Lambda. `coldstart::lambda::run` marks the end of INIT
+    //    right before the loop asks for the first event (without it: call
+    //    `coldstart::mark_init_end()`, then `lambda_runtime::run`).
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
     let results = runtime.block_on(async {
-        phases::mark_init_end();
-        tokio::spawn(lambda_runtime::run(service_fn(move |event| {
+        tokio::spawn(coldstart::lambda::run(service_fn(move |event| {
             handler(catalog, event)
         })));
         for sku in [

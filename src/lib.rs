@@ -20,9 +20,17 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Error> {
-//!     lambda_runtime::run(service_fn(handler)).await
+//!     // Install your metrics recorder, build clients: INIT. Then, instead of
+//!     // `lambda_runtime::run`, which cannot tell when INIT ended:
+//!     coldstart::lambda::run(service_fn(handler)).await
 //! }
 //! ```
+//!
+//! [`lambda::run`](mod@lambda) marks the end of INIT right before the runtime loop starts, so the
+//! first invocation also knows how long INIT took and whether its request waited for it (`cold`)
+//! or arrived long after (`proactive`); it builds the `prewarm` statics during INIT when Lambda
+//! initialized the environment ahead of demand, answers warm-up pings before they reach your
+//! typed handler, and runs an optional flush hook before every response is posted.
 //!
 //! # Lazy statics
 //!
@@ -105,6 +113,9 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
+//! | `lambda` | yes | [`lambda`](mod@lambda): `lambda::run`, the drop-in for `lambda_runtime::run` that marks init end, classifies proactive starts, prewarms when INIT is not user-facing, answers warm-up pings and runs a flush hook |
+//! | `concurrent` | no | `lambda::run_concurrent` (`lambda_runtime`'s `concurrency-tokio`) |
+//! | `http` | no | `lambda::http`: the same for `lambda_http` handlers (pulls in `lambda_http` and `aws_lambda_events`) |
 //! | `local` | no | [`local`]: a Lambda Runtime API on loopback, to run handlers through the real runtime loop without AWS (examples, tests) |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -115,6 +126,10 @@ pub use coldstart_core::{environment, lazy, names, phases, tracker};
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use coldstart_core::local;
+
+#[cfg(feature = "lambda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
+pub use coldstart_core::lambda;
 
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]

@@ -1,8 +1,10 @@
 //! The crate's metrics leave as CloudWatch Embedded Metric Format lines through an existing EMF
-//! recorder (`metrics_cloudwatch_embedded`), flushed after every invocation of the real runtime
-//! loop; the lines are parsed back and checked for names, units, dimensions and values.
+//! recorder (`metrics_cloudwatch_embedded`), flushed from the flush hook of `coldstart::lambda::run`
+//! after every invocation of the real runtime loop; the lines are parsed back and checked for
+//! names, units, dimensions and values.
 
 use coldstart::cold_start_handler;
+use coldstart::lambda::Coldstart;
 use coldstart::local::LocalRuntimeApi;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -55,20 +57,20 @@ fn metrics_leave_as_emf_lines_flushed_per_invocation() {
         .build()
         .unwrap();
     let results = runtime.block_on(async {
-        tokio::spawn(lambda_runtime::run(service_fn(
-            move |event: LambdaEvent<Value>| async move {
-                let response = handler(event).await;
-                // Flush before the response goes back, as on Lambda (stdout there).
-                let mut out = Vec::new();
-                collector.flush(&mut out).expect("in-memory write");
-                let text = String::from_utf8(out).expect("EMF is JSON text");
-                LINES
-                    .lock()
-                    .unwrap()
-                    .extend(text.lines().map(str::to_owned));
-                response
-            },
-        )));
+        tokio::spawn(
+            Coldstart::new()
+                .on_flush(move |_| {
+                    // Before the response goes back, as on Lambda (stdout there).
+                    let mut out = Vec::new();
+                    collector.flush(&mut out).expect("in-memory write");
+                    let text = String::from_utf8(out).expect("EMF is JSON text");
+                    LINES
+                        .lock()
+                        .unwrap()
+                        .extend(text.lines().map(str::to_owned));
+                })
+                .run(service_fn(handler)),
+        );
         for payload in [
             json!({ "n": 1 }),
             json!({ "n": 2 }),

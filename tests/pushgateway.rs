@@ -1,24 +1,25 @@
-//! Pushes to a REAL Prometheus Pushgateway (`.ci/run` installs the Debian package and starts it;
-//! set `COLDSTART_PUSHGATEWAY_URL`, e.g. `http://127.0.0.1:9091`). Ignored by a plain
-//! `cargo test`; `.ci/run` runs it with `--ignored` once the gateway is up.
+//! Pushes to a REAL Prometheus Pushgateway from the flush hook of `coldstart::lambda::run`,
+//! through the real runtime loop. `.ci/run` installs the Debian package, starts it and sets
+//! `COLDSTART_PUSHGATEWAY_URL`; a plain `cargo test` skips this (`#[ignore]`), and `.ci/run` runs it
+//! with `--ignored` once the gateway is up.
 
 use coldstart::cold_start_handler;
+use coldstart::lambda::Coldstart;
+use coldstart::local::LocalRuntimeApi;
 use coldstart::prometheus::{self, Pushgateway};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[cold_start_handler(name = "pushed")]
-fn handler(n: u32) -> Result<u32, String> {
-    if n == 3 {
-        Err("three".to_owned())
-    } else {
-        Ok(n)
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    if event.payload["fail"] == true {
+        return Err("failed on purpose".into());
     }
-}
-
-fn gateway_url() -> String {
-    std::env::var("COLDSTART_PUSHGATEWAY_URL").unwrap_or_else(|_| "http://127.0.0.1:9091".into())
+    Ok(event.payload)
 }
 
 /// `GET /metrics` from the gateway, as text.
@@ -40,18 +41,49 @@ fn scrape(url: &str) -> String {
 
 #[test]
 #[ignore = "needs a Pushgateway at COLDSTART_PUSHGATEWAY_URL (.ci/run starts one)"]
-fn invocations_reach_a_real_pushgateway() {
-    let url = gateway_url();
+fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
+    let url = std::env::var("COLDSTART_PUSHGATEWAY_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:9091".to_owned());
     let handle = prometheus::install().expect("first recorder");
+    let api = LocalRuntimeApi::builder()
+        .function_name("pushed-fn")
+        .start()
+        .expect("local Runtime API");
+    api.set_env();
     let instance = format!("test-{}", std::process::id());
-    let gateway = Pushgateway::new(&url, "coldstart-test")
-        .unwrap()
-        .instance(instance.clone());
-    for n in 0..5 {
-        let _ = handler(n);
-        // After every invocation, as the flush hook does on Lambda.
-        gateway.push(&handle).expect("push accepted");
-    }
+    let gateway = Arc::new(
+        Pushgateway::new(&url, "coldstart-test")
+            .unwrap()
+            .instance(instance.clone())
+            .timeout(Duration::from_secs(2)),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let hook_gateway = Arc::clone(&gateway);
+    let results = runtime.block_on(async {
+        tokio::spawn(
+            Coldstart::new()
+                .on_flush(move |_| {
+                    hook_gateway
+                        .push(&handle)
+                        .expect("the gateway accepts the push");
+                })
+                .run(service_fn(handler)),
+        );
+        for n in 0..4 {
+            api.push_json(&json!({ "n": n }));
+        }
+        api.push_json(&json!({ "fail": true }));
+        api.wait_for_results(5, Duration::from_secs(30))
+            .await
+            .expect("five results")
+    });
+    assert_eq!(results.iter().filter(|r| r.is_error()).count(), 1);
+
+    // The last push happened before the last response was posted: the gateway has it all.
     let metrics = scrape(&url);
     let series = |name: &str, labels: &str| {
         format!(r#"{name}{{handler="pushed",instance="{instance}",job="coldstart-test"{labels}}}"#)
@@ -61,6 +93,7 @@ fn invocations_reach_a_real_pushgateway() {
         (series("faas_invocations", r#",start="cold""#), 1),
         (series("faas_invocations", r#",start="warm""#), 3),
         (series("faas_errors", r#",outcome="error",start="warm""#), 1),
+        (series("faas_invoke_duration_count", r#",start="warm""#), 4),
     ] {
         let found = metrics
             .lines()
@@ -68,5 +101,8 @@ fn invocations_reach_a_real_pushgateway() {
             .unwrap_or_else(|| panic!("{line} missing from the gateway:\n{metrics}"));
         assert!(found.ends_with(&format!(" {value}")), "{found}");
     }
+    let init =
+        format!(r#"faas_init_duration_count{{instance="{instance}",job="coldstart-test"}} 1"#);
+    assert!(metrics.lines().any(|l| l == init), "{init}\n{metrics}");
     assert_eq!(gateway.failures(), 0);
 }

@@ -29,11 +29,12 @@
 //!
 //! Every run of an initializer, successful or not, records `coldstart.lazy_init_duration`
 //! (seconds) with labels `lazy` (the static's name), `during` (see [`During`]: `init`,
-//! `prewarm`, `cold`, `provisioned`, `snapstart`, `warm`) and `outcome` (`ok`, `error`, `panic`,
-//! `cancelled`), and updates the static's entry in [`report`].
+//! `prewarm`, `warmup`, `cold`, `proactive`, `provisioned`, `snapstart`, `warm`) and `outcome`
+//! (`ok`, `error`, `panic`, `cancelled`), and updates the static's entry in [`report`].
 //!
 //! **Where it ran** is decided when the attempt starts: [`During::Prewarm`] when [`prewarm`]
-//! forced it, [`During::Init`] if no invocation has begun in the process yet, and otherwise the
+//! forced it, [`During::Warmup`] when a warm-up ping forced it (or the only event so far was a
+//! ping), [`During::Init`] if no invocation has begun in the process yet, and otherwise the
 //! most recently begun invocation: its number, and its start kind (the first invocation's kind
 //! for number 1, `warm` for the others). When several invocations run at once in one environment
 //! (`lambda_runtime::run_concurrent`), "most recently begun" may be another request than the one
@@ -111,6 +112,10 @@ pub enum During {
     Init,
     /// Forced by [`prewarm`].
     Prewarm,
+    /// Forced by a warm-up ping (`coldstart::lambda` builds the `prewarm` statics when it
+    /// answers one), or run while a warm-up ping was the only event the environment had seen.
+    /// No user request waited for it.
+    Warmup,
     /// During an invocation: its number in the process (from 1) and its start kind.
     Invocation {
         /// The invocation's number in the process, starting at 1.
@@ -129,6 +134,7 @@ impl During {
     pub fn now() -> During {
         match tracker::invocation_count() {
             0 => During::Init,
+            1 if tracker::first_invocation().is_some_and(|first| first.warmup) => During::Warmup,
             1 => During::Invocation {
                 number: 1,
                 // The first invocation records its kind right after taking number 1; in that
@@ -145,8 +151,8 @@ impl During {
         }
     }
 
-    /// The `during` label value: `init`, `prewarm`, or the invocation's start kind (`cold`,
-    /// `provisioned`, `snapstart`, `warm`).
+    /// The `during` label value: `init`, `prewarm`, `warmup`, or the invocation's start kind
+    /// (`cold`, `proactive`, `provisioned`, `snapstart`, `warm`).
     ///
     /// ```
     /// assert_eq!(coldstart_core::lazy::During::Prewarm.as_str(), "prewarm");
@@ -155,6 +161,7 @@ impl During {
         match self {
             During::Init => "init",
             During::Prewarm => "prewarm",
+            During::Warmup => "warmup",
             During::Invocation { start_kind, .. } => start_kind.as_str(),
         }
     }
@@ -442,6 +449,12 @@ impl Prewarmed {
 /// # });
 /// ```
 pub async fn prewarm() -> Prewarmed {
+    prewarm_as(During::Prewarm).await
+}
+
+/// [`prewarm`], attributed to `during` (`coldstart::lambda` uses [`During::Warmup`] when a
+/// warm-up ping forces the `prewarm` statics).
+pub(crate) async fn prewarm_as(during: During) -> Prewarmed {
     let started = Instant::now();
     let mut prewarmed = Prewarmed {
         initialized: Vec::new(),
@@ -449,19 +462,28 @@ pub async fn prewarm() -> Prewarmed {
         failed: Vec::new(),
         elapsed: Duration::ZERO,
     };
-    for registration in inventory::iter::<Registration> {
-        let entry = (registration.entry)();
-        let meta = entry.meta();
-        if !meta.prewarm {
-            continue;
-        }
-        if entry.is_ready() {
-            prewarmed.already_ready.push(meta.name);
-            continue;
-        }
-        match entry.prewarm().await {
-            Outcome::Ok => prewarmed.initialized.push(meta.name),
-            failed => prewarmed.failed.push((meta.name, failed)),
+    // Only `fn` pointers, names and boxed `Send` futures live across the awaits below, so the
+    // future stays `Send` (it runs inside `Send` services such as `lambda_http`'s).
+    let entries: Vec<fn() -> &'static dyn Registered> = inventory::iter::<Registration>
+        .into_iter()
+        .map(|registration| registration.entry)
+        .collect();
+    for entry in entries {
+        let (name, force) = {
+            let entry = entry();
+            let meta = entry.meta();
+            if !meta.prewarm {
+                continue;
+            }
+            if entry.is_ready() {
+                prewarmed.already_ready.push(meta.name);
+                continue;
+            }
+            (meta.name, entry.prewarm(during))
+        };
+        match force.await {
+            Outcome::Ok => prewarmed.initialized.push(name),
+            failed => prewarmed.failed.push((name, failed)),
         }
     }
     prewarmed.elapsed = started.elapsed();
@@ -1205,9 +1227,9 @@ pub trait Registered: 'static {
     /// Initialized already?
     #[doc(hidden)]
     fn is_ready(&self) -> bool;
-    /// Initializes it (attributed to [`During::Prewarm`]); never panics.
+    /// Initializes it (attributed to `during`); never panics.
     #[doc(hidden)]
-    fn prewarm(&'static self) -> BoxFuture<Outcome>;
+    fn prewarm(&'static self, during: During) -> BoxFuture<Outcome>;
 }
 
 impl<T: 'static> Registered for Lazy<T> {
@@ -1220,10 +1242,10 @@ impl<T: 'static> Registered for Lazy<T> {
     fn is_ready(&self) -> bool {
         self.cell.get().is_some()
     }
-    fn prewarm(&'static self) -> BoxFuture<Outcome> {
+    fn prewarm(&'static self, during: During) -> BoxFuture<Outcome> {
         // Runs right here, so the returned future does not borrow `self` (and needs no bounds).
         outcome_of_sync(|| {
-            self.initialize(Some(During::Prewarm));
+            self.initialize(Some(during));
             Outcome::Ok
         })
     }
@@ -1239,8 +1261,8 @@ impl<T: 'static, E: 'static> Registered for TryLazy<T, E> {
     fn is_ready(&self) -> bool {
         self.cell.get().is_some()
     }
-    fn prewarm(&'static self) -> BoxFuture<Outcome> {
-        outcome_of_sync(|| match self.force(Some(During::Prewarm)) {
+    fn prewarm(&'static self, during: During) -> BoxFuture<Outcome> {
+        outcome_of_sync(|| match self.force(Some(during)) {
             Ok(_) => Outcome::Ok,
             Err(_) => Outcome::Error,
         })
@@ -1257,8 +1279,8 @@ impl<T: Send + Sync + 'static> Registered for AsyncLazy<T> {
     fn is_ready(&self) -> bool {
         self.cell.get().is_some()
     }
-    fn prewarm(&'static self) -> BoxFuture<Outcome> {
-        let force = Box::pin(self.force(Some(During::Prewarm)));
+    fn prewarm(&'static self, during: During) -> BoxFuture<Outcome> {
+        let force = Box::pin(self.force(Some(during)));
         Box::pin(async move {
             match CatchUnwind(force).await {
                 Ok(_) => Outcome::Ok,
@@ -1278,8 +1300,8 @@ impl<T: Send + Sync + 'static, E: Send + 'static> Registered for AsyncTryLazy<T,
     fn is_ready(&self) -> bool {
         self.cell.get().is_some()
     }
-    fn prewarm(&'static self) -> BoxFuture<Outcome> {
-        let force = Box::pin(self.force(Some(During::Prewarm)));
+    fn prewarm(&'static self, during: During) -> BoxFuture<Outcome> {
+        let force = Box::pin(self.force(Some(during)));
         Box::pin(async move {
             match CatchUnwind(force).await {
                 Ok(Ok(_)) => Outcome::Ok,

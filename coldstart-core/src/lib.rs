@@ -13,6 +13,10 @@
 //! | [`names`] | every metric name, kind, unit, label and description |
 //! | [`lazy`] | lazy statics that time themselves, their registry, [`lazy::report`] and [`lazy::prewarm`] |
 #![cfg_attr(
+    feature = "lambda",
+    doc = "| [`lambda`] | the `run` wrapper: init end, start kinds, prewarm policy, warm-up pings, flush hook |"
+)]
+#![cfg_attr(
     feature = "local",
     doc = "| [`local`] | a Lambda Runtime API on loopback, for examples and tests |"
 )]
@@ -32,6 +36,10 @@ pub mod tracker;
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub mod local;
+
+#[cfg(feature = "lambda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
+pub mod lambda;
 
 #[doc(hidden)]
 pub mod __private;

@@ -36,9 +36,14 @@ pub const LAZY_INIT_DURATION: &str = "coldstart.lazy_init_duration";
 /// `coldstart.export_failures`: exports that failed (a Pushgateway down or slow, ...).
 pub const EXPORT_FAILURES: &str = "coldstart.export_failures";
 
+/// `coldstart.warmups`: warm-up pings answered by `coldstart::lambda` (never counted as
+/// invocations).
+pub const WARMUPS: &str = "coldstart.warmups";
+
 /// Label: the handler's name (`#[cold_start_handler(name = "...")]`, default the fn name).
 pub const LABEL_HANDLER: &str = "handler";
-/// Label: the start kind of the invocation (`cold`, `provisioned`, `snapstart`, `warm`).
+/// Label: the start kind of the invocation (`cold`, `proactive`, `provisioned`, `snapstart`,
+/// `warm`).
 pub const LABEL_START: &str = "start";
 /// Label: how a failed invocation ended (`error`, `panic`, `cancelled`), or how a lazy
 /// initializer's run ended (`ok`, `error`, `panic`, `cancelled`).
@@ -48,8 +53,12 @@ pub const LABEL_PHASE: &str = "phase";
 /// Label: a lazy static's name (`#[lazy(name = "...")]`, default the static's identifier).
 pub const LABEL_LAZY: &str = "lazy";
 /// Label: where a lazy initializer ran: `init`, `prewarm`, or the start kind of the invocation
-/// it ran in (`cold`, `provisioned`, `snapstart`, `warm`); see [`crate::lazy::During`].
+/// it ran in (`cold`, `proactive`, `provisioned`, `snapstart`, `warm`), or `warmup` (forced by a
+/// warm-up ping); see [`crate::lazy::During`].
 pub const LABEL_DURING: &str = "during";
+/// Label: which tool sent a warm-up ping (`serverless-plugin-warmup`, `lambda-warmer`,
+/// `warmup`, `custom`).
+pub const LABEL_SOURCE: &str = "source";
 
 /// Label: which exporter failed (`pushgateway`).
 pub const LABEL_EXPORTER: &str = "exporter";
@@ -165,7 +174,15 @@ pub const ALL: &[MetricDef] = &[
         unit: Unit::Seconds,
         labels: &[LABEL_LAZY, LABEL_DURING, LABEL_OUTCOME],
         description: "One run of a lazy static's initializer, nested lazy statics excluded, by \
-             where it ran (init, prewarm, or the invocation's start kind) and outcome.",
+             where it ran (init, prewarm, warmup, or the invocation's start kind) and outcome.",
+    },
+    MetricDef {
+        name: WARMUPS,
+        kind: MetricKind::Counter,
+        unit: Unit::Count,
+        labels: &[LABEL_SOURCE, LABEL_START],
+        description: "Warm-up pings answered without calling the handler, by sending tool and \
+             by the start kind they found.",
     },
     MetricDef {
         name: EXPORT_FAILURES,

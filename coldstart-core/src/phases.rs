@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | **process start** | the earliest instant this crate can observe in the process | a constructor in `.init_array`, run by the dynamic loader before `main` (Linux); elsewhere, or if the linker dropped it, the first time this crate is used ([`StartSource`] says which) |
 //! | **init end** | the function's own INIT work is done and the runtime is about to ask Lambda for the first event | [`mark_init_end`], called right before the runtime loop starts |
+//! | **first event** | the runtime received the first event from Lambda | `coldstart::lambda`'s layer, before the payload is deserialized ([`mark_first_event`]); without it, approximated by the first invocation start |
 //! | **first invocation start** | the first handler call of the process begins | the `#[cold_start_handler]` expansion, on entry |
 //! | **first invocation end** | that call returns (or unwinds) | the same expansion, on exit |
 //!
@@ -38,6 +39,7 @@ pub enum StartSource {
 
 static PROCESS_START: OnceLock<(Instant, StartSource)> = OnceLock::new();
 static INIT_END: OnceLock<Instant> = OnceLock::new();
+static FIRST_EVENT: OnceLock<Instant> = OnceLock::new();
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod constructor {
@@ -92,6 +94,35 @@ pub fn mark_init_end() -> bool {
 /// ```
 pub fn init_end() -> Option<Instant> {
     INIT_END.get().copied()
+}
+
+/// Marks the arrival of the first event of the process: called by `coldstart::lambda`'s layer for
+/// every event, before the payload is deserialized; only the first call counts (it returns
+/// `false` afterwards, at the cost of one atomic load).
+///
+/// The gap from [`init_end`] to this instant (`coldstart.phase_duration{phase="wait_for_first_event"}`)
+/// tells a request that waited for INIT from one that arrived at an environment initialized
+/// ahead of it ([`crate::tracker::StartKind::Proactive`]).
+///
+/// ```
+/// use coldstart_core::phases::{first_event, mark_first_event};
+///
+/// assert!(first_event().is_none());
+/// assert!(mark_first_event());
+/// assert!(!mark_first_event());
+/// assert!(first_event().is_some());
+/// ```
+pub fn mark_first_event() -> bool {
+    if FIRST_EVENT.get().is_some() {
+        return false;
+    }
+    FIRST_EVENT.set(Instant::now()).is_ok()
+}
+
+/// The instant recorded by [`mark_first_event`], if an event has arrived through
+/// `coldstart::lambda`.
+pub fn first_event() -> Option<Instant> {
+    FIRST_EVENT.get().copied()
 }
 
 /// How long INIT took: process start to [`mark_init_end`], if INIT end was marked.

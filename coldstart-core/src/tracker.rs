@@ -5,6 +5,10 @@
 //! declares it); [`Handler::begin`] starts an [`Invocation`], which records its metrics when it is
 //! finished or dropped. Exactly one invocation per process is the first, even when invocations
 //! run concurrently: the decision is a single atomic `fetch_add` on a process-wide counter.
+//! A warm-up ping answered by `coldstart::lambda` takes a number too ([`warmup`]), so a ping
+//! that is the first event consumes the environment's coldness. When init end was marked, an
+//! on-demand first invocation whose event arrived more than [`proactive_threshold`] after it is
+//! [`StartKind::Proactive`].
 //!
 //! ```
 //! use coldstart_core::tracker::{Handler, Outcome, StartKind};
@@ -46,6 +50,11 @@ use crate::phases;
 pub enum StartKind {
     /// The first invocation of an on-demand environment: a request waited for INIT.
     Cold,
+    /// The first invocation of an on-demand environment whose first event arrived more than
+    /// [`proactive_threshold`] after init end: Lambda initialized it ahead of the request
+    /// ("proactive initialization"), so nobody waited for INIT. Needs init end to be marked
+    /// ([`crate::phases::mark_init_end`], done by `coldstart::lambda::run`).
+    Proactive,
     /// The first invocation of an environment initialized ahead of demand by provisioned
     /// concurrency or Lambda Managed Instances.
     Provisioned,
@@ -56,9 +65,9 @@ pub enum StartKind {
 }
 
 impl StartKind {
-    const COUNT: usize = 4;
+    const COUNT: usize = 5;
 
-    /// The label value (`cold`, `provisioned`, `snapstart`, `warm`).
+    /// The label value (`cold`, `proactive`, `provisioned`, `snapstart`, `warm`).
     ///
     /// ```
     /// assert_eq!(coldstart_core::tracker::StartKind::Cold.as_str(), "cold");
@@ -66,6 +75,7 @@ impl StartKind {
     pub fn as_str(self) -> &'static str {
         match self {
             StartKind::Cold => "cold",
+            StartKind::Proactive => "proactive",
             StartKind::Provisioned => "provisioned",
             StartKind::Snapstart => "snapstart",
             StartKind::Warm => "warm",
@@ -83,7 +93,9 @@ impl StartKind {
 
     /// The start kind of the first invocation of an environment initialized as `init_type`.
     ///
-    /// Unknown initialization types are treated as on-demand (a request may have waited).
+    /// Unknown initialization types are treated as on-demand (a request may have waited). Never
+    /// [`StartKind::Proactive`]: that takes the time between init end and the first event, which
+    /// the first invocation measures (see [`proactive_threshold`]).
     ///
     /// ```
     /// use coldstart_core::{environment::InitType, tracker::StartKind};
@@ -102,6 +114,7 @@ impl StartKind {
 
     const ALL: [StartKind; StartKind::COUNT] = [
         StartKind::Cold,
+        StartKind::Proactive,
         StartKind::Provisioned,
         StartKind::Snapstart,
         StartKind::Warm,
@@ -178,7 +191,8 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Invocations begun in this process (all handlers), including the one in progress.
+/// Invocations begun in this process (all handlers, and warm-up pings), including the one in
+/// progress.
 static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 /// The first invocation of the process, once it has begun.
@@ -204,6 +218,125 @@ pub struct FirstInvocation {
     pub start_kind: StartKind,
     /// When it began.
     pub started_at: Instant,
+    /// `true` when the first event was a warm-up ping (see [`warmup`]): it consumed the
+    /// environment's coldness and [`handler`](Self::handler) is [`WARMUP_HANDLER`].
+    pub warmup: bool,
+}
+
+/// The [`FirstInvocation::handler`] of a first event that was a warm-up ping.
+pub const WARMUP_HANDLER: &str = "(warm-up ping)";
+
+/// Default of [`proactive_threshold`]: 100 ms.
+pub const DEFAULT_PROACTIVE_THRESHOLD: Duration = Duration::from_millis(100);
+
+/// [`proactive_threshold`] in nanoseconds.
+static PROACTIVE_THRESHOLD_NS: AtomicU64 =
+    AtomicU64::new(DEFAULT_PROACTIVE_THRESHOLD.as_nanos() as u64);
+
+/// Sets the gap between init end and the first event above which the first invocation of an
+/// on-demand environment is [`StartKind::Proactive`] rather than [`StartKind::Cold`]. Takes
+/// effect for a first invocation that has not begun yet.
+///
+/// The default, [`DEFAULT_PROACTIVE_THRESHOLD`] (100 ms), is Bref's: a request that triggered
+/// INIT is handed to the runtime as soon as INIT ends, so its event follows init end within a
+/// few milliseconds; an event arriving much later found an environment that was already waiting.
+/// (Datadog instead calls a first invocation proactive when it starts more than 10 s after INIT
+/// *started*; measuring from init end does not depend on how long INIT itself took.)
+///
+/// ```
+/// use coldstart_core::tracker::{proactive_threshold, set_proactive_threshold};
+/// use std::time::Duration;
+///
+/// assert_eq!(proactive_threshold(), Duration::from_millis(100));
+/// set_proactive_threshold(Duration::from_secs(1));
+/// assert_eq!(proactive_threshold(), Duration::from_secs(1));
+/// ```
+pub fn set_proactive_threshold(threshold: Duration) {
+    let nanos = u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX);
+    PROACTIVE_THRESHOLD_NS.store(nanos, Ordering::Relaxed);
+}
+
+/// The current proactive-initialization threshold (see [`set_proactive_threshold`]).
+pub fn proactive_threshold() -> Duration {
+    Duration::from_nanos(PROACTIVE_THRESHOLD_NS.load(Ordering::Relaxed))
+}
+
+/// Records one warm-up ping (see `coldstart::lambda`) and returns its start kind.
+///
+/// A ping takes an invocation number like any invocation, so a ping that is the first event of
+/// the environment consumes its coldness: it gets the first start kind (and records the
+/// start-up phases), and the next real invocation is [`StartKind::Warm`]. It counts in
+/// `coldstart.warmups{source, start}` only: never in `faas.coldstarts`, `faas.invocations` or
+/// `faas.invoke_duration`. `source` must come from a bounded set (it is a label value).
+///
+/// ```
+/// use coldstart_core::tracker::{first_invocation, invocation_count, warmup, StartKind};
+///
+/// assert_eq!(warmup("lambda-warmer"), StartKind::Cold); // first event of the process
+/// assert!(first_invocation().unwrap().warmup);
+/// assert_eq!(warmup("lambda-warmer"), StartKind::Warm);
+/// assert_eq!(invocation_count(), 2);
+/// ```
+pub fn warmup(source: &'static str) -> StartKind {
+    let started_at = Instant::now();
+    let number = INVOCATIONS.fetch_add(1, Ordering::AcqRel) + 1;
+    let start_kind = if number == 1 {
+        begin_first(WARMUP_HANDLER, true, started_at)
+    } else {
+        StartKind::Warm
+    };
+    metrics::counter!(
+        names::WARMUPS,
+        names::LABEL_SOURCE => source,
+        names::LABEL_START => start_kind.as_str(),
+    )
+    .increment(1);
+    start_kind
+}
+
+/// The cold path: runs once per process, may allocate.
+#[cold]
+fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> StartKind {
+    let init_end = phases::init_end();
+    // When the event arrived: taken by `coldstart::lambda`'s layer before deserialization,
+    // otherwise approximated by the start of the first invocation.
+    let arrived = phases::first_event().unwrap_or(started_at);
+    let mut start_kind = StartKind::first_for(Environment::current().init_type());
+    if start_kind == StartKind::Cold
+        && init_end
+            .is_some_and(|end| arrived.saturating_duration_since(end) > proactive_threshold())
+    {
+        start_kind = StartKind::Proactive;
+    }
+    let _ = FIRST.set(FirstInvocation {
+        handler,
+        start_kind,
+        started_at,
+        warmup,
+    });
+    names::describe_metrics();
+    let (process_start, _) = phases::process_start();
+    let phase = |name: &'static str, seconds: f64| {
+        metrics::histogram!(names::PHASE_DURATION, names::LABEL_PHASE => name).record(seconds);
+    };
+    phase(
+        names::PHASE_TO_FIRST_INVOCATION,
+        started_at
+            .saturating_duration_since(process_start)
+            .as_secs_f64(),
+    );
+    if let Some(init_end) = init_end {
+        let init = init_end
+            .saturating_duration_since(process_start)
+            .as_secs_f64();
+        phase(names::PHASE_INIT, init);
+        metrics::histogram!(names::INIT_DURATION).record(init);
+        phase(
+            names::PHASE_WAIT_FOR_FIRST_EVENT,
+            arrived.saturating_duration_since(init_end).as_secs_f64(),
+        );
+    }
+    start_kind
 }
 
 /// The first invocation of the process, if one has begun.
@@ -211,7 +344,8 @@ pub fn first_invocation() -> Option<FirstInvocation> {
     FIRST.get().copied()
 }
 
-/// How many invocations have begun in this process, across all handlers.
+/// How many invocations have begun in this process, across all handlers, warm-up pings
+/// ([`warmup`]) included.
 ///
 /// ```
 /// assert_eq!(coldstart_core::tracker::invocation_count(), 0);
@@ -224,12 +358,36 @@ static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
 /// The metric keys of one handler, built once on its first invocation so that later
-/// invocations allocate nothing.
+/// invocations allocate nothing, and the handles registered under them with the global recorder.
 struct Keys {
     coldstarts: Key,
     invocations: [Key; StartKind::COUNT],
     errors: [[Key; Outcome::FAILURES]; StartKind::COUNT],
     duration: [Key; StartKind::COUNT],
+    handles: Handles,
+}
+
+/// One slot per key of [`Keys`]: the handle registered under that key with the global recorder,
+/// filled the first time an invocation needs it while the current recorder is the global one (see
+/// [`is_global_recorder`]). A slot is never filled from another recorder, so a handle is never
+/// a no-op registered before the recorder was installed, nor a thread-local recorder's handle;
+/// series are registered only when first used, exactly as without the cache.
+struct Handles {
+    coldstarts: OnceLock<metrics::Counter>,
+    invocations: [OnceLock<metrics::Counter>; StartKind::COUNT],
+    errors: [[OnceLock<metrics::Counter>; Outcome::FAILURES]; StartKind::COUNT],
+    duration: [OnceLock<metrics::Histogram>; StartKind::COUNT],
+}
+
+impl Handles {
+    const fn new() -> Handles {
+        Handles {
+            coldstarts: OnceLock::new(),
+            invocations: [const { OnceLock::new() }; StartKind::COUNT],
+            errors: [const { [const { OnceLock::new() }; Outcome::FAILURES] }; StartKind::COUNT],
+            duration: [const { OnceLock::new() }; StartKind::COUNT],
+        }
+    }
 }
 
 impl Keys {
@@ -254,8 +412,88 @@ impl Keys {
             }),
             duration: StartKind::ALL
                 .map(|kind| Key::from_parts(names::INVOKE_DURATION, vec![handler(), start(kind)])),
+            handles: Handles::new(),
         }
     }
+}
+
+/// A recorder object, told apart from others by its address and size. Zero-sized recorders have
+/// no id: any number of them may sit at the same (dangling) address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RecorderId {
+    addr: usize,
+    size: usize,
+}
+
+impl RecorderId {
+    fn of(recorder: &dyn metrics::Recorder) -> Option<RecorderId> {
+        let size = std::mem::size_of_val(recorder);
+        let addr = (recorder as *const dyn metrics::Recorder)
+            .cast::<()>()
+            .addr();
+        (size != 0).then_some(RecorderId { addr, size })
+    }
+}
+
+/// The global recorder's id, once a probe has seen it. It never changes: `metrics` 0.24 lets the
+/// global recorder be set once, never unsets it, and leaks it (`Box::leak`), so it stays at the
+/// same address until the process ends and no other object is ever allocated there.
+static GLOBAL_RECORDER: OnceLock<RecorderId> = OnceLock::new();
+
+/// The address of the last recorder a probe was started for while no global recorder was known,
+/// so that a thread-local recorder used for many invocations is probed once, not every time.
+static LAST_PROBED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `true` only if `recorder` (the one `metrics::with_recorder` handed out) is known to be the
+/// global recorder, whose handles may therefore be cached for the rest of the process.
+///
+/// `metrics` 0.24 does not say whether the current recorder is thread-local or global, and a
+/// thread-local recorder's address may be reused by a later one, so an address alone proves
+/// nothing. A thread that never installed a local recorder does see the global one, though: a
+/// probe asks a new thread once and the global recorder's id is remembered forever; from then on
+/// the check is one comparison. An object of nonzero size at the global recorder's address and
+/// of its size is that recorder itself (a live object occupies its bytes alone, and the global
+/// one is never freed); only unsafe code could make a reference to a same-sized first field of
+/// it, since `metrics` hands it out as `&dyn Recorder` only. Any doubt answers `false`, which
+/// only means the series are looked up through `recorder`, as the `metrics` macros do.
+///
+/// When the answer is not known yet and `may_probe` is set, a probe is started in the
+/// background and this invocation answers `false`; the first invocation of the process passes
+/// `false`, so the cold start never pays for the probe.
+fn is_global_recorder(recorder: &dyn metrics::Recorder, may_probe: bool) -> bool {
+    let Some(id) = RecorderId::of(recorder) else {
+        return false; // the no-op recorder (nothing installed), or another zero-sized one
+    };
+    match GLOBAL_RECORDER.get() {
+        Some(global) => *global == id,
+        None => {
+            if may_probe {
+                start_probe(id);
+            }
+            false
+        }
+    }
+}
+
+/// Starts a thread (which has no thread-local recorder) that runs `metrics::with_recorder` to
+/// learn the global recorder's id, without waiting for it: once per process after a global
+/// recorder is installed, plus once per distinct recorder seen before that (thread-local ones in
+/// tests). The caller pays for starting a thread (microseconds), once.
+#[cold]
+#[inline(never)]
+fn start_probe(id: RecorderId) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if LAST_PROBED.load(Relaxed) == id.addr || LAST_PROBED.swap(id.addr, Relaxed) == id.addr {
+        return;
+    }
+    let probe = std::thread::Builder::new()
+        .name("coldstart-probe".into()) // 15 bytes: the whole name fits in `comm`
+        .spawn(|| {
+            if let Some(global) = metrics::with_recorder(|global| RecorderId::of(global)) {
+                let _ = GLOBAL_RECORDER.set(global);
+            }
+        });
+    drop(probe); // detached; if no thread could be started, handles are simply not cached
 }
 
 /// One instrumented handler. Declare it as a `static`; `#[cold_start_handler]` does this for you.
@@ -301,7 +539,7 @@ impl Handler {
         let started_at = Instant::now();
         let number = INVOCATIONS.fetch_add(1, Ordering::AcqRel) + 1;
         let start_kind = if number == 1 {
-            self.begin_first(started_at)
+            begin_first(self.name, false, started_at)
         } else {
             StartKind::Warm
         };
@@ -312,40 +550,6 @@ impl Handler {
             started_at,
             outcome: None,
         }
-    }
-
-    /// The cold path: runs once per process, may allocate.
-    #[cold]
-    fn begin_first(&'static self, started_at: Instant) -> StartKind {
-        let start_kind = StartKind::first_for(Environment::current().init_type());
-        let _ = FIRST.set(FirstInvocation {
-            handler: self.name,
-            start_kind,
-            started_at,
-        });
-        names::describe_metrics();
-        let (process_start, _) = phases::process_start();
-        let phase = |name: &'static str, seconds: f64| {
-            metrics::histogram!(names::PHASE_DURATION, names::LABEL_PHASE => name).record(seconds);
-        };
-        phase(
-            names::PHASE_TO_FIRST_INVOCATION,
-            started_at
-                .saturating_duration_since(process_start)
-                .as_secs_f64(),
-        );
-        if let Some(init_end) = phases::init_end() {
-            let init = init_end
-                .saturating_duration_since(process_start)
-                .as_secs_f64();
-            phase(names::PHASE_INIT, init);
-            metrics::histogram!(names::INIT_DURATION).record(init);
-            phase(
-                names::PHASE_WAIT_FOR_FIRST_EVENT,
-                started_at.saturating_duration_since(init_end).as_secs_f64(),
-            );
-        }
-        start_kind
     }
 
     fn keys(&self) -> &Keys {
@@ -403,21 +607,40 @@ impl Invocation {
     fn record(&self, outcome: Outcome) {
         let seconds = self.started_at.elapsed().as_secs_f64();
         let keys = self.handler.keys();
+        let handles = &keys.handles;
         let kind = self.start_kind.index();
+        let cold = self.start_kind == StartKind::Cold;
+        let (count_key, count_handle) = match outcome.failure_index() {
+            None => (&keys.invocations[kind], &handles.invocations[kind]),
+            Some(failure) => (&keys.errors[kind][failure], &handles.errors[kind][failure]),
+        };
         metrics::with_recorder(|recorder| {
-            if self.start_kind == StartKind::Cold {
+            if is_global_recorder(recorder, self.number > 1) {
+                // Handles registered with this very recorder, which outlives the process's
+                // invocations: an atomic load each instead of a registry lookup.
+                let counter = |slot: &OnceLock<metrics::Counter>, key: &Key| {
+                    slot.get_or_init(|| recorder.register_counter(key, &METADATA))
+                        .increment(1);
+                };
+                if cold {
+                    counter(&handles.coldstarts, &keys.coldstarts);
+                }
+                counter(count_handle, count_key);
+                handles.duration[kind]
+                    .get_or_init(|| recorder.register_histogram(&keys.duration[kind], &METADATA))
+                    .record(seconds);
+            } else {
+                // A thread-local recorder (or none): look the series up every time.
+                if cold {
+                    recorder
+                        .register_counter(&keys.coldstarts, &METADATA)
+                        .increment(1);
+                }
+                recorder.register_counter(count_key, &METADATA).increment(1);
                 recorder
-                    .register_counter(&keys.coldstarts, &METADATA)
-                    .increment(1);
+                    .register_histogram(&keys.duration[kind], &METADATA)
+                    .record(seconds);
             }
-            let count = match outcome.failure_index() {
-                None => &keys.invocations[kind],
-                Some(failure) => &keys.errors[kind][failure],
-            };
-            recorder.register_counter(count, &METADATA).increment(1);
-            recorder
-                .register_histogram(&keys.duration[kind], &METADATA)
-                .record(seconds);
         });
     }
 }

@@ -1,0 +1,127 @@
+//! Non-ping payloads behave exactly as with plain `lambda_runtime::run`: the same payloads —
+//! malformed, mistyped, huge, ping lookalikes, and valid ones — go through plain `run` and then
+//! through `coldstart::lambda::run` (two runtimes in turn, one Runtime API), and the Runtime API
+//! must receive byte-identical answers: same `errorType`, same `errorMessage` (with the same
+//! serde path, line and column), same response bodies.
+
+use coldstart::local::{InvocationResult, LocalEvent, LocalRuntimeApi, Outcome};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Order {
+    id: u64,
+    items: Vec<Item>,
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    #[allow(dead_code)]
+    sku: String,
+}
+
+async fn handler(event: LambdaEvent<Order>) -> Result<Value, Error> {
+    let order = event.payload;
+    Ok(json!({ "id": order.id, "items": order.items.len(), "note": order.note.len() }))
+}
+
+fn payloads() -> Vec<Vec<u8>> {
+    let huge = "w".repeat(5 * 1024 * 1024);
+    vec![
+        br#"{"id": 1,"#.to_vec(),
+        br#"{"id": "seven", "items": []}"#.to_vec(),
+        br#"{"items": []}"#.to_vec(),
+        b"{\"id\": 1,\n \"items\": [{\"sku\": \"a\"}, {\"sku\": 5}]}".to_vec(),
+        br#"{"id": 1, "items": [], "extra": true}"#.to_vec(),
+        br#"[1, 2, 3]"#.to_vec(),
+        b"".to_vec(),
+        b"   ".to_vec(),
+        br#"null"#.to_vec(),
+        // Ping lookalikes that are not pings.
+        br#"{"warmup": false}"#.to_vec(),
+        br#"{"warmer": "yes", "id": 1, "items": []}"#.to_vec(),
+        br#"{"source": "aws.events"}"#.to_vec(),
+        // Huge: malformed, mistyped, valid.
+        format!(r#"{{"id": 1, "items": [], "note": "{huge}"#).into_bytes(),
+        format!(r#"{{"id": 1, "items": [{{"sku": 1}}], "note": "{huge}"}}"#).into_bytes(),
+        format!(r#"{{"id": 9, "items": [{{"sku": "warmup"}}], "note": "{huge}"}}"#).into_bytes(),
+        // Valid.
+        br#"{"id": 2, "items": [{"sku": "a"}], "note": "hi"}"#.to_vec(),
+    ]
+}
+
+/// Serves every payload with a fresh runtime, then shuts that runtime down (closing its
+/// connections, so the next runtime's `/next` gets the next event).
+fn serve(api: &LocalRuntimeApi, ours: bool) -> Vec<InvocationResult> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let already = api.results().len();
+    let payloads = payloads();
+    let results = runtime.block_on(async {
+        if ours {
+            tokio::spawn(coldstart::lambda::run(service_fn(handler)));
+        } else {
+            tokio::spawn(lambda_runtime::run(service_fn(handler)));
+        }
+        for payload in &payloads {
+            api.push(LocalEvent::new(payload.clone()));
+        }
+        api.wait_for_results(already + payloads.len(), Duration::from_secs(60))
+            .await
+            .expect("every payload answered")
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    results[already..].to_vec()
+}
+
+#[test]
+fn every_non_ping_payload_is_answered_exactly_as_plain_lambda_runtime_answers_it() {
+    let api = LocalRuntimeApi::builder()
+        .function_name("parity")
+        .start()
+        .expect("local Runtime API");
+    api.set_env();
+
+    let plain = serve(&api, false);
+    let ours = serve(&api, true);
+    assert_eq!(plain.len(), ours.len());
+
+    let mut errors = 0;
+    for (n, (plain, ours)) in plain.iter().zip(&ours).enumerate() {
+        assert_eq!(plain.outcome, ours.outcome, "payload #{n}");
+        assert_eq!(plain.body, ours.body, "payload #{n}");
+        assert_eq!(plain.streaming, ours.streaming, "payload #{n}");
+        if let Outcome::Error { error_message, .. } = &plain.outcome {
+            errors += 1;
+            assert!(
+                error_message.starts_with("failed to deserialize"),
+                "payload #{n}: {error_message}"
+            );
+        }
+    }
+    // Everything but the valid order and the valid huge order was rejected by deserialization
+    // (the lookalikes too: unknown fields are denied); paths and positions are in the messages.
+    assert_eq!(errors, plain.len() - 2);
+    let message = |n: usize| match &plain[n].outcome {
+        Outcome::Error { error_message, .. } => error_message.clone(),
+        _ => panic!("payload #{n} succeeded"),
+    };
+    assert!(message(3).contains("[items[1].sku]"), "{}", message(3));
+    assert!(message(3).contains("line 2"), "{}", message(3));
+    assert_eq!(
+        plain[15].json().unwrap(),
+        json!({ "id": 2, "items": 1, "note": 2 })
+    );
+    // The second runtime did go through the wrapper; nothing here was a warm-up ping.
+    assert!(coldstart::phases::first_event().is_some());
+    assert!(coldstart::phases::init_end().is_some());
+    assert_eq!(coldstart::tracker::invocation_count(), 0);
+}

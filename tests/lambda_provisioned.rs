@@ -1,0 +1,94 @@
+//! Provisioned concurrency: INIT is not user-facing, so `coldstart::lambda::run` builds the
+//! `prewarm` statics before the runtime loop asks for its first event (attributed to
+//! `prewarm`), leaves the others lazy, and the first invocation is `provisioned`, not a cold
+//! start.
+
+mod support;
+
+use coldstart::lazy::{During, State};
+use coldstart::local::LocalRuntimeApi;
+use coldstart::{cold_start_handler, lazy, names, phases, StartKind};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+static BUILT_AT: OnceLock<Instant> = OnceLock::new();
+
+#[lazy(async, prewarm, name = "client")]
+static CLIENT: &'static str = async {
+    BUILT_AT.get_or_init(Instant::now);
+    "client"
+};
+
+#[lazy(name = "rarely-used")]
+static RARELY_USED: u8 = 1;
+
+#[cold_start_handler(name = "provisioned")]
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(json!({ "client": *CLIENT.get().await, "echo": event.payload }))
+}
+
+#[test]
+fn provisioned_concurrency_prewarms_before_the_first_event() {
+    // Before anything reads the environment (it is read once per process).
+    std::env::set_var("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency");
+    support::recorder();
+    let api = LocalRuntimeApi::builder()
+        .function_name("provisioned")
+        .start()
+        .expect("local Runtime API");
+    api.set_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let results = runtime.block_on(async {
+        tokio::spawn(coldstart::lambda::run(service_fn(handler)));
+        api.push_json(&json!(1));
+        api.push_json(&json!(2));
+        api.wait_for_results(2, Duration::from_secs(30))
+            .await
+            .expect("two results")
+    });
+    assert_eq!(
+        results[0].json().unwrap(),
+        json!({ "client": "client", "echo": 1 })
+    );
+
+    // Built during INIT: before init end, before the first `/next`.
+    let built_at = *BUILT_AT.get().expect("the prewarm static was built");
+    assert!(built_at < phases::init_end().unwrap());
+    assert!(built_at < results[0].next_requested_at);
+    let report = lazy::report();
+    assert_eq!(report.get("client").unwrap().during, Some(During::Prewarm));
+    assert_eq!(
+        report.get("rarely-used").unwrap().state,
+        State::NotInitialized
+    );
+    assert_eq!(*RARELY_USED, 1);
+
+    let first = coldstart::tracker::first_invocation().unwrap();
+    assert_eq!(first.start_kind, StartKind::Provisioned);
+    let recorded = support::Recorded::take();
+    assert_eq!(recorded.counter(names::COLDSTARTS, &[]), 0);
+    assert_eq!(
+        recorded.counter(names::INVOCATIONS, &[("start", "provisioned")]),
+        1
+    );
+    assert_eq!(
+        recorded.counter(names::INVOCATIONS, &[("start", "warm")]),
+        1
+    );
+    assert_eq!(
+        recorded
+            .histogram(
+                names::LAZY_INIT_DURATION,
+                &[("lazy", "client"), ("during", "prewarm")]
+            )
+            .len(),
+        1
+    );
+}
