@@ -135,4 +135,75 @@ fn warm_invocations_allocate_nothing_beyond_the_recorder() {
         text.contains(r#"faas_invocations{handler="alloc",start="warm"} 668"#),
         "{text}"
     );
+
+    // Installed as the global recorder, a Prometheus recorder is served from cached handles: an
+    // invocation allocates no more than the recorder does for one counter increment and one
+    // histogram record on handles registered once (the histogram's sample buffer grows a block
+    // at a time), and nothing for a lookup.
+    #[cfg(target_os = "linux")]
+    cached_handles_allocate_no_more_than_the_recorder();
+}
+
+/// The threads of this process, from `/proc`.
+#[cfg(target_os = "linux")]
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Runs `invocation`, which starts the probe that learns which recorder is the global one (a
+/// thread, started before `invocation` returns), and waits until the probe has answered: until
+/// the process is back to the threads it had.
+#[cfg(target_os = "linux")]
+fn wait_for_recorder_probe(invocation: impl FnOnce()) {
+    let before = threads();
+    invocation();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while threads() > before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn cached_handles_allocate_no_more_than_the_recorder() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let prometheus = recorder.handle();
+    metrics::set_global_recorder(recorder).unwrap();
+    // The first invocation starts the probe; the next ones fill the handles.
+    wait_for_recorder_probe(|| {
+        let _ = handler(1_003);
+    });
+    for n in 1_004..1_006 {
+        let _ = handler(n);
+    }
+    let instrumented = allocations_in(|| {
+        for n in 1_006..2_006 {
+            let _ = std::hint::black_box(handler(std::hint::black_box(n)));
+        }
+    });
+    let counter = metrics::counter!("manual_count", "a" => "b");
+    let histogram = metrics::histogram!("manual_seconds", "a" => "b");
+    for n in 0..3u32 {
+        counter.increment(1);
+        histogram.record(f64::from(n)); // the same three samples the warm-up left
+    }
+    let by_hand = allocations_in(|| {
+        for n in 3..1_003u32 {
+            std::hint::black_box(&counter).increment(1);
+            std::hint::black_box(&histogram).record(f64::from(n));
+        }
+    });
+    assert!(
+        instrumented <= by_hand,
+        "1000 warm invocations allocated {instrumented} times through the global recorder; \
+         its cached handles alone, {by_hand}"
+    );
+    let text = prometheus.render();
+    assert!(
+        text.contains(r#"faas_invocations{handler="alloc",start="warm"} 669"#),
+        "{text}"
+    );
 }

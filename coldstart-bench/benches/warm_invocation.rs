@@ -1,0 +1,159 @@
+//! Warm invocation overhead with a Prometheus recorder installed as the global recorder:
+//! a handler without instrumentation, with `#[cold_start_handler]`, with `#[autometrics]`
+//! (metrics 0.24 backend, into the same recorder) and with `#[tracing::instrument]` (fmt
+//! subscriber writing to a sink), plus the floor, all in one run. Sync and async handlers.
+//!
+//! ```text
+//! cargo bench --manifest-path coldstart-bench/Cargo.toml --bench warm_invocation
+//! ```
+#![allow(missing_docs)] // criterion_group! generates an undocumented pub fn
+
+mod common;
+
+use autometrics::autometrics;
+use coldstart::cold_start_handler;
+use common::{floor, handler_body, poll_once};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+type Out = Result<u64, &'static str>;
+
+fn plain_sync(n: u64) -> Out {
+    handler_body!(n)
+}
+
+#[cold_start_handler(name = "bench-sync")]
+fn coldstart_sync(n: u64) -> Out {
+    handler_body!(n)
+}
+
+#[autometrics]
+fn autometrics_sync(n: u64) -> Out {
+    handler_body!(n)
+}
+
+#[tracing::instrument]
+fn tracing_sync(n: u64) -> Out {
+    handler_body!(n)
+}
+
+async fn plain_async(n: u64) -> Out {
+    handler_body!(n)
+}
+
+#[cold_start_handler(name = "bench-async")]
+async fn coldstart_async(n: u64) -> Out {
+    handler_body!(n)
+}
+
+#[autometrics]
+async fn autometrics_async(n: u64) -> Out {
+    handler_body!(n)
+}
+
+#[tracing::instrument]
+async fn tracing_async(n: u64) -> Out {
+    handler_body!(n)
+}
+
+fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::set_global_recorder(recorder).expect("the only recorder of this bench");
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        handle
+    })
+}
+
+/// Times `iters` calls of `f`; drains the recorder's histogram buckets afterwards (untimed), as
+/// its upkeep task would, so memory stays flat however long criterion runs.
+fn bench(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut f: impl FnMut(u64) -> Out) {
+    let handle = prometheus();
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            for i in 0..iters {
+                let _ = black_box(f(black_box(i)));
+            }
+            let elapsed = started.elapsed();
+            handle.run_upkeep();
+            elapsed
+        })
+    });
+}
+
+/// The physical floor with this recorder: two clock reads around the handler, then the two
+/// metric operations an invocation needs, on handles registered once (the recorder's own cost
+/// with nothing looked up; its histogram reads the clock once more to stamp the sample).
+fn floor_with_handles(n: u64) -> Out {
+    static HANDLES: OnceLock<(metrics::Counter, metrics::Histogram)> = OnceLock::new();
+    let (counter, histogram) = HANDLES.get_or_init(|| {
+        (
+            metrics::counter!("floor.invocations", "handler" => "floor", "start" => "warm"),
+            metrics::histogram!("floor.invoke_duration", "handler" => "floor", "start" => "warm"),
+        )
+    });
+    let started = Instant::now();
+    let output = plain_sync(n);
+    let seconds = started.elapsed().as_secs_f64();
+    counter.increment(1);
+    histogram.record(seconds);
+    output
+}
+
+/// The same, but looking both series up in the recorder on every call, as `counter!` and
+/// `histogram!` do (and as `#[cold_start_handler]` did before it cached handles).
+fn floor_with_lookups(n: u64) -> Out {
+    let started = Instant::now();
+    let output = plain_sync(n);
+    let seconds = started.elapsed().as_secs_f64();
+    metrics::counter!("floor.invocations", "handler" => "floor", "start" => "warm").increment(1);
+    metrics::histogram!("floor.invoke_duration", "handler" => "floor", "start" => "warm")
+        .record(seconds);
+    output
+}
+
+fn warm(c: &mut Criterion) {
+    prometheus();
+    // The first invocation of the process is the cold one; everything measured below is warm.
+    let _ = coldstart_sync(0);
+    let _ = poll_once(coldstart_async(0));
+
+    let mut group = c.benchmark_group("warm_sync_prometheus");
+    bench(&mut group, "plain", plain_sync);
+    bench(&mut group, "coldstart", coldstart_sync);
+    bench(&mut group, "autometrics", autometrics_sync);
+    bench(&mut group, "tracing", tracing_sync);
+    bench(&mut group, "floor", |n| floor(|| plain_sync(n)));
+    bench(&mut group, "floor_prometheus_handles", floor_with_handles);
+    bench(&mut group, "floor_prometheus_lookups", floor_with_lookups);
+    group.finish();
+
+    let mut group = c.benchmark_group("warm_async_prometheus");
+    bench(&mut group, "plain", |n| poll_once(plain_async(n)));
+    bench(&mut group, "coldstart", |n| poll_once(coldstart_async(n)));
+    bench(&mut group, "autometrics", |n| {
+        poll_once(autometrics_async(n))
+    });
+    bench(&mut group, "tracing", |n| poll_once(tracing_async(n)));
+    bench(&mut group, "floor", |n| floor(|| poll_once(plain_async(n))));
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(4));
+    targets = warm
+}
+criterion_main!(benches);
