@@ -121,7 +121,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use coldstart_core::{environment, lazy, names, phases, tracker};
+pub use coldstart_core::{environment, lazy, memory, names, phases, report, tracker};
 
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
@@ -139,7 +139,11 @@ pub use coldstart_core::environment::{Environment, InitType};
 pub use coldstart_core::lazy::{prewarm, During, LazyInfo, Prewarmed};
 pub use coldstart_core::names::describe_metrics;
 pub use coldstart_core::phases::mark_init_end;
-pub use coldstart_core::tracker::{Outcome, StartKind};
+pub use coldstart_core::report::{cold_start_report, ColdStartReport};
+pub use coldstart_core::tracker::{
+    current_invocation, environment_age, idle_since_last_invocation, CurrentInvocation, Outcome,
+    StartKind,
+};
 
 /// Instruments a Lambda handler.
 ///
@@ -163,6 +167,10 @@ pub use coldstart_core::tracker::{Outcome, StartKind};
 /// # Arguments
 ///
 /// - `name = "..."`: the `handler` label (default: the function's name).
+/// - `budget = "..."`: a cold-start budget such as `"100ms"` or `"1.5s"`: when a user-facing
+///   cold start served by this handler (process start to the end of its first invocation) takes
+///   longer, the cold-start report says by how much and what dominated, and
+///   `coldstart.budget_exceeded` counts it (see [`report`]).
 /// - `crate = "..."`: the path to this crate, if it is re-exported under another name.
 ///
 /// `#[lazy]` statics declared inside the body are expanded by this attribute, so they need no

@@ -64,6 +64,10 @@ impl Recorder for CountingRecorder {
     }
 }
 
+/// Series a warm invocation looks up when handles are not cached: its outcome counter, its
+/// duration histogram, the idle-gap histogram and the environment-age gauge.
+const LOOKUPS_PER_WARM_INVOCATION: usize = 4;
+
 /// What one recorder received from the `cache` handler.
 #[derive(Debug, Default, PartialEq)]
 struct Seen {
@@ -119,7 +123,7 @@ fn handles_are_cached_for_the_global_recorder_only() {
     handler(false).unwrap();
 
     // 2. Two thread-local recorders in sequence, at the same stack address: each gets exactly its
-    //    own invocations, looked up every time (2 lookups per invocation).
+    //    own invocations, looked up every time (LOOKUPS_PER_WARM_INVOCATION per invocation).
     let mut addresses = Vec::new();
     for ok in [3, 5] {
         let (addr, seen, registrations) = with_fresh_local_recorder(ok);
@@ -131,7 +135,10 @@ fn handles_are_cached_for_the_global_recorder_only() {
             durations: ok as usize + 1,
         };
         assert_eq!(seen, expected);
-        assert_eq!(registrations, 2 * (ok as usize + 1));
+        assert_eq!(
+            registrations,
+            LOOKUPS_PER_WARM_INVOCATION * (ok as usize + 1)
+        );
     }
     assert_eq!(
         addresses[0], addresses[1],
@@ -189,7 +196,7 @@ fn handles_are_cached_for_the_global_recorder_only() {
             durations: 3,
         }
     );
-    assert_eq!(local_registrations, 6);
+    assert_eq!(local_registrations, LOOKUPS_PER_WARM_INVOCATION * 3);
     assert_eq!(seen(&snapshotter), Seen::default());
 
     // 5. The global recorder again, also from other threads: cached handles, no lookup.

@@ -86,9 +86,9 @@ fn warm_invocations_allocate_nothing_beyond_the_recorder() {
     });
     assert_eq!(own, 0, "1000 warm invocations allocated {own} times");
 
-    // With a real Prometheus recorder, compare against the recorder doing exactly the two
-    // operations an invocation needs (one counter increment, one histogram record), done by hand
-    // on already-registered series.
+    // With a real Prometheus recorder, compare against the recorder doing exactly the operations
+    // a warm invocation needs (its outcome counter, its duration and idle-gap histograms, the
+    // environment-age gauge), done by hand on already-registered series.
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let prometheus = recorder.handle();
     metrics::with_local_recorder(&recorder, || {
@@ -104,18 +104,30 @@ fn warm_invocations_allocate_nothing_beyond_the_recorder() {
         })
     });
     use metrics::Recorder;
-    let counter = metrics::Key::from_parts("manual_count", vec![metrics::Label::new("a", "b")]);
-    let histogram = metrics::Key::from_parts("manual_seconds", vec![metrics::Label::new("a", "b")]);
+    let key =
+        |name: &'static str| metrics::Key::from_parts(name, vec![metrics::Label::new("a", "b")]);
+    let (counter, duration, idle, age) = (
+        key("manual_count"),
+        key("manual_seconds"),
+        key("manual_idle"),
+        key("manual_age"),
+    );
     recorder.register_counter(&counter, &METADATA).increment(1);
     recorder
-        .register_histogram(&histogram, &METADATA)
+        .register_histogram(&duration, &METADATA)
         .record(0.0);
+    recorder.register_histogram(&idle, &METADATA).record(0.0);
+    recorder.register_gauge(&age, &METADATA).set(0.0);
     let by_hand = allocations_in(|| {
         for n in 3..1_003u32 {
             recorder.register_counter(&counter, &METADATA).increment(1);
             recorder
-                .register_histogram(&histogram, &METADATA)
+                .register_histogram(&duration, &METADATA)
                 .record(f64::from(n));
+            recorder
+                .register_histogram(&idle, &METADATA)
+                .record(f64::from(n));
+            recorder.register_gauge(&age, &METADATA).set(f64::from(n));
         }
     });
     assert!(
@@ -137,9 +149,9 @@ fn warm_invocations_allocate_nothing_beyond_the_recorder() {
     );
 
     // Installed as the global recorder, a Prometheus recorder is served from cached handles: an
-    // invocation allocates no more than the recorder does for one counter increment and one
-    // histogram record on handles registered once (the histogram's sample buffer grows a block
-    // at a time), and nothing for a lookup.
+    // invocation allocates no more than the recorder does for the same operations on handles
+    // registered once (a histogram's sample buffer grows a block at a time), and nothing for a
+    // lookup.
     #[cfg(target_os = "linux")]
     cached_handles_allocate_no_more_than_the_recorder();
 }
@@ -186,14 +198,20 @@ fn cached_handles_allocate_no_more_than_the_recorder() {
     });
     let counter = metrics::counter!("manual_count", "a" => "b");
     let histogram = metrics::histogram!("manual_seconds", "a" => "b");
+    let idle = metrics::histogram!("manual_idle", "a" => "b");
+    let age = metrics::gauge!("manual_age", "a" => "b");
     for n in 0..3u32 {
         counter.increment(1);
         histogram.record(f64::from(n)); // the same three samples the warm-up left
+        idle.record(f64::from(n));
+        age.set(f64::from(n));
     }
     let by_hand = allocations_in(|| {
         for n in 3..1_003u32 {
             std::hint::black_box(&counter).increment(1);
             std::hint::black_box(&histogram).record(f64::from(n));
+            std::hint::black_box(&idle).record(f64::from(n));
+            std::hint::black_box(&age).set(f64::from(n));
         }
     });
     assert!(

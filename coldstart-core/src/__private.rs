@@ -7,6 +7,7 @@ pub use crate::lazy::{
 };
 pub use crate::tracker::{Handler, Invocation, Outcome};
 pub use core::module_path;
+pub use core::time::Duration;
 /// The link-time registry `#[lazy]` statics are submitted to.
 pub use inventory;
 

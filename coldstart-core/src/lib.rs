@@ -10,6 +10,7 @@
 //! | [`phases`] | process start, init end, and what each boundary means |
 //! | [`tracker`] | first-invocation detection, start kinds, outcomes, per-invocation metrics |
 //! | [`memory`] | resident and peak memory from `/proc`, with a sizing hint |
+//! | [`report`] | the cold-start report: one JSON line per environment, a value, a table |
 //! | [`names`] | every metric name, kind, unit, label and description |
 //! | [`lazy`] | lazy statics that time themselves, their registry, [`lazy::report`] and [`lazy::prewarm`] |
 #![cfg_attr(
@@ -31,6 +32,7 @@ pub mod phases;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
+pub mod report;
 pub mod tracker;
 
 #[cfg(feature = "local")]

@@ -5,8 +5,11 @@
 //! [`MemoryUsage::sizing_hint`] puts them side by side in plain language.
 //!
 //! Reading `/proc/self/status` costs a few microseconds (an `open`, a `read` of ~1.5 KiB and a
-//! scan for two lines; see `BENCHMARKS.md`), so it is never done on every warm invocation: the
-//! crate samples it for the cold-start report and when asked.
+//! scan for two lines; see `BENCHMARKS.md`), so it is never done on every warm invocation. The
+//! crate samples it after the first real invocation (for the cold-start report) and then at most
+//! once per [`SAMPLE_EVERY`] (one second), recording the peak in `faas.mem_usage`: a function
+//! serving 1000 requests a second pays for one read, a rarely called one samples on every
+//! invocation, where a few microseconds are lost in the noise of a thawed environment.
 //!
 //! ```
 //! if let Some(usage) = coldstart_core::memory::current() {
@@ -17,6 +20,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Memory of this process at one moment.
 ///
@@ -117,6 +121,58 @@ pub fn current() -> Option<MemoryUsage> {
 }
 
 static OBSERVED_PEAK: AtomicU64 = AtomicU64::new(0);
+
+/// When the last sample for `faas.mem_usage` was taken, in nanoseconds since process start plus
+/// one (0: never).
+static LAST_SAMPLE: AtomicU64 = AtomicU64::new(0);
+
+/// How often, at most, an invocation samples memory for `faas.mem_usage`.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// Reads memory now and records its peak in `faas.mem_usage` (bytes). Called once after the
+/// first real invocation.
+pub(crate) fn sample_now() -> Option<MemoryUsage> {
+    let now = Instant::now();
+    LAST_SAMPLE.store(nanos_since_start(now), Ordering::Relaxed);
+    record(current()?)
+}
+
+/// Called after every invocation: samples at most once per [`SAMPLE_EVERY`], so a warm
+/// invocation costs one atomic load and a comparison, and one in a second or more pays the read
+/// (a few microseconds, see BENCHMARKS.md).
+#[inline]
+pub(crate) fn sample_at_most_every_second(now: Instant) {
+    let now_ns = nanos_since_start(now);
+    let last = LAST_SAMPLE.load(Ordering::Relaxed);
+    if last != 0 && now_ns.saturating_sub(last) < SAMPLE_EVERY.as_nanos() as u64 {
+        return;
+    }
+    // One invocation wins the sample when several finish at once.
+    if LAST_SAMPLE
+        .compare_exchange(last, now_ns, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+    {
+        sample_slow();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn sample_slow() {
+    if let Some(usage) = current() {
+        record(usage);
+    }
+}
+
+fn record(usage: MemoryUsage) -> Option<MemoryUsage> {
+    metrics::histogram!(crate::names::MEM_USAGE).record(usage.peak_resident_bytes as f64);
+    Some(usage)
+}
+
+fn nanos_since_start(at: Instant) -> u64 {
+    let since = at.saturating_duration_since(crate::phases::process_start().0);
+    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+}
 
 #[cfg(test)]
 mod tests {

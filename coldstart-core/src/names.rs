@@ -40,6 +40,16 @@ pub const EXPORT_FAILURES: &str = "coldstart.export_failures";
 /// invocations).
 pub const WARMUPS: &str = "coldstart.warmups";
 
+/// `faas.mem_usage`: peak resident memory of the process, in bytes (sampled, see
+/// [`crate::memory`]).
+pub const MEM_USAGE: &str = "faas.mem_usage";
+/// `coldstart.idle_duration`: how long the environment sat idle before an invocation, in seconds.
+pub const IDLE_DURATION: &str = "coldstart.idle_duration";
+/// `coldstart.environment_age`: seconds since init end (or process start), at the last invocation.
+pub const ENVIRONMENT_AGE: &str = "coldstart.environment_age";
+/// `coldstart.budget_exceeded`: user-facing cold starts that took longer than their budget.
+pub const BUDGET_EXCEEDED: &str = "coldstart.budget_exceeded";
+
 /// Label: the handler's name (`#[cold_start_handler(name = "...")]`, default the fn name).
 pub const LABEL_HANDLER: &str = "handler";
 /// Label: the start kind of the invocation (`cold`, `proactive`, `provisioned`, `snapstart`,
@@ -191,6 +201,34 @@ pub const ALL: &[MetricDef] = &[
         labels: &[LABEL_EXPORTER],
         description:
             "Exports that failed, by exporter; the invocation itself is never failed by them.",
+    },
+    MetricDef {
+        name: MEM_USAGE,
+        kind: MetricKind::Histogram,
+        unit: Unit::Bytes,
+        labels: &[],
+        description: "Peak resident memory of the process, sampled after the first invocation and then at most once a second.",
+    },
+    MetricDef {
+        name: IDLE_DURATION,
+        kind: MetricKind::Histogram,
+        unit: Unit::Seconds,
+        labels: &[LABEL_HANDLER],
+        description: "How long the environment sat idle (frozen, on Lambda) before an invocation: since the previous one finished.",
+    },
+    MetricDef {
+        name: ENVIRONMENT_AGE,
+        kind: MetricKind::Gauge,
+        unit: Unit::Seconds,
+        labels: &[LABEL_HANDLER],
+        description: "Age of the environment at its latest invocation: since init end, or process start if init end was not marked.",
+    },
+    MetricDef {
+        name: BUDGET_EXCEEDED,
+        kind: MetricKind::Counter,
+        unit: Unit::Count,
+        labels: &[LABEL_HANDLER],
+        description: "User-facing cold starts (process start to the end of the first invocation) that took longer than their budget.",
     },
 ];
 

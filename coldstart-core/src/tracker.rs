@@ -27,7 +27,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -285,6 +285,7 @@ pub fn warmup(source: &'static str) -> StartKind {
     } else {
         StartKind::Warm
     };
+    timeline::started(started_at);
     metrics::counter!(
         names::WARMUPS,
         names::LABEL_SOURCE => source,
@@ -292,6 +293,18 @@ pub fn warmup(source: &'static str) -> StartKind {
     )
     .increment(1);
     start_kind
+}
+
+/// Notes that the warm-up ping begun with [`warmup`] has been answered, so that the idle time
+/// before the next invocation is measured from here.
+///
+/// ```
+/// coldstart_core::tracker::warmup("warmup");
+/// coldstart_core::tracker::warmup_finished();
+/// assert!(coldstart_core::tracker::idle_since_last_invocation().is_some());
+/// ```
+pub fn warmup_finished() {
+    timeline::finished(Instant::now());
 }
 
 /// The cold path: runs once per process, may allocate.
@@ -354,6 +367,233 @@ pub fn invocation_count() -> u64 {
     INVOCATIONS.load(Ordering::Relaxed)
 }
 
+/// Set once the first real (non-ping) invocation of the process has finished.
+static FIRST_REAL_DONE: AtomicBool = AtomicBool::new(false);
+static FIRST_REAL: OnceLock<FirstRealInvocation> = OnceLock::new();
+
+/// The first invocation of the process that reached a handler (warm-up pings do not), once it
+/// has finished: what the cold-start report and the budget check are about.
+///
+/// ```
+/// use coldstart_core::tracker::{first_real_invocation, Handler, Outcome, StartKind};
+///
+/// static H: Handler = Handler::new("h");
+/// assert!(first_real_invocation().is_none());
+/// H.begin().finish(Outcome::Ok);
+/// let first = first_real_invocation().unwrap();
+/// assert_eq!((first.number, first.start_kind), (1, StartKind::Cold));
+/// assert!(first.finished_at >= first.started_at);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FirstRealInvocation {
+    /// The handler that served it.
+    pub handler: &'static str,
+    /// Its invocation number (2 or more when warm-up pings came first).
+    pub number: u64,
+    /// Its start kind ([`StartKind::Warm`] when a warm-up ping took the environment's coldness).
+    pub start_kind: StartKind,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// When it began.
+    pub started_at: Instant,
+    /// When it ended.
+    pub finished_at: Instant,
+    /// The cold-start budget that applied: the handler's, else the process-wide one.
+    pub budget: Option<Duration>,
+}
+
+impl FirstRealInvocation {
+    /// How long it ran.
+    pub fn duration(&self) -> Duration {
+        self.finished_at.saturating_duration_since(self.started_at)
+    }
+
+    /// For a user-facing cold start ([`StartKind::Cold`]): process start to the end of this
+    /// invocation, what the request that triggered INIT waited for (as far as the process can
+    /// see: Lambda's own work before `exec` is not included). `None` for other start kinds.
+    pub fn user_facing_cold_start(&self) -> Option<Duration> {
+        (self.start_kind == StartKind::Cold).then(|| {
+            self.finished_at
+                .saturating_duration_since(phases::process_start().0)
+        })
+    }
+
+    /// By how much a user-facing cold start exceeded the budget, if it did.
+    pub fn exceeded_budget(&self) -> Option<Duration> {
+        let total = self.user_facing_cold_start()?;
+        let budget = self.budget?;
+        total.checked_sub(budget).filter(|over| !over.is_zero())
+    }
+}
+
+/// The first real invocation of the process, once it has finished (see [`FirstRealInvocation`]).
+pub fn first_real_invocation() -> Option<FirstRealInvocation> {
+    FIRST_REAL.get().copied()
+}
+
+/// The process-wide cold-start budget, in nanoseconds (0: none).
+static COLD_START_BUDGET_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Sets a cold-start budget for every handler that has none of its own (see
+/// [`Handler::with_budget`]); `coldstart::lambda::Coldstart::cold_start_budget` calls this. The
+/// seed targets: a simple API < 100 ms, with a database < 200 ms, complex processing < 500 ms,
+/// ML inference < 1 s.
+///
+/// ```
+/// use coldstart_core::tracker::{cold_start_budget, set_cold_start_budget};
+/// use std::time::Duration;
+///
+/// assert_eq!(cold_start_budget(), None);
+/// set_cold_start_budget(Duration::from_millis(200));
+/// assert_eq!(cold_start_budget(), Some(Duration::from_millis(200)));
+/// ```
+pub fn set_cold_start_budget(budget: Duration) {
+    let nanos = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX).max(1);
+    COLD_START_BUDGET_NS.store(nanos, Ordering::Relaxed);
+}
+
+/// The process-wide cold-start budget, if one was set.
+pub fn cold_start_budget() -> Option<Duration> {
+    match COLD_START_BUDGET_NS.load(Ordering::Relaxed) {
+        0 => None,
+        nanos => Some(Duration::from_nanos(nanos)),
+    }
+}
+
+/// What handler code can read about the invocation in progress: the most recently begun one in
+/// the process (exact with `lambda_runtime::run`, which serves one invocation at a time; under
+/// `run_concurrent` another request may have begun since).
+///
+/// ```
+/// use coldstart_core::tracker::{current_invocation, Handler, Outcome};
+///
+/// static H: Handler = Handler::new("h");
+/// let invocation = H.begin();
+/// let current = current_invocation().unwrap();
+/// assert!(current.is_cold());
+/// assert_eq!(current.number, 1);
+/// invocation.finish(Outcome::Ok);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CurrentInvocation {
+    /// Its number in the process, starting at 1 (warm-up pings count).
+    pub number: u64,
+    /// Its start kind.
+    pub start_kind: StartKind,
+    /// When it began.
+    pub started_at: Instant,
+    /// How long the environment sat idle before it (see [`Invocation::idle`]).
+    pub idle: Option<Duration>,
+}
+
+impl CurrentInvocation {
+    /// `true` for a user-facing cold start ([`StartKind::Cold`]): what Powertools logs as
+    /// `cold_start`.
+    pub fn is_cold(&self) -> bool {
+        self.start_kind == StartKind::Cold
+    }
+}
+
+/// The invocation in progress (see [`CurrentInvocation`]); `None` before the first one.
+pub fn current_invocation() -> Option<CurrentInvocation> {
+    let number = INVOCATIONS.load(Ordering::Acquire);
+    let started_at = timeline::last_started()?;
+    let start_kind = match number {
+        0 => return None,
+        1 => first_invocation().map_or(StartKind::Cold, |first| first.start_kind),
+        _ => StartKind::Warm,
+    };
+    Some(CurrentInvocation {
+        number,
+        start_kind,
+        started_at,
+        idle: timeline::last_idle(),
+    })
+}
+
+/// How long this execution environment has existed: since init end when it was marked (the
+/// environment's useful life), else since process start.
+///
+/// ```
+/// let age = coldstart_core::tracker::environment_age();
+/// assert!(age < std::time::Duration::from_secs(3600));
+/// ```
+pub fn environment_age() -> Duration {
+    environment_age_at(Instant::now())
+}
+
+fn environment_age_at(now: Instant) -> Duration {
+    let since = phases::init_end().unwrap_or_else(|| phases::process_start().0);
+    now.saturating_duration_since(since)
+}
+
+/// How long the environment has been idle: since the last invocation (or warm-up ping) finished,
+/// `None` before any finished. Read it at the start of a handler to decide whether a connection
+/// kept across invocations has been idle past a server's timeout.
+///
+/// ```
+/// use coldstart_core::tracker::{idle_since_last_invocation, Handler, Outcome};
+/// static H: Handler = Handler::new("h");
+/// assert!(idle_since_last_invocation().is_none());
+/// H.begin().finish(Outcome::Ok);
+/// assert!(idle_since_last_invocation().is_some());
+/// ```
+pub fn idle_since_last_invocation() -> Option<Duration> {
+    timeline::last_finished().map(|finished| finished.elapsed())
+}
+
+/// When invocations began and finished, as nanoseconds since process start plus one (0: never),
+/// so that reading them costs an atomic load and writing them a store.
+mod timeline {
+    use super::*;
+
+    static LAST_STARTED: AtomicU64 = AtomicU64::new(0);
+    static LAST_FINISHED: AtomicU64 = AtomicU64::new(0);
+    static LAST_IDLE: AtomicU64 = AtomicU64::new(0);
+
+    fn encode(at: Instant) -> u64 {
+        let since = at.saturating_duration_since(phases::process_start().0);
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    fn decode(raw: u64) -> Option<Instant> {
+        (raw != 0).then(|| phases::process_start().0 + Duration::from_nanos(raw - 1))
+    }
+
+    /// Notes an invocation's start; returns how long the environment sat idle before it.
+    pub(super) fn started(at: Instant) -> Option<Duration> {
+        LAST_STARTED.store(encode(at), Ordering::Relaxed);
+        let idle = decode(LAST_FINISHED.load(Ordering::Relaxed))
+            .map(|finished| at.saturating_duration_since(finished));
+        let raw = idle.map_or(0, |idle| {
+            u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+        });
+        LAST_IDLE.store(raw, Ordering::Relaxed);
+        idle
+    }
+
+    pub(super) fn finished(at: Instant) {
+        LAST_FINISHED.store(encode(at), Ordering::Relaxed);
+    }
+
+    pub(super) fn last_started() -> Option<Instant> {
+        decode(LAST_STARTED.load(Ordering::Relaxed))
+    }
+
+    pub(super) fn last_finished() -> Option<Instant> {
+        decode(LAST_FINISHED.load(Ordering::Relaxed))
+    }
+
+    pub(super) fn last_idle() -> Option<Duration> {
+        match LAST_IDLE.load(Ordering::Relaxed) {
+            0 => None,
+            raw => Some(Duration::from_nanos(raw - 1)),
+        }
+    }
+}
+
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
@@ -364,6 +604,9 @@ struct Keys {
     invocations: [Key; StartKind::COUNT],
     errors: [[Key; Outcome::FAILURES]; StartKind::COUNT],
     duration: [Key; StartKind::COUNT],
+    idle: Key,
+    age: Key,
+    budget_exceeded: Key,
     handles: Handles,
 }
 
@@ -377,6 +620,8 @@ struct Handles {
     invocations: [OnceLock<metrics::Counter>; StartKind::COUNT],
     errors: [[OnceLock<metrics::Counter>; Outcome::FAILURES]; StartKind::COUNT],
     duration: [OnceLock<metrics::Histogram>; StartKind::COUNT],
+    idle: OnceLock<metrics::Histogram>,
+    age: OnceLock<metrics::Gauge>,
 }
 
 impl Handles {
@@ -386,6 +631,8 @@ impl Handles {
             invocations: [const { OnceLock::new() }; StartKind::COUNT],
             errors: [const { [const { OnceLock::new() }; Outcome::FAILURES] }; StartKind::COUNT],
             duration: [const { OnceLock::new() }; StartKind::COUNT],
+            idle: OnceLock::new(),
+            age: OnceLock::new(),
         }
     }
 }
@@ -412,6 +659,9 @@ impl Keys {
             }),
             duration: StartKind::ALL
                 .map(|kind| Key::from_parts(names::INVOKE_DURATION, vec![handler(), start(kind)])),
+            idle: Key::from_parts(names::IDLE_DURATION, vec![handler()]),
+            age: Key::from_parts(names::ENVIRONMENT_AGE, vec![handler()]),
+            budget_exceeded: Key::from_parts(names::BUDGET_EXCEEDED, vec![handler()]),
             handles: Handles::new(),
         }
     }
@@ -509,6 +759,7 @@ fn start_probe(id: RecorderId) {
 /// ```
 pub struct Handler {
     name: &'static str,
+    budget: Option<Duration>,
     keys: OnceLock<Keys>,
 }
 
@@ -523,8 +774,30 @@ impl Handler {
     pub const fn new(name: &'static str) -> Handler {
         Handler {
             name,
+            budget: None,
             keys: OnceLock::new(),
         }
+    }
+
+    /// The same handler with a cold-start budget: when a user-facing cold start served by it
+    /// (process start to the end of its first invocation) takes longer, the report says by how
+    /// much and what dominated, and `coldstart.budget_exceeded` counts it. See [`crate::report`].
+    ///
+    /// ```
+    /// use coldstart_core::tracker::Handler;
+    /// use std::time::Duration;
+    ///
+    /// static API: Handler = Handler::new("api").with_budget(Duration::from_millis(100));
+    /// assert_eq!(API.budget(), Some(Duration::from_millis(100)));
+    /// ```
+    pub const fn with_budget(mut self, budget: Duration) -> Handler {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The budget set with [`with_budget`](Self::with_budget), if any.
+    pub fn budget(&self) -> Option<Duration> {
+        self.budget
     }
 
     /// The handler's label value.
@@ -543,11 +816,13 @@ impl Handler {
         } else {
             StartKind::Warm
         };
+        let idle = timeline::started(started_at);
         Invocation {
             handler: self,
             start_kind,
             number,
             started_at,
+            idle,
             outcome: None,
         }
     }
@@ -565,6 +840,7 @@ pub struct Invocation {
     start_kind: StartKind,
     number: u64,
     started_at: Instant,
+    idle: Option<Duration>,
     outcome: Option<Outcome>,
 }
 
@@ -599,13 +875,24 @@ impl Invocation {
         self.started_at.elapsed()
     }
 
+    /// How long the environment sat idle before this invocation: since the previous invocation
+    /// (or warm-up ping) finished. `None` for the first one.
+    pub fn idle(&self) -> Option<Duration> {
+        self.idle
+    }
+
     /// Ends the invocation with `outcome` and records its metrics.
     pub fn finish(mut self, outcome: Outcome) {
         self.outcome = Some(outcome);
     }
 
     fn record(&self, outcome: Outcome) {
-        let seconds = self.started_at.elapsed().as_secs_f64();
+        let finished_at = Instant::now();
+        let seconds = finished_at
+            .saturating_duration_since(self.started_at)
+            .as_secs_f64();
+        let age = environment_age_at(finished_at).as_secs_f64();
+        let idle = self.idle.map(|idle| idle.as_secs_f64());
         let keys = self.handler.keys();
         let handles = &keys.handles;
         let kind = self.start_kind.index();
@@ -629,6 +916,16 @@ impl Invocation {
                 handles.duration[kind]
                     .get_or_init(|| recorder.register_histogram(&keys.duration[kind], &METADATA))
                     .record(seconds);
+                if let Some(idle) = idle {
+                    handles
+                        .idle
+                        .get_or_init(|| recorder.register_histogram(&keys.idle, &METADATA))
+                        .record(idle);
+                }
+                handles
+                    .age
+                    .get_or_init(|| recorder.register_gauge(&keys.age, &METADATA))
+                    .set(age);
             } else {
                 // A thread-local recorder (or none): look the series up every time.
                 if cold {
@@ -640,8 +937,46 @@ impl Invocation {
                 recorder
                     .register_histogram(&keys.duration[kind], &METADATA)
                     .record(seconds);
+                if let Some(idle) = idle {
+                    recorder
+                        .register_histogram(&keys.idle, &METADATA)
+                        .record(idle);
+                }
+                recorder.register_gauge(&keys.age, &METADATA).set(age);
             }
         });
+        timeline::finished(finished_at);
+        if !FIRST_REAL_DONE.load(Ordering::Relaxed) && !FIRST_REAL_DONE.swap(true, Ordering::AcqRel)
+        {
+            self.first_real_finished(outcome, finished_at, keys);
+        }
+        crate::memory::sample_at_most_every_second(finished_at);
+    }
+
+    /// The cold path of the first real (non-ping) invocation of the process: its summary, the
+    /// budget check and the cold-start report. Runs once; may allocate.
+    #[cold]
+    #[inline(never)]
+    fn first_real_finished(&self, outcome: Outcome, finished_at: Instant, keys: &Keys) {
+        let summary = FirstRealInvocation {
+            handler: self.handler.name,
+            number: self.number,
+            start_kind: self.start_kind,
+            outcome,
+            started_at: self.started_at,
+            finished_at,
+            budget: self.handler.budget.or_else(cold_start_budget),
+        };
+        let _ = FIRST_REAL.set(summary);
+        if summary.exceeded_budget().is_some() {
+            metrics::with_recorder(|recorder| {
+                recorder
+                    .register_counter(&keys.budget_exceeded, &METADATA)
+                    .increment(1);
+            });
+        }
+        crate::memory::sample_now();
+        crate::report::first_real_invocation_finished();
     }
 }
 

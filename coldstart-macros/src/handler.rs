@@ -35,7 +35,11 @@ use syn::{Ident, Item, ItemFn, LitStr, ReturnType, Stmt, Type};
 use crate::args;
 use crate::path::default_crate_path;
 
-const ARGS: &[(&str, args::Kind)] = &[("name", args::Kind::Value), ("crate", args::Kind::Value)];
+const ARGS: &[(&str, args::Kind)] = &[
+    ("name", args::Kind::Value),
+    ("budget", args::Kind::Value),
+    ("crate", args::Kind::Value),
+];
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let (args, arg_errors) = args::parse(args, ARGS);
@@ -78,13 +82,22 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         None => default_crate_path(),
     };
 
+    let budget_ms = match args::get(&args, "budget").map(parse_budget) {
+        Some(Ok(ms)) => Some(ms),
+        Some(Err(err)) => {
+            push(err);
+            None
+        }
+        None => None,
+    };
+
     // `#[lazy]` statics in the body are expanded here, so the body needs no `use` for them.
     let mut function = function;
     LazyStatics { krate: &krate }.visit_block_mut(&mut function.block);
 
     // Argument mistakes still expand (with defaults), so the handler keeps type-checking and IDE
     // completion keeps working; the errors are appended.
-    let expanded = instrument(function, &name, &krate);
+    let expanded = instrument(function, &name, budget_ms, &krate);
     match errors {
         Some(errors) => emit_with_errors(expanded, errors),
         None => expanded,
@@ -159,7 +172,41 @@ fn item_keyword_span(item: &Item) -> Span {
     }
 }
 
-fn instrument(function: ItemFn, name: &LitStr, krate: &TokenStream) -> TokenStream {
+/// `budget = "100ms"` / `"1.5s"` / `"250 ms"` into whole milliseconds, spanned on the literal.
+fn parse_budget(lit: &LitStr) -> syn::Result<u64> {
+    let text = lit.value();
+    let trimmed = text.trim();
+    let (number, scale) = if let Some(ms) = trimmed.strip_suffix("ms") {
+        (ms, 1.0)
+    } else if let Some(s) = trimmed.strip_suffix('s') {
+        (s, 1000.0)
+    } else {
+        ("", 0.0)
+    };
+    match number.trim().parse::<f64>() {
+        Ok(value) if scale > 0.0 && value.is_finite() => {
+            let ms = (value * scale).round();
+            if (1.0..=3_600_000.0).contains(&ms) {
+                return Ok(ms as u64);
+            }
+            Err(syn::Error::new(
+                lit.span(),
+                "`budget` must be between 1 ms and 1 hour",
+            ))
+        }
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!("`budget` must be a duration like \"100ms\" or \"1.5s\"; found {text:?}"),
+        )),
+    }
+}
+
+fn instrument(
+    function: ItemFn,
+    name: &LitStr,
+    budget_ms: Option<u64>,
+    krate: &TokenStream,
+) -> TokenStream {
     let ItemFn {
         attrs,
         vis,
@@ -195,9 +242,14 @@ fn instrument(function: ItemFn, name: &LitStr, krate: &TokenStream) -> TokenStre
         quote!((move || #closure_return #block)())
     };
     let call_site = Span::call_site();
+    let budget = budget_ms.map(|ms| {
+        quote_spanned! {call_site=>
+            .with_budget(#krate::__private::Duration::from_millis(#ms))
+        }
+    });
     let setup = quote_spanned! {call_site=>
         static __COLDSTART_HANDLER: #krate::__private::Handler =
-            #krate::__private::Handler::new(#name);
+            #krate::__private::Handler::new(#name)#budget;
         let #invocation = __COLDSTART_HANDLER.begin();
     };
     quote! {

@@ -76,6 +76,14 @@ impl Recorded {
             .collect()
     }
 
+    /// The value of the gauge series of `name` whose labels include `labels` (the first one).
+    pub fn gauge(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.matching(name, labels).find_map(|value| match value {
+            DebugValue::Gauge(v) => Some(v.into_inner()),
+            _ => None,
+        })
+    }
+
     /// The label sets of every series of `name`, for error messages.
     pub fn series(&self, name: &str) -> Vec<Vec<(String, String)>> {
         self.0

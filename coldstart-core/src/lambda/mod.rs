@@ -169,6 +169,8 @@ pub(crate) struct Shared {
     builtin_pings: bool,
     is_ping: Option<Arc<PingPredicate>>,
     on_flush: Option<Arc<FlushHook>>,
+    cold_start_budget: Option<Duration>,
+    report: Option<bool>,
 }
 
 impl Shared {
@@ -234,6 +236,7 @@ fn answer_ping(ping: Ping, shared: Arc<Shared>) -> BoxFuture<Ack> {
         if ping.fans_out() {
             delay(shared.warmup_delay).await;
         }
+        tracker::warmup_finished();
         shared.flush(Finished::Warmup);
         Ack {
             source: ping.source.as_str(),
@@ -336,6 +339,8 @@ impl Coldstart {
                 builtin_pings: true,
                 is_ping: None,
                 on_flush: None,
+                cold_start_budget: None,
+                report: None,
             }),
         }
     }
@@ -371,6 +376,32 @@ impl Coldstart {
     /// ```
     pub fn prewarm_on_demand(self, prewarm: bool) -> Self {
         self.with(|shared| shared.prewarm_on_demand = prewarm)
+    }
+
+    /// A cold-start budget for every handler that has none of its own: when a user-facing cold
+    /// start (process start to the end of the first invocation) takes longer, the cold-start
+    /// report says by how much and which phases and lazy statics dominated, and
+    /// `coldstart.budget_exceeded` counts it. The seed's targets: a simple API < 100 ms, with a
+    /// database < 200 ms, complex processing < 500 ms, ML inference < 1 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let coldstart = coldstart_core::lambda::Coldstart::new().cold_start_budget(Duration::from_millis(200));
+    /// # let _ = coldstart;
+    /// ```
+    pub fn cold_start_budget(self, budget: Duration) -> Self {
+        self.with(|shared| shared.cold_start_budget = Some(budget))
+    }
+
+    /// Whether to print the cold-start report line after the first real invocation (default:
+    /// yes, unless `COLDSTART_REPORT=off`); see [`crate::report`].
+    ///
+    /// ```
+    /// let coldstart = coldstart_core::lambda::Coldstart::new().report(false);
+    /// # let _ = coldstart;
+    /// ```
+    pub fn report(self, enabled: bool) -> Self {
+        self.with(|shared| shared.report = Some(enabled))
     }
 
     /// How long a warm-up ping that is part of a fan-out ([`Ping::fans_out`]) waits before it
@@ -484,6 +515,12 @@ impl Coldstart {
             None
         };
         tracker::set_proactive_threshold(self.shared.proactive_threshold);
+        if let Some(budget) = self.shared.cold_start_budget {
+            tracker::set_cold_start_budget(budget);
+        }
+        if let Some(enabled) = self.shared.report {
+            crate::report::set_enabled(enabled);
+        }
         phases::mark_init_end();
         prewarmed
     }

@@ -3,7 +3,7 @@ mod reexport {
     pub use coldstart as inner;
 }
 
-#[coldstart::cold_start_handler(crate = "crate::reexport::inner", name = "renamed")]
+#[coldstart::cold_start_handler(crate = "crate::reexport::inner", name = "renamed", budget = "1.5s")]
 fn handler(event: u32) -> Result<u32, String> {
     if event == 0 {
         Err("zero".to_owned())
@@ -18,4 +18,6 @@ fn main() {
     let first = coldstart::tracker::first_invocation().expect("first invocation recorded");
     assert_eq!(first.handler, "renamed");
     assert_eq!(coldstart::tracker::invocation_count(), 2);
+    let first = coldstart::tracker::first_real_invocation().expect("finished");
+    assert_eq!(first.budget, Some(std::time::Duration::from_millis(1500)));
 }
