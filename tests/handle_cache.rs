@@ -65,7 +65,7 @@ impl Recorder for CountingRecorder {
 }
 
 /// Series a warm invocation looks up when handles are not cached: its outcome counter, its
-/// duration histogram, the idle-gap histogram and the environment-age gauge.
+/// duration histogram, the idle-gap gauge and the environment-age gauge.
 const LOOKUPS_PER_WARM_INVOCATION: usize = 4;
 
 /// What one recorder received from the `cache` handler.

@@ -1,7 +1,9 @@
-//! Shared by the warm-invocation benches: one handler body, a poll-once executor, the floor.
+//! Shared by the warm-invocation benches: one handler body, a poll-once executor, the floors.
+#![allow(dead_code)] // each bench uses a different part of this module
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -34,14 +36,99 @@ pub fn poll_once<F: Future>(future: F) -> F::Output {
 static FLOOR_COUNT: AtomicU64 = AtomicU64::new(0);
 static FLOOR_NANOS: AtomicU64 = AtomicU64::new(0);
 
-/// The physical floor of instrumenting one invocation: read the clock before and after, and
-/// account for it with two relaxed atomic adds. Nothing is exported.
+/// The narrow floor of the previous runs: read the clock before and after, and account for it
+/// with two relaxed atomic adds. Nothing else is kept, nothing is exported. Kept to show what
+/// the additions since then (the timeline, the memory-sample check) cost.
 #[inline(always)]
-pub fn floor<T>(run: impl FnOnce() -> T) -> T {
+pub fn floor_narrow<T>(run: impl FnOnce() -> T) -> T {
     let started = Instant::now();
     let output = run();
     let nanos = started.elapsed().as_nanos() as u64;
     FLOOR_COUNT.fetch_add(1, Ordering::Relaxed);
     FLOOR_NANOS.fetch_add(nanos, Ordering::Relaxed);
+    output
+}
+
+// The state a tracked invocation keeps, written the cheapest way: instants as nanoseconds since a
+// base instant (0: never) in relaxed atomics, as `coldstart_core::tracker::timeline` does.
+static BASE: OnceLock<Instant> = OnceLock::new();
+static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
+static LAST_STARTED: AtomicU64 = AtomicU64::new(0);
+static LAST_FINISHED: AtomicU64 = AtomicU64::new(0);
+static LAST_IDLE: AtomicU64 = AtomicU64::new(0);
+static FIRST_DONE: AtomicBool = AtomicBool::new(false);
+static LAST_SAMPLE: AtomicU64 = AtomicU64::new(0);
+
+#[inline(always)]
+fn encode(at: Instant) -> u64 {
+    let base = *BASE.get_or_init(Instant::now);
+    at.saturating_duration_since(base).as_nanos() as u64 + 1
+}
+
+/// What [`tracked_begin`] hands to [`tracked_end`].
+pub struct Begun {
+    started: Instant,
+    idle_ns: u64,
+}
+
+/// What a recorder would be given at the end of a tracked invocation.
+pub struct Ended {
+    /// The invocation's duration.
+    pub seconds: f64,
+    /// The idle gap before it, if a previous invocation finished.
+    pub idle_seconds: Option<f64>,
+    /// The environment's age when it finished (here: since the base instant).
+    pub age_seconds: f64,
+}
+
+/// The start of a tracked invocation, at its minimum: one clock read, the invocation number
+/// (`fetch_add`), the start instant stored, the previous finish loaded, the idle gap stored.
+#[inline(always)]
+pub fn tracked_begin() -> Begun {
+    let started = Instant::now();
+    std::hint::black_box(INVOCATIONS.fetch_add(1, Ordering::AcqRel));
+    let at = encode(started);
+    LAST_STARTED.store(at, Ordering::Relaxed);
+    let last = LAST_FINISHED.load(Ordering::Relaxed);
+    let idle_ns = if last == 0 {
+        0
+    } else {
+        at.saturating_sub(last) + 1
+    };
+    LAST_IDLE.store(idle_ns, Ordering::Relaxed);
+    Begun { started, idle_ns }
+}
+
+/// The end of a tracked invocation, at its minimum: one clock read, the finish instant stored,
+/// the first-real-invocation flag loaded, the memory-sample-due check (one load, a comparison;
+/// the once-a-second sample itself is only marked, never read, here).
+#[inline(always)]
+pub fn tracked_end(begun: Begun) -> Ended {
+    let finished = Instant::now();
+    let at = encode(finished);
+    LAST_FINISHED.store(at, Ordering::Relaxed);
+    if !FIRST_DONE.load(Ordering::Relaxed) {
+        FIRST_DONE.store(true, Ordering::Relaxed);
+    }
+    let last = LAST_SAMPLE.load(Ordering::Relaxed);
+    if last == 0 || at.saturating_sub(last) >= 1_000_000_000 {
+        LAST_SAMPLE.store(at, Ordering::Relaxed);
+    }
+    Ended {
+        seconds: finished
+            .saturating_duration_since(begun.started)
+            .as_secs_f64(),
+        idle_seconds: (begun.idle_ns != 0).then(|| (begun.idle_ns - 1) as f64 * 1e-9),
+        age_seconds: (at - 1) as f64 * 1e-9,
+    }
+}
+
+/// The floor with no recorder: two clock reads and the atomics the tracker keeps per invocation
+/// ([`tracked_begin`], [`tracked_end`]); the values a recorder would get are computed and dropped.
+#[inline(always)]
+pub fn floor<T>(run: impl FnOnce() -> T) -> T {
+    let begun = tracked_begin();
+    let output = run();
+    let _ = tracked_end(begun);
     output
 }

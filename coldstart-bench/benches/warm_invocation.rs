@@ -1,7 +1,7 @@
 //! Warm invocation overhead with a Prometheus recorder installed as the global recorder:
 //! a handler without instrumentation, with `#[cold_start_handler]`, with `#[autometrics]`
 //! (metrics 0.24 backend, into the same recorder) and with `#[tracing::instrument]` (fmt
-//! subscriber writing to a sink), plus the floor, all in one run. Sync and async handlers.
+//! subscriber writing to a sink), plus the floors, all in one run. Sync and async handlers.
 //!
 //! ```text
 //! cargo bench --manifest-path coldstart-bench/Cargo.toml --bench warm_invocation
@@ -12,7 +12,7 @@ mod common;
 
 use autometrics::autometrics;
 use coldstart::cold_start_handler;
-use common::{floor, handler_body, poll_once};
+use common::{floor, handler_body, poll_once, tracked_begin, tracked_end};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -91,34 +91,70 @@ fn bench(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut f: impl FnMut
     });
 }
 
-/// The physical floor with this recorder: two clock reads around the handler, then the two
-/// metric operations an invocation needs, on handles registered once (the recorder's own cost
-/// with nothing looked up; its histogram reads the clock once more to stamp the sample).
-fn floor_with_handles(n: u64) -> Out {
-    static HANDLES: OnceLock<(metrics::Counter, metrics::Histogram)> = OnceLock::new();
-    let (counter, histogram) = HANDLES.get_or_init(|| {
-        (
-            metrics::counter!("floor.invocations", "handler" => "floor", "start" => "warm"),
-            metrics::histogram!("floor.invoke_duration", "handler" => "floor", "start" => "warm"),
-        )
-    });
-    let started = Instant::now();
-    let output = plain_sync(n);
-    let seconds = started.elapsed().as_secs_f64();
-    counter.increment(1);
-    histogram.record(seconds);
+/// Handles registered once with the global recorder, for the floors.
+struct FloorHandles {
+    counter: metrics::Counter,
+    duration: metrics::Histogram,
+    idle: metrics::Histogram,
+    age: metrics::Gauge,
+}
+
+fn floor_handles() -> &'static FloorHandles {
+    static HANDLES: OnceLock<FloorHandles> = OnceLock::new();
+    HANDLES.get_or_init(|| FloorHandles {
+        counter: metrics::counter!("floor.invocations", "handler" => "floor", "start" => "warm"),
+        duration: metrics::histogram!("floor.invoke_duration", "handler" => "floor", "start" => "warm"),
+        idle: metrics::histogram!("floor.idle_duration", "handler" => "floor"),
+        age: metrics::gauge!("floor.environment_age", "handler" => "floor"),
+    })
+}
+
+/// The floor with this recorder, for what a warm invocation now records: two clock reads and the
+/// tracker's atomics (`common::floor`), then the four metric operations on handles registered
+/// once: the counter, the duration histogram, the idle-gap histogram and the age gauge (the
+/// recorder's own cost with nothing looked up; each of its histograms reads the clock once more
+/// to stamp the sample).
+#[inline(always)]
+fn floor_prometheus<T>(run: impl FnOnce() -> T) -> T {
+    let handles = floor_handles();
+    let begun = tracked_begin();
+    let output = run();
+    let ended = tracked_end(begun);
+    handles.counter.increment(1);
+    handles.duration.record(ended.seconds);
+    if let Some(idle) = ended.idle_seconds {
+        handles.idle.record(idle);
+    }
+    handles.age.set(ended.age_seconds);
     output
 }
 
-/// The same, but looking both series up in the recorder on every call, as `counter!` and
-/// `histogram!` do (and as `#[cold_start_handler]` did before it cached handles).
-fn floor_with_lookups(n: u64) -> Out {
+/// The narrow floor of the previous runs: two clock reads, then only the counter and the duration
+/// histogram on handles registered once. Kept to show what the idle histogram and the age gauge
+/// add.
+fn floor_prometheus_narrow(n: u64) -> Out {
+    let handles = floor_handles();
     let started = Instant::now();
     let output = plain_sync(n);
     let seconds = started.elapsed().as_secs_f64();
+    handles.counter.increment(1);
+    handles.duration.record(seconds);
+    output
+}
+
+/// The four metric operations of [`floor_prometheus`] (and its two clock reads), looking each
+/// series up in the recorder on every call, as `counter!`, `histogram!` and `gauge!` do (and as
+/// `#[cold_start_handler]` does under a thread-local recorder).
+fn floor_with_lookups(n: u64) -> Out {
+    let started = Instant::now();
+    let output = plain_sync(n);
+    let finished = Instant::now();
+    let seconds = finished.saturating_duration_since(started).as_secs_f64();
     metrics::counter!("floor.invocations", "handler" => "floor", "start" => "warm").increment(1);
     metrics::histogram!("floor.invoke_duration", "handler" => "floor", "start" => "warm")
         .record(seconds);
+    metrics::histogram!("floor.idle_duration", "handler" => "floor").record(seconds);
+    metrics::gauge!("floor.environment_age", "handler" => "floor").set(seconds);
     output
 }
 
@@ -133,8 +169,15 @@ fn warm(c: &mut Criterion) {
     bench(&mut group, "coldstart", coldstart_sync);
     bench(&mut group, "autometrics", autometrics_sync);
     bench(&mut group, "tracing", tracing_sync);
-    bench(&mut group, "floor", |n| floor(|| plain_sync(n)));
-    bench(&mut group, "floor_prometheus_handles", floor_with_handles);
+    bench(&mut group, "floor_no_recorder", |n| floor(|| plain_sync(n)));
+    bench(&mut group, "floor_prometheus_handles", |n| {
+        floor_prometheus(|| plain_sync(n))
+    });
+    bench(
+        &mut group,
+        "floor_prometheus_handles_narrow",
+        floor_prometheus_narrow,
+    );
     bench(&mut group, "floor_prometheus_lookups", floor_with_lookups);
     group.finish();
 
@@ -145,7 +188,12 @@ fn warm(c: &mut Criterion) {
         poll_once(autometrics_async(n))
     });
     bench(&mut group, "tracing", |n| poll_once(tracing_async(n)));
-    bench(&mut group, "floor", |n| floor(|| poll_once(plain_async(n))));
+    bench(&mut group, "floor_no_recorder", |n| {
+        floor(|| poll_once(plain_async(n)))
+    });
+    bench(&mut group, "floor_prometheus_handles", |n| {
+        floor_prometheus(|| poll_once(plain_async(n)))
+    });
     group.finish();
 }
 

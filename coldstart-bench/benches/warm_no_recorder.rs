@@ -1,5 +1,6 @@
 //! Warm invocation overhead with no recorder installed (metrics go to the no-op recorder):
-//! a handler without instrumentation, with `#[cold_start_handler]`, and the floor, in one run.
+//! a handler without instrumentation, with `#[cold_start_handler]`, and the floors, in one run;
+//! and the cost of one memory sample (`coldstart::memory::current`).
 //! A process of its own, because a global recorder cannot be uninstalled.
 //!
 //! ```text
@@ -10,7 +11,7 @@
 mod common;
 
 use coldstart::cold_start_handler;
-use common::{floor, handler_body, poll_once};
+use common::{floor, floor_narrow, handler_body, poll_once};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::Duration;
@@ -43,6 +44,9 @@ fn warm(c: &mut Criterion) {
     group.bench_function("plain", |b| b.iter(|| plain_sync(black_box(7))));
     group.bench_function("coldstart", |b| b.iter(|| coldstart_sync(black_box(7))));
     group.bench_function("floor", |b| b.iter(|| floor(|| plain_sync(black_box(7)))));
+    group.bench_function("floor_narrow", |b| {
+        b.iter(|| floor_narrow(|| plain_sync(black_box(7))))
+    });
     group.bench_function("one_clock_read", |b| b.iter(std::time::Instant::now));
     group.finish();
 
@@ -54,6 +58,15 @@ fn warm(c: &mut Criterion) {
     group.bench_function("floor", |b| {
         b.iter(|| floor(|| poll_once(plain_async(black_box(7)))))
     });
+    group.bench_function("floor_narrow", |b| {
+        b.iter(|| floor_narrow(|| poll_once(plain_async(black_box(7)))))
+    });
+    group.finish();
+
+    // What a memory sample costs when one is due (at most once a second, see
+    // `coldstart::memory`): open, read and parse `/proc/self/status`.
+    let mut group = c.benchmark_group("memory");
+    group.bench_function("current", |b| b.iter(coldstart::memory::current));
     group.finish();
 }
 

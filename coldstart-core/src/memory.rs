@@ -5,9 +5,10 @@
 //! [`MemoryUsage::sizing_hint`] puts them side by side in plain language.
 //!
 //! Reading `/proc/self/status` costs a few microseconds (an `open`, a `read` of ~1.5 KiB and a
-//! scan for two lines; see `BENCHMARKS.md`), so it is never done on every warm invocation. The
-//! crate samples it after the first real invocation (for the cold-start report) and then at most
-//! once per [`SAMPLE_EVERY`] (one second), recording the peak in `faas.mem_usage`: a function
+//! scan for two lines: 6.10 µs on the machine of `BENCHMARKS.md`), so it is never done on every
+//! warm invocation. The crate samples it after the first real invocation (for the cold-start
+//! report) and then at most once per [`SAMPLE_EVERY`] (one second), recording the peak in
+//! `faas.mem_usage`: a function
 //! serving 1000 requests a second pays for one read, a rarely called one samples on every
 //! invocation, where a few microseconds are lost in the noise of a thawed environment.
 //!
@@ -129,22 +130,25 @@ static LAST_SAMPLE: AtomicU64 = AtomicU64::new(0);
 /// How often, at most, an invocation samples memory for `faas.mem_usage`.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
-/// Reads memory now and records its peak in `faas.mem_usage` (bytes). Called once after the
-/// first real invocation.
+/// Reads memory now and records its peak in `faas.mem_usage` (bytes). Called once, with the
+/// cold-start report, after the first real invocation (after its response with
+/// `coldstart::lambda`); later samples come from [`sample_at_most_every_second`].
 pub(crate) fn sample_now() -> Option<MemoryUsage> {
     let now = Instant::now();
     LAST_SAMPLE.store(nanos_since_start(now), Ordering::Relaxed);
     record(current()?)
 }
 
-/// Called after every invocation: samples at most once per [`SAMPLE_EVERY`], so a warm
-/// invocation costs one atomic load and a comparison, and one in a second or more pays the read
-/// (a few microseconds, see BENCHMARKS.md).
+/// Called after every invocation with its end as nanoseconds since process start plus one (the
+/// value the tracker's timeline just stored, so it is not converted twice): samples at most once
+/// per [`SAMPLE_EVERY`], so a warm invocation costs one atomic load and a comparison, and one in
+/// a second or more pays the read (6.10 µs in BENCHMARKS.md).
 #[inline]
-pub(crate) fn sample_at_most_every_second(now: Instant) {
-    let now_ns = nanos_since_start(now);
+pub(crate) fn sample_at_most_every_second(now_ns: u64) {
     let last = LAST_SAMPLE.load(Ordering::Relaxed);
-    if last != 0 && now_ns.saturating_sub(last) < SAMPLE_EVERY.as_nanos() as u64 {
+    // Never sampled yet: the first sample belongs to the cold-start report, which takes it after
+    // the first invocation's response when it can (see `crate::report`).
+    if last == 0 || now_ns.saturating_sub(last) < SAMPLE_EVERY.as_nanos() as u64 {
         return;
     }
     // One invocation wins the sample when several finish at once.

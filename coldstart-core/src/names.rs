@@ -43,7 +43,8 @@ pub const WARMUPS: &str = "coldstart.warmups";
 /// `faas.mem_usage`: peak resident memory of the process, in bytes (sampled, see
 /// [`crate::memory`]).
 pub const MEM_USAGE: &str = "faas.mem_usage";
-/// `coldstart.idle_duration`: how long the environment sat idle before an invocation, in seconds.
+/// `coldstart.idle_duration`: how long the environment sat idle before its latest invocation, in
+/// seconds (a gauge: a set is an atomic store, where a histogram sample would cost a clock read).
 pub const IDLE_DURATION: &str = "coldstart.idle_duration";
 /// `coldstart.environment_age`: seconds since init end (or process start), at the last invocation.
 pub const ENVIRONMENT_AGE: &str = "coldstart.environment_age";
@@ -211,10 +212,10 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: IDLE_DURATION,
-        kind: MetricKind::Histogram,
+        kind: MetricKind::Gauge,
         unit: Unit::Seconds,
         labels: &[LABEL_HANDLER],
-        description: "How long the environment sat idle (frozen, on Lambda) before an invocation: since the previous one finished.",
+        description: "How long the environment sat idle (frozen, on Lambda) before its latest invocation: since the previous one finished.",
     },
     MetricDef {
         name: ENVIRONMENT_AGE,

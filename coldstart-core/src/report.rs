@@ -8,8 +8,11 @@
 //! [`set_enabled`]`(false)`, `Coldstart::report(false)`, or `COLDSTART_REPORT=off` in the
 //! function's environment.
 //!
-//! Building and printing it costs the first real invocation a fraction of a millisecond (it reads
-//! `/proc`, walks the lazy registry and writes one line); every later invocation pays nothing.
+//! Building and printing it takes a fraction of a millisecond (it reads `/proc`, walks the lazy
+//! registry and writes one line). With `coldstart::lambda::run` that happens right after the first
+//! real invocation's response is posted (before the runtime asks for the next event), so no
+//! request waits for it; with the handler attribute alone there is no such moment, and it happens
+//! at the end of the first invocation. Every later invocation pays one atomic load.
 //!
 //! ```
 //! use coldstart_core::report::cold_start_report;
@@ -26,10 +29,8 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
-
-use serde_json::{json, Value};
 
 use crate::environment::Environment;
 use crate::lazy::{self, During, LazyInfo};
@@ -208,68 +209,155 @@ fn ms(duration: Duration) -> f64 {
 }
 
 impl ColdStartReport {
-    /// The report as one JSON object: `{"coldstart_report":1, ...}` with durations in
-    /// milliseconds.
+    /// The report as one JSON object, `{"coldstart_report":1,...}`, durations in milliseconds.
+    ///
+    /// Written by hand rather than through `serde_json::json!`, whose expansion would add
+    /// kilobytes of code to every function binary for a line printed once.
     pub fn to_json(&self) -> String {
-        self.to_value().to_string()
-    }
-
-    fn to_value(&self) -> Value {
         let env = &self.environment;
-        let lazies: Vec<Value> = self
+        let mut out = String::with_capacity(1024);
+        out.push_str("{\"coldstart_report\":1");
+        let mut field = |name: &str, value: String| {
+            out.push(',');
+            push_str(&mut out, name);
+            out.push(':');
+            out.push_str(&value);
+        };
+        field("function", opt_str(env.function_name()));
+        field("version", opt_str(env.function_version()));
+        field("region", opt_str(env.region()));
+        field("log_stream", opt_str(env.log_stream_name()));
+        field(
+            "memory_mb",
+            env.memory_size_mb()
+                .map_or_else(|| "null".to_owned(), |mb| mb.to_string()),
+        );
+        field("init_type", string(env.init_type().as_str()));
+        field("handler", string(self.handler));
+        field("start", string(self.start_kind.as_str()));
+        field("warmed_by_ping", self.warmed_by_ping.to_string());
+        field("outcome", string(self.outcome.as_str()));
+        field(
+            "process_start",
+            string(match self.process_start_source {
+                StartSource::Constructor => "constructor",
+                StartSource::FirstUse => "first_use",
+            }),
+        );
+        field(
+            "phases_ms",
+            format!(
+                "{{\"init\":{},\"wait_for_first_event\":{},\"to_first_invocation\":{},\"first_invocation\":{},\"user_facing\":{}}}",
+                opt_ms(self.init),
+                opt_ms(self.wait_for_first_event),
+                number(ms(self.to_first_invocation)),
+                number(ms(self.first_invocation)),
+                opt_ms(self.user_facing),
+            ),
+        );
+        let lazies: Vec<String> = self
             .lazies
             .iter()
             .map(|info| {
-                json!({
-                    "name": info.name,
-                    "module": info.module_path,
-                    "state": info.state.to_string(),
-                    "ms": info.duration.map(ms),
-                    "spent_ms": ms(info.spent),
-                    "during": info.during.map(|d| d.as_str()),
-                    "invocation": info.during.and_then(During::invocation),
-                    "prewarm": info.prewarm,
-                    "failures": info.failures,
-                })
+                format!(
+                    "{{\"name\":{},\"module\":{},\"state\":{},\"ms\":{},\"spent_ms\":{},\"during\":{},\"invocation\":{},\"prewarm\":{},\"failures\":{}}}",
+                    string(info.name),
+                    string(info.module_path),
+                    string(&info.state.to_string()),
+                    opt_ms(info.duration),
+                    number(ms(info.spent)),
+                    opt_str(info.during.map(During::as_str)),
+                    info.during
+                        .and_then(During::invocation)
+                        .map_or_else(|| "null".to_owned(), |n| n.to_string()),
+                    info.prewarm,
+                    info.failures,
+                )
             })
             .collect();
-        json!({
-            "coldstart_report": 1,
-            "function": env.function_name(),
-            "version": env.function_version(),
-            "region": env.region(),
-            "log_stream": env.log_stream_name(),
-            "memory_mb": env.memory_size_mb(),
-            "init_type": env.init_type().as_str(),
-            "handler": self.handler,
-            "start": self.start_kind.as_str(),
-            "warmed_by_ping": self.warmed_by_ping,
-            "outcome": self.outcome.as_str(),
-            "process_start": match self.process_start_source {
-                StartSource::Constructor => "constructor",
-                StartSource::FirstUse => "first_use",
-            },
-            "phases_ms": {
-                "init": self.init.map(ms),
-                "wait_for_first_event": self.wait_for_first_event.map(ms),
-                "to_first_invocation": ms(self.to_first_invocation),
-                "first_invocation": ms(self.first_invocation),
-                "user_facing": self.user_facing.map(ms),
-            },
-            "lazy": lazies,
-            "memory": self.memory.map(|m| json!({
-                "resident_bytes": m.resident_bytes,
-                "peak_bytes": m.peak_resident_bytes,
-                "hint": m.sizing_hint(env.memory_size_mb()),
-            })),
-            "budget": self.budget.as_ref().map(|b| json!({
-                "budget_ms": ms(b.budget),
-                "took_ms": ms(b.took),
-                "exceeded_by_ms": b.exceeded_by.map(ms),
-                "dominant": b.dominant.iter().map(|(what, d)| json!({ "what": what, "ms": ms(*d) })).collect::<Vec<_>>(),
-            })),
-        })
+        field("lazy", format!("[{}]", lazies.join(",")));
+        field(
+            "memory",
+            self.memory.map_or_else(
+                || "null".to_owned(),
+                |m| {
+                    format!(
+                        "{{\"resident_bytes\":{},\"peak_bytes\":{},\"hint\":{}}}",
+                        m.resident_bytes,
+                        m.peak_resident_bytes,
+                        string(&m.sizing_hint(env.memory_size_mb()))
+                    )
+                },
+            ),
+        );
+        field(
+            "budget",
+            self.budget.as_ref().map_or_else(
+                || "null".to_owned(),
+                |b| {
+                    let dominant: Vec<String> = b
+                        .dominant
+                        .iter()
+                        .map(|(what, d)| {
+                            format!("{{\"what\":{},\"ms\":{}}}", string(what), number(ms(*d)))
+                        })
+                        .collect();
+                    format!(
+                        "{{\"budget_ms\":{},\"took_ms\":{},\"exceeded_by_ms\":{},\"dominant\":[{}]}}",
+                        number(ms(b.budget)),
+                        number(ms(b.took)),
+                        opt_ms(b.exceeded_by),
+                        dominant.join(",")
+                    )
+                },
+            ),
+        );
+        out.push('}');
+        out
     }
+}
+
+/// A JSON string literal.
+fn string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    push_str(&mut out, value);
+    out
+}
+
+fn push_str(out: &mut String, value: &str) {
+    use fmt::Write;
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn opt_str(value: Option<&str>) -> String {
+    value.map_or_else(|| "null".to_owned(), string)
+}
+
+/// A JSON number (finite by construction: durations in milliseconds).
+fn number(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value}")
+    } else {
+        "null".to_owned()
+    }
+}
+
+fn opt_ms(value: Option<Duration>) -> String {
+    value.map_or_else(|| "null".to_owned(), |d| number(ms(d)))
 }
 
 impl fmt::Display for ColdStartReport {
@@ -340,9 +428,41 @@ impl fmt::Display for ColdStartReport {
     }
 }
 
-/// Called once, when the first real invocation of the process has finished: prints the report
-/// line if enabled. Never panics into the invocation: a failure to write is ignored.
+static DEFER_TO_AFTER_RESPONSE: AtomicBool = AtomicBool::new(false);
+static PENDING: AtomicBool = AtomicBool::new(false);
+
+/// `coldstart::lambda` calls this: from then on the report (and the memory sample that goes
+/// with it) waits until the first real invocation's response has been posted, so the request
+/// that triggered the cold start does not wait for it; it runs before the runtime asks for the
+/// next event, while the environment is still running.
+pub(crate) fn defer_to_after_response() {
+    DEFER_TO_AFTER_RESPONSE.store(true, Ordering::Relaxed);
+}
+
+/// Called once, when the first real invocation of the process has finished.
 pub(crate) fn first_real_invocation_finished() {
+    if DEFER_TO_AFTER_RESPONSE.load(Ordering::Relaxed) {
+        PENDING.store(true, Ordering::Release);
+    } else {
+        emit();
+    }
+}
+
+/// Called by `coldstart::lambda` after every response has been posted: emits the report if the
+/// first real invocation's is waiting. One atomic load otherwise.
+#[inline]
+pub(crate) fn after_response() {
+    if PENDING.load(Ordering::Relaxed) && PENDING.swap(false, Ordering::Acquire) {
+        emit();
+    }
+}
+
+/// Samples memory for `faas.mem_usage` and prints the report line if enabled. Never panics into
+/// the invocation: a failure to write is ignored.
+#[cold]
+#[inline(never)]
+fn emit() {
+    memory::sample_now();
     if !is_enabled() {
         return;
     }

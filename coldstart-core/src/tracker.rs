@@ -563,19 +563,26 @@ mod timeline {
     }
 
     /// Notes an invocation's start; returns how long the environment sat idle before it.
+    ///
+    /// Both instants are already whole nanoseconds since process start, so the gap is one
+    /// subtraction (no round trip through `Instant`).
     pub(super) fn started(at: Instant) -> Option<Duration> {
-        LAST_STARTED.store(encode(at), Ordering::Relaxed);
-        let idle = decode(LAST_FINISHED.load(Ordering::Relaxed))
-            .map(|finished| at.saturating_duration_since(finished));
-        let raw = idle.map_or(0, |idle| {
-            u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX - 1) + 1
-        });
+        let now = encode(at);
+        LAST_STARTED.store(now, Ordering::Relaxed);
+        let raw = match LAST_FINISHED.load(Ordering::Relaxed) {
+            0 => 0,
+            finished => now.saturating_sub(finished) + 1,
+        };
         LAST_IDLE.store(raw, Ordering::Relaxed);
-        idle
+        (raw != 0).then(|| Duration::from_nanos(raw - 1))
     }
 
-    pub(super) fn finished(at: Instant) {
-        LAST_FINISHED.store(encode(at), Ordering::Relaxed);
+    /// Notes an invocation's end; returns the stored value (nanoseconds since process start plus
+    /// one), which [`crate::memory`] reuses instead of converting `at` again.
+    pub(super) fn finished(at: Instant) -> u64 {
+        let raw = encode(at);
+        LAST_FINISHED.store(raw, Ordering::Relaxed);
+        raw
     }
 
     pub(super) fn last_started() -> Option<Instant> {
@@ -620,7 +627,7 @@ struct Handles {
     invocations: [OnceLock<metrics::Counter>; StartKind::COUNT],
     errors: [[OnceLock<metrics::Counter>; Outcome::FAILURES]; StartKind::COUNT],
     duration: [OnceLock<metrics::Histogram>; StartKind::COUNT],
-    idle: OnceLock<metrics::Histogram>,
+    idle: OnceLock<metrics::Gauge>,
     age: OnceLock<metrics::Gauge>,
 }
 
@@ -919,8 +926,8 @@ impl Invocation {
                 if let Some(idle) = idle {
                     handles
                         .idle
-                        .get_or_init(|| recorder.register_histogram(&keys.idle, &METADATA))
-                        .record(idle);
+                        .get_or_init(|| recorder.register_gauge(&keys.idle, &METADATA))
+                        .set(idle);
                 }
                 handles
                     .age
@@ -938,19 +945,17 @@ impl Invocation {
                     .register_histogram(&keys.duration[kind], &METADATA)
                     .record(seconds);
                 if let Some(idle) = idle {
-                    recorder
-                        .register_histogram(&keys.idle, &METADATA)
-                        .record(idle);
+                    recorder.register_gauge(&keys.idle, &METADATA).set(idle);
                 }
                 recorder.register_gauge(&keys.age, &METADATA).set(age);
             }
         });
-        timeline::finished(finished_at);
+        let finished_ns = timeline::finished(finished_at);
         if !FIRST_REAL_DONE.load(Ordering::Relaxed) && !FIRST_REAL_DONE.swap(true, Ordering::AcqRel)
         {
             self.first_real_finished(outcome, finished_at, keys);
         }
-        crate::memory::sample_at_most_every_second(finished_at);
+        crate::memory::sample_at_most_every_second(finished_ns);
     }
 
     /// The cold path of the first real (non-ping) invocation of the process: its summary, the
@@ -975,7 +980,6 @@ impl Invocation {
                     .increment(1);
             });
         }
-        crate::memory::sample_now();
         crate::report::first_real_invocation_finished();
     }
 }

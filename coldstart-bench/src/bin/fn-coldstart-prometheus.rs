@@ -14,6 +14,5 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 async fn main() -> Result<(), Error> {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     metrics::set_global_recorder(recorder)?;
-    coldstart::phases::mark_init_end();
-    lambda_runtime::run(service_fn(handler)).await
+    coldstart::lambda::run(service_fn(handler)).await
 }

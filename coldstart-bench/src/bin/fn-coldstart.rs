@@ -1,5 +1,6 @@
-//! `fn-plain` with coldstart: `#[cold_start_handler]` and `mark_init_end()`, no exporter (the size
-//! row: what coldstart itself adds to a stripped binary).
+//! `fn-plain` with coldstart as the README shows it: `#[cold_start_handler]` and
+//! `coldstart::lambda::run` (init end, start kinds, warm-up pings, the cold-start report after the
+//! first response), no exporter (the size row: what coldstart itself adds to a stripped binary).
 
 use coldstart::cold_start_handler;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -12,6 +13,5 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    coldstart::phases::mark_init_end();
-    lambda_runtime::run(service_fn(handler)).await
+    coldstart::lambda::run(service_fn(handler)).await
 }

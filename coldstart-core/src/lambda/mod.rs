@@ -97,7 +97,8 @@ use serde::{Deserialize, Serialize};
 
 pub use ping::{detect_ping, Ping, PingSource, MAX_PING_BYTES};
 pub use service::{
-    Ack, Answer, Body, ColdstartLayer, ColdstartService, PingOr, WithColdstart, WithColdstartFuture,
+    Ack, AfterResponse, Answer, Body, ColdstartLayer, ColdstartService, PingOr, WithColdstart,
+    WithColdstartFuture,
 };
 
 use crate::environment::Environment;
@@ -521,6 +522,7 @@ impl Coldstart {
         if let Some(enabled) = self.shared.report {
             crate::report::set_enabled(enabled);
         }
+        crate::report::defer_to_after_response();
         phases::mark_init_end();
         prewarmed
     }

@@ -17,7 +17,7 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{FunctionResponse, IntoFunctionResponse, LambdaEvent, LambdaInvocation};
@@ -355,13 +355,13 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = AfterResponse<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, invocation: LambdaInvocation) -> S::Future {
+    fn call(&mut self, invocation: LambdaInvocation) -> AfterResponse<S::Future> {
         phases::mark_first_event();
         let custom = invocation
             .context
@@ -376,6 +376,33 @@ where
         if !armed.reached() {
             self.shared.flush(Finished::Rejected);
         }
-        future
+        AfterResponse { future }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `lambda_runtime`'s future for one invocation (it posts the response), followed by the
+    /// work that must not delay that response: the first real invocation's cold-start report
+    /// (see [`crate::report`]). It runs before the runtime asks for the next event, while the
+    /// environment is still running.
+    pub struct AfterResponse<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F> fmt::Debug for AfterResponse<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AfterResponse").finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> Future for AfterResponse<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let output = ready!(self.project().future.poll(cx));
+        crate::report::after_response();
+        Poll::Ready(output)
     }
 }

@@ -1,0 +1,60 @@
+//! With `coldstart::lambda::run`, the cold-start report and its memory sample wait until the first
+//! invocation's response has been posted: the request that triggered the cold start does not pay
+//! for them. Observed through the memory sample (`faas.mem_usage`), which the report takes.
+
+mod support;
+
+use coldstart::lambda::Coldstart;
+use coldstart::local::LocalRuntimeApi;
+use coldstart::{cold_start_handler, names};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::{json, Value};
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[cold_start_handler(name = "deferred")]
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(event.payload)
+}
+
+/// For each flush (before each response is posted): how many memory samples had been recorded.
+static SAMPLES_AT_FLUSH: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+#[test]
+fn the_report_waits_for_the_first_response() {
+    support::recorder();
+    let api = LocalRuntimeApi::start().expect("local Runtime API");
+    api.set_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        tokio::spawn(
+            Coldstart::new()
+                .report(false) // the line is not what is checked; its memory sample is
+                .on_flush(|_| {
+                    let recorded = support::Recorded::take();
+                    let samples = recorded.histogram(names::MEM_USAGE, &[]).len();
+                    SAMPLES_AT_FLUSH.lock().unwrap().push(samples);
+                })
+                .run(service_fn(handler)),
+        );
+        api.push_json(&json!({ "n": 1 }));
+        api.wait_for_results(1, Duration::from_secs(30))
+            .await
+            .expect("the first result");
+        api.push_json(&json!({ "n": 2 }));
+        api.wait_for_results(2, Duration::from_secs(30))
+            .await
+            .expect("the second result");
+    });
+
+    // Before the first response: the first invocation had finished (its flush runs after the
+    // handler), yet nothing was sampled. By the second flush, the sample taken after the first
+    // response was there.
+    assert_eq!(*SAMPLES_AT_FLUSH.lock().unwrap(), [0, 1]);
+    let report = coldstart::cold_start_report().expect("the first invocation finished");
+    assert!(report.memory.is_some());
+}
