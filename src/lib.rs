@@ -116,7 +116,16 @@
 //! | `lambda` | yes | [`lambda`](mod@lambda): `lambda::run`, the drop-in for `lambda_runtime::run` that marks init end, classifies proactive starts, prewarms when INIT is not user-facing, answers warm-up pings and runs a flush hook |
 //! | `concurrent` | no | `lambda::run_concurrent` (`lambda_runtime`'s `concurrency-tokio`) |
 //! | `http` | no | `lambda::http`: the same for `lambda_http` handlers (pulls in `lambda_http` and `aws_lambda_events`) |
+//! | `prometheus` | no | `prometheus`: one-call Prometheus recorder setup and a bounded, synchronous push to a Pushgateway from the flush hook |
 //! | `local` | no | [`local`]: a Lambda Runtime API on loopback, to run handlers through the real runtime loop without AWS (examples, tests) |
+//!
+//! # The cold-start report
+//!
+//! After the first real invocation of an environment, [`report`] prints one JSON line with the
+//! start kind, every phase, the lazy statics ranked by cost and where they ran, memory against the
+//! configured size and the budget verdict; [`cold_start_report()`] returns the same as a value
+//! whose `Display` is a table. [`current_invocation()`], [`idle_since_last_invocation()`] and
+//! [`environment_age()`] are what handler code can read about the invocation in progress.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

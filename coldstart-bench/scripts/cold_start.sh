@@ -7,7 +7,7 @@
 # their sizes, then has `cold-driver` (which owns the local Runtime API and the clock) start each
 # one RUNS times, alternating, and report exec -> first response medians and ratios.
 #   fn-plain                  no coldstart, no recorder (the baseline)
-#   fn-coldstart              #[cold_start_handler] + mark_init_end(), no exporter (size row)
+#   fn-coldstart              #[cold_start_handler] + coldstart::lambda::run, no exporter (size row)
 #   fn-plain-prometheus       fn-plain with a Prometheus recorder installed
 #   fn-coldstart-prometheus   fn-coldstart with the same recorder (cold-path row: vs the line above)
 set -euo pipefail
