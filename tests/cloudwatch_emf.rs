@@ -3,6 +3,8 @@
 //! after every invocation of the real runtime loop; the lines are parsed back and checked for
 //! names, units, dimensions and values.
 
+mod support;
+
 use coldstart::cold_start_handler;
 use coldstart::lambda::Coldstart;
 use coldstart::local::LocalRuntimeApi;
@@ -51,11 +53,7 @@ fn metrics_leave_as_emf_lines_flushed_per_invocation() {
         .expect("the only global recorder");
     let api = LocalRuntimeApi::start().expect("local Runtime API");
     api.set_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(1);
     let results = runtime.block_on(async {
         tokio::spawn(
             Coldstart::new()

@@ -4,7 +4,6 @@
 
 mod support;
 
-use coldstart::local::LocalRuntimeApi;
 use coldstart::{cold_start_handler, names};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -26,17 +25,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 #[test]
 fn many_invocations_in_flight_count_exactly_one_cold_start() {
     support::recorder();
-    let api = LocalRuntimeApi::builder()
-        .function_name("concurrent")
-        .start()
-        .expect("local Runtime API");
-    api.set_env();
+    let api = support::local_api("concurrent");
     std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "8");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(2);
 
     const EVENTS: usize = 48;
     let results = runtime.block_on(async {

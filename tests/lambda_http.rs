@@ -6,7 +6,6 @@
 
 mod support;
 
-use coldstart::local::LocalRuntimeApi;
 use coldstart::{cold_start_handler, names, StartKind};
 use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
 use serde_json::{json, Value};
@@ -59,16 +58,8 @@ fn api_gateway_v2(name: &str) -> Value {
 #[test]
 fn an_api_gateway_v2_request_and_a_ping_through_lambda_http() {
     support::recorder();
-    let api = LocalRuntimeApi::builder()
-        .function_name("http")
-        .start()
-        .expect("local Runtime API");
-    api.set_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let api = support::local_api("http");
+    let runtime = support::runtime(1);
 
     // `lambda_http::run`'s future is not `Send` for every handler (a higher-ranked lifetime
     // in `lambda_http`), so it is polled here rather than spawned, as `main` would.

@@ -7,7 +7,7 @@
 mod support;
 
 use coldstart::lambda::{Coldstart, Finished};
-use coldstart::local::{LocalEvent, LocalRuntimeApi};
+use coldstart::local::LocalEvent;
 use coldstart::{cold_start_handler, names, phases, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde::Deserialize;
@@ -40,16 +40,8 @@ static FLUSHED: Mutex<Vec<(Finished, Instant)>> = Mutex::new(Vec::new());
 fn on_demand_cold_then_warm_errors_panics_and_flushes_before_each_response() {
     support::recorder();
     std::panic::set_hook(Box::new(|_| {}));
-    let api = LocalRuntimeApi::builder()
-        .function_name("on-demand")
-        .start()
-        .expect("local Runtime API");
-    api.set_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let api = support::local_api("on-demand");
+    let runtime = support::runtime(2);
 
     let huge = "x".repeat(5 * 1024 * 1024);
     let results = runtime.block_on(async {

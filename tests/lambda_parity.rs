@@ -4,6 +4,8 @@
 //! must receive byte-identical answers: same `errorType`, same `errorMessage` (with the same
 //! serde path, line and column), same response bodies.
 
+mod support;
+
 use coldstart::local::{InvocationResult, LocalEvent, LocalRuntimeApi, Outcome};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde::Deserialize;
@@ -58,11 +60,7 @@ fn payloads() -> Vec<Vec<u8>> {
 /// Serves every payload with a fresh runtime, then shuts that runtime down (closing its
 /// connections, so the next runtime's `/next` gets the next event).
 fn serve(api: &LocalRuntimeApi, ours: bool) -> Vec<InvocationResult> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(1);
     let already = api.results().len();
     let payloads = payloads();
     let results = runtime.block_on(async {
@@ -84,11 +82,7 @@ fn serve(api: &LocalRuntimeApi, ours: bool) -> Vec<InvocationResult> {
 
 #[test]
 fn every_non_ping_payload_is_answered_exactly_as_plain_lambda_runtime_answers_it() {
-    let api = LocalRuntimeApi::builder()
-        .function_name("parity")
-        .start()
-        .expect("local Runtime API");
-    api.set_env();
+    let api = support::local_api("parity");
 
     let plain = serve(&api, false);
     let ours = serve(&api, true);

@@ -10,7 +10,7 @@ mod support;
 
 use coldstart::lambda::{Coldstart, Finished};
 use coldstart::lazy::During;
-use coldstart::local::{LocalEvent, LocalRuntimeApi};
+use coldstart::local::LocalEvent;
 use coldstart::{cold_start_handler, lazy, names, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde::Deserialize;
@@ -43,16 +43,8 @@ const DELAY: Duration = Duration::from_millis(150);
 #[test]
 fn every_ping_shape_is_acknowledged_without_reaching_the_typed_handler() {
     support::recorder();
-    let api = LocalRuntimeApi::builder()
-        .function_name("pings")
-        .start()
-        .expect("local Runtime API");
-    api.set_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let api = support::local_api("pings");
+    let runtime = support::runtime(2);
 
     let results = runtime.block_on(async {
         tokio::spawn(

@@ -4,7 +4,7 @@
 
 mod support;
 
-use coldstart::local::{LocalEvent, LocalRuntimeApi};
+use coldstart::local::LocalEvent;
 use coldstart::{cold_start_handler, names, phases, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -18,16 +18,8 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 #[test]
 fn a_first_event_long_after_init_end_is_a_proactive_start() {
     support::recorder();
-    let api = LocalRuntimeApi::builder()
-        .function_name("proactive")
-        .start()
-        .expect("local Runtime API");
-    api.set_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let api = support::local_api("proactive");
+    let runtime = support::runtime(1);
 
     let results = runtime.block_on(async {
         tokio::spawn(coldstart::lambda::run(service_fn(handler)));

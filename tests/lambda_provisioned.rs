@@ -6,7 +6,6 @@
 mod support;
 
 use coldstart::lazy::{During, State};
-use coldstart::local::LocalRuntimeApi;
 use coldstart::{cold_start_handler, lazy, names, phases, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -34,16 +33,8 @@ fn provisioned_concurrency_prewarms_before_the_first_event() {
     // Before anything reads the environment (it is read once per process).
     std::env::set_var("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency");
     support::recorder();
-    let api = LocalRuntimeApi::builder()
-        .function_name("provisioned")
-        .start()
-        .expect("local Runtime API");
-    api.set_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let api = support::local_api("provisioned");
+    let runtime = support::runtime(1);
 
     let results = runtime.block_on(async {
         tokio::spawn(coldstart::lambda::run(service_fn(handler)));

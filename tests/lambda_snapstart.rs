@@ -43,11 +43,7 @@ fn snapstart_prewarms_before_the_snapshot() {
             .expect("local Runtime API")
     });
     api.set_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(1);
 
     let results = runtime.block_on(async {
         tokio::spawn(coldstart::lambda::run(service_fn(handler)));

@@ -4,7 +4,6 @@
 
 mod support;
 
-use coldstart::local::LocalRuntimeApi;
 use coldstart::{cold_start_handler, lazy, names, During, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -39,20 +38,12 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 #[test]
 fn init_cold_and_warm_attribution_through_the_runtime_loop() {
     support::recorder();
-    let api = LocalRuntimeApi::builder()
-        .function_name("lazy-e2e")
-        .start()
-        .expect("local Runtime API");
-    api.set_env();
+    let api = support::local_api("lazy-e2e");
 
     // INIT: touched before the runtime loop starts.
     assert_eq!(CONFIG.len(), 12);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(2);
     let results = runtime.block_on(async {
         tokio::spawn(lambda_runtime::run(service_fn(handler)));
         for n in 1..=4 {

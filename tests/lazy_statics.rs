@@ -62,11 +62,7 @@ static ASYNC_CONTENDED: String = async {
 
 #[test]
 fn the_async_initializer_runs_once_under_64_way_contention() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(4);
     let values = runtime.block_on(async {
         let tasks: Vec<_> = (0..RACERS)
             .map(|_| tokio::spawn(async { ASYNC_CONTENDED.get().await.as_ptr() as usize }))

@@ -3,9 +3,10 @@
 //! `COLDSTART_PUSHGATEWAY_URL`; a plain `cargo test` skips this (`#[ignore]`), and `.ci/run` runs it
 //! with `--ignored` once the gateway is up.
 
+mod support;
+
 use coldstart::cold_start_handler;
 use coldstart::lambda::Coldstart;
-use coldstart::local::LocalRuntimeApi;
 use coldstart::prometheus::{self, Pushgateway};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -45,11 +46,7 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
     let url = std::env::var("COLDSTART_PUSHGATEWAY_URL")
         .unwrap_or_else(|_| "http://127.0.0.1:9091".to_owned());
     let handle = prometheus::install().expect("first recorder");
-    let api = LocalRuntimeApi::builder()
-        .function_name("pushed-fn")
-        .start()
-        .expect("local Runtime API");
-    api.set_env();
+    let api = support::local_api("pushed-fn");
     let instance = format!("test-{}", std::process::id());
     let gateway = Arc::new(
         Pushgateway::new(&url, "coldstart-test")
@@ -57,11 +54,7 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
             .instance(instance.clone())
             .timeout(Duration::from_secs(2)),
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(1);
     let hook_gateway = Arc::clone(&gateway);
     let results = runtime.block_on(async {
         tokio::spawn(

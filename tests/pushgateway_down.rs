@@ -1,6 +1,8 @@
 //! A Pushgateway that is down or hung never fails an invocation and never stalls it beyond the
 //! push bound: the flush hook pushes with `push_or_report`, through the real runtime loop.
 
+mod support;
+
 use coldstart::lambda::Coldstart;
 use coldstart::local::LocalRuntimeApi;
 use coldstart::prometheus::{self, Pushgateway};
@@ -39,11 +41,7 @@ fn invocations_succeed_within_the_bound_when_the_gateway_is_down_or_hung() {
 
     let api = LocalRuntimeApi::start().expect("local Runtime API");
     api.set_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(1);
     let hook_gateways = Arc::clone(&gateways);
     let hook_handle = handle.clone();
     let results = runtime.block_on(async {

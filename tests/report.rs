@@ -42,11 +42,7 @@ fn report_budget_idle_gap_age_memory_and_current_invocation() {
     api.set_env();
     // INIT work a request waits for on a cold start.
     std::thread::sleep(Duration::from_millis(40));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(1);
     let results = runtime.block_on(async {
         tokio::spawn(
             Coldstart::new()

@@ -25,11 +25,7 @@ fn the_report_waits_for_the_first_response() {
     support::recorder();
     let api = LocalRuntimeApi::start().expect("local Runtime API");
     api.set_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(1);
     runtime.block_on(async {
         tokio::spawn(
             Coldstart::new()

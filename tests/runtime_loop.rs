@@ -35,11 +35,7 @@ fn cold_then_warm_then_error_and_panic_through_the_runtime_loop() {
         .expect("local Runtime API");
     // Before any other thread of ours exists: the runtime reads these on start.
     api.set_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime(2);
 
     let results = runtime.block_on(async {
         tokio::spawn(lambda_runtime::run(service_fn(handler)));

@@ -1,9 +1,31 @@
 //! Helpers shared by the behaviour tests: a global debugging recorder and lookups in its snapshot.
 #![allow(dead_code)] // each test binary uses a different subset
 
+use coldstart::local::LocalRuntimeApi;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::MetricKind;
 use std::sync::OnceLock;
+
+/// A local Runtime API for a function called `function_name`, with the process environment set
+/// for `lambda_runtime` (call it before starting any other thread: the environment is
+/// process-wide).
+pub fn local_api(function_name: &str) -> LocalRuntimeApi {
+    let api = LocalRuntimeApi::builder()
+        .function_name(function_name)
+        .start()
+        .expect("local Runtime API");
+    api.set_env();
+    api
+}
+
+/// A multi-threaded tokio runtime with `workers` worker threads, I/O and timers.
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
 
 /// Installs a `DebuggingRecorder` as the global recorder (once per test binary).
 pub fn recorder() -> &'static Snapshotter {
