@@ -119,6 +119,10 @@ pub fn is_enabled() -> bool {
 
 /// The report, once the first real invocation of the process has finished.
 pub fn cold_start_report() -> Option<ColdStartReport> {
+    build(memory::current())
+}
+
+fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
     let first = tracker::first_real_invocation()?;
     let (process_start, process_start_source) = phases::process_start();
     let environment = Environment::current().clone();
@@ -161,7 +165,7 @@ pub fn cold_start_report() -> Option<ColdStartReport> {
         first_invocation: first.duration(),
         user_facing,
         lazies,
-        memory: memory::current(),
+        memory,
         budget,
     })
 }
@@ -199,7 +203,7 @@ fn dominant(
         }
     }
     parts.retain(|(_, duration)| !duration.is_zero());
-    parts.sort_by_key(|part| std::cmp::Reverse(part.1));
+    parts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     parts.truncate(5);
     parts
 }
@@ -462,11 +466,12 @@ pub(crate) fn after_response() {
 #[cold]
 #[inline(never)]
 fn emit() {
-    memory::sample_now();
+    tracker::build_first_handler_keys();
+    let memory = memory::sample_now();
     if !is_enabled() {
         return;
     }
-    if let Some(report) = cold_start_report() {
+    if let Some(report) = build(memory) {
         use std::io::Write;
         let line = report.to_json();
         let mut stdout = std::io::stdout().lock();

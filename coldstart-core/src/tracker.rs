@@ -604,16 +604,21 @@ mod timeline {
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
-/// The metric keys of one handler, built once on its first invocation so that later
-/// invocations allocate nothing, and the handles registered under them with the global recorder.
+/// The metric keys of one handler, each built the first time it is needed, and the handles
+/// registered under them with the global recorder.
+///
+/// The first invocation builds only the few keys it records (building all of them costs ~15 000
+/// instructions, measurable on the cold path); the rest are built with the cold-start report
+/// ([`Handler::build_all_keys`]), after the first response when `coldstart::lambda` runs the
+/// function, so that later invocations allocate nothing.
 struct Keys {
-    coldstarts: Key,
-    invocations: [Key; StartKind::COUNT],
-    errors: [[Key; Outcome::FAILURES]; StartKind::COUNT],
-    duration: [Key; StartKind::COUNT],
-    idle: Key,
-    age: Key,
-    budget_exceeded: Key,
+    coldstarts: OnceLock<Key>,
+    invocations: [OnceLock<Key>; StartKind::COUNT],
+    errors: [[OnceLock<Key>; Outcome::FAILURES]; StartKind::COUNT],
+    duration: [OnceLock<Key>; StartKind::COUNT],
+    idle: OnceLock<Key>,
+    age: OnceLock<Key>,
+    budget_exceeded: OnceLock<Key>,
     handles: Handles,
 }
 
@@ -645,32 +650,114 @@ impl Handles {
 }
 
 impl Keys {
-    fn new(handler: &'static str) -> Keys {
-        let handler = || Label::new(names::LABEL_HANDLER, handler);
-        let start = |kind: StartKind| Label::new(names::LABEL_START, kind.as_str());
+    const fn new() -> Keys {
         Keys {
-            coldstarts: Key::from_parts(names::COLDSTARTS, vec![handler()]),
-            invocations: StartKind::ALL
-                .map(|kind| Key::from_parts(names::INVOCATIONS, vec![handler(), start(kind)])),
-            errors: StartKind::ALL.map(|kind| {
-                Outcome::FAILED.map(|outcome| {
-                    Key::from_parts(
-                        names::ERRORS,
-                        vec![
-                            handler(),
-                            start(kind),
-                            Label::new(names::LABEL_OUTCOME, outcome.as_str()),
-                        ],
-                    )
-                })
-            }),
-            duration: StartKind::ALL
-                .map(|kind| Key::from_parts(names::INVOKE_DURATION, vec![handler(), start(kind)])),
-            idle: Key::from_parts(names::IDLE_DURATION, vec![handler()]),
-            age: Key::from_parts(names::ENVIRONMENT_AGE, vec![handler()]),
-            budget_exceeded: Key::from_parts(names::BUDGET_EXCEEDED, vec![handler()]),
+            coldstarts: OnceLock::new(),
+            invocations: [const { OnceLock::new() }; StartKind::COUNT],
+            errors: [const { [const { OnceLock::new() }; Outcome::FAILURES] }; StartKind::COUNT],
+            duration: [const { OnceLock::new() }; StartKind::COUNT],
+            idle: OnceLock::new(),
+            age: OnceLock::new(),
+            budget_exceeded: OnceLock::new(),
             handles: Handles::new(),
         }
+    }
+}
+
+/// A key labelled `handler`, then `start` and `outcome` when given.
+fn key(
+    name: &'static str,
+    handler: &'static str,
+    start: Option<StartKind>,
+    outcome: Option<Outcome>,
+) -> Key {
+    let mut labels = Vec::with_capacity(3);
+    labels.push(Label::new(names::LABEL_HANDLER, handler));
+    if let Some(start) = start {
+        labels.push(Label::new(names::LABEL_START, start.as_str()));
+    }
+    if let Some(outcome) = outcome {
+        labels.push(Label::new(names::LABEL_OUTCOME, outcome.as_str()));
+    }
+    Key::from_parts(name, labels)
+}
+
+impl Handler {
+    fn coldstarts_key(&self) -> &Key {
+        let keys = &self.keys;
+        keys.coldstarts
+            .get_or_init(|| key(names::COLDSTARTS, self.name, None, None))
+    }
+
+    fn count_key(&self, kind: usize, failure: Option<usize>) -> &Key {
+        let start = Some(StartKind::ALL[kind]);
+        match failure {
+            None => self.keys.invocations[kind]
+                .get_or_init(|| key(names::INVOCATIONS, self.name, start, None)),
+            Some(failure) => self.keys.errors[kind][failure].get_or_init(|| {
+                key(
+                    names::ERRORS,
+                    self.name,
+                    start,
+                    Some(Outcome::FAILED[failure]),
+                )
+            }),
+        }
+    }
+
+    fn duration_key(&self, kind: usize) -> &Key {
+        self.keys.duration[kind].get_or_init(|| {
+            key(
+                names::INVOKE_DURATION,
+                self.name,
+                Some(StartKind::ALL[kind]),
+                None,
+            )
+        })
+    }
+
+    fn idle_key(&self) -> &Key {
+        self.keys
+            .idle
+            .get_or_init(|| key(names::IDLE_DURATION, self.name, None, None))
+    }
+
+    fn age_key(&self) -> &Key {
+        self.keys
+            .age
+            .get_or_init(|| key(names::ENVIRONMENT_AGE, self.name, None, None))
+    }
+
+    fn budget_exceeded_key(&self) -> &Key {
+        self.keys
+            .budget_exceeded
+            .get_or_init(|| key(names::BUDGET_EXCEEDED, self.name, None, None))
+    }
+
+    /// Builds every metric key of this handler that is not built yet, so that no later
+    /// invocation allocates one. Called with the cold-start report.
+    pub(crate) fn build_all_keys(&self) {
+        self.coldstarts_key();
+        for kind in 0..StartKind::COUNT {
+            self.count_key(kind, None);
+            for failure in 0..Outcome::FAILURES {
+                self.count_key(kind, Some(failure));
+            }
+            self.duration_key(kind);
+        }
+        self.idle_key();
+        self.age_key();
+        self.budget_exceeded_key();
+    }
+}
+
+/// The handler of the first real invocation, whose remaining keys the report builds.
+static FIRST_HANDLER: OnceLock<&'static Handler> = OnceLock::new();
+
+/// Builds the remaining metric keys of the first real invocation's handler (see [`Keys`]).
+pub(crate) fn build_first_handler_keys() {
+    if let Some(handler) = FIRST_HANDLER.get() {
+        handler.build_all_keys();
     }
 }
 
@@ -767,7 +854,7 @@ fn start_probe(id: RecorderId) {
 pub struct Handler {
     name: &'static str,
     budget: Option<Duration>,
-    keys: OnceLock<Keys>,
+    keys: Keys,
 }
 
 impl fmt::Debug for Handler {
@@ -782,7 +869,7 @@ impl Handler {
         Handler {
             name,
             budget: None,
-            keys: OnceLock::new(),
+            keys: Keys::new(),
         }
     }
 
@@ -832,10 +919,6 @@ impl Handler {
             idle,
             outcome: None,
         }
-    }
-
-    fn keys(&self) -> &Keys {
-        self.keys.get_or_init(|| Keys::new(self.name))
     }
 }
 
@@ -900,60 +983,75 @@ impl Invocation {
             .as_secs_f64();
         let age = environment_age_at(finished_at).as_secs_f64();
         let idle = self.idle.map(|idle| idle.as_secs_f64());
-        let keys = self.handler.keys();
-        let handles = &keys.handles;
+        let handler = self.handler;
+        let handles = &handler.keys.handles;
         let kind = self.start_kind.index();
         let cold = self.start_kind == StartKind::Cold;
-        let (count_key, count_handle) = match outcome.failure_index() {
-            None => (&keys.invocations[kind], &handles.invocations[kind]),
-            Some(failure) => (&keys.errors[kind][failure], &handles.errors[kind][failure]),
+        let failure = outcome.failure_index();
+        let count_handle = match failure {
+            None => &handles.invocations[kind],
+            Some(failure) => &handles.errors[kind][failure],
         };
         metrics::with_recorder(|recorder| {
             if is_global_recorder(recorder, self.number > 1) {
                 // Handles registered with this very recorder, which outlives the process's
                 // invocations: an atomic load each instead of a registry lookup.
-                let counter = |slot: &OnceLock<metrics::Counter>, key: &Key| {
-                    slot.get_or_init(|| recorder.register_counter(key, &METADATA))
-                        .increment(1);
-                };
+                // Keys are only needed to fill a slot.
                 if cold {
-                    counter(&handles.coldstarts, &keys.coldstarts);
+                    handles
+                        .coldstarts
+                        .get_or_init(|| {
+                            recorder.register_counter(handler.coldstarts_key(), &METADATA)
+                        })
+                        .increment(1);
                 }
-                counter(count_handle, count_key);
+                count_handle
+                    .get_or_init(|| {
+                        recorder.register_counter(handler.count_key(kind, failure), &METADATA)
+                    })
+                    .increment(1);
                 handles.duration[kind]
-                    .get_or_init(|| recorder.register_histogram(&keys.duration[kind], &METADATA))
+                    .get_or_init(|| {
+                        recorder.register_histogram(handler.duration_key(kind), &METADATA)
+                    })
                     .record(seconds);
                 if let Some(idle) = idle {
                     handles
                         .idle
-                        .get_or_init(|| recorder.register_gauge(&keys.idle, &METADATA))
+                        .get_or_init(|| recorder.register_gauge(handler.idle_key(), &METADATA))
                         .set(idle);
                 }
                 handles
                     .age
-                    .get_or_init(|| recorder.register_gauge(&keys.age, &METADATA))
+                    .get_or_init(|| recorder.register_gauge(handler.age_key(), &METADATA))
                     .set(age);
             } else {
                 // A thread-local recorder (or none): look the series up every time.
                 if cold {
                     recorder
-                        .register_counter(&keys.coldstarts, &METADATA)
+                        .register_counter(handler.coldstarts_key(), &METADATA)
                         .increment(1);
                 }
-                recorder.register_counter(count_key, &METADATA).increment(1);
                 recorder
-                    .register_histogram(&keys.duration[kind], &METADATA)
+                    .register_counter(handler.count_key(kind, failure), &METADATA)
+                    .increment(1);
+                recorder
+                    .register_histogram(handler.duration_key(kind), &METADATA)
                     .record(seconds);
                 if let Some(idle) = idle {
-                    recorder.register_gauge(&keys.idle, &METADATA).set(idle);
+                    recorder
+                        .register_gauge(handler.idle_key(), &METADATA)
+                        .set(idle);
                 }
-                recorder.register_gauge(&keys.age, &METADATA).set(age);
+                recorder
+                    .register_gauge(handler.age_key(), &METADATA)
+                    .set(age);
             }
         });
         let finished_ns = timeline::finished(finished_at);
         if !FIRST_REAL_DONE.load(Ordering::Relaxed) && !FIRST_REAL_DONE.swap(true, Ordering::AcqRel)
         {
-            self.first_real_finished(outcome, finished_at, keys);
+            self.first_real_finished(outcome, finished_at);
         }
         crate::memory::sample_at_most_every_second(finished_ns);
     }
@@ -962,7 +1060,7 @@ impl Invocation {
     /// budget check and the cold-start report. Runs once; may allocate.
     #[cold]
     #[inline(never)]
-    fn first_real_finished(&self, outcome: Outcome, finished_at: Instant, keys: &Keys) {
+    fn first_real_finished(&self, outcome: Outcome, finished_at: Instant) {
         let summary = FirstRealInvocation {
             handler: self.handler.name,
             number: self.number,
@@ -973,10 +1071,12 @@ impl Invocation {
             budget: self.handler.budget.or_else(cold_start_budget),
         };
         let _ = FIRST_REAL.set(summary);
+        let _ = FIRST_HANDLER.set(self.handler);
         if summary.exceeded_budget().is_some() {
+            let handler = self.handler;
             metrics::with_recorder(|recorder| {
                 recorder
-                    .register_counter(&keys.budget_exceeded, &METADATA)
+                    .register_counter(handler.budget_exceeded_key(), &METADATA)
                     .increment(1);
             });
         }
