@@ -81,12 +81,28 @@ fn handler_times(request_id: &str) -> (Instant, Instant) {
     (*entered, *left)
 }
 
+/// Polls `cond` until it holds; a liveness deadline of [`WAIT`], not a speed claim.
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < WAIT, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let polled = tokio::time::timeout(WAIT, async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(polled.is_ok(), "timed out waiting until {what}");
+}
+
+/// Drops `api` on another thread and waits (up to [`WAIT`]) for the drop to return: shutting
+/// the server down joins its thread and must not hang.
+fn drop_completes(api: LocalRuntimeApi) {
+    let (done, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(api);
+        let _ = done.send(());
+    });
+    dropped
+        .recv_timeout(WAIT)
+        .expect("dropping the API returns (shutdown does not hang)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,9 +404,7 @@ fn real_runtime_against_local_api() {
             api.pending_next_requests() == 1
         })
         .await;
-        let started = Instant::now();
-        drop(api);
-        assert!(started.elapsed() < Duration::from_secs(2), "drop is prompt");
+        drop_completes(api);
         let outcome = tokio::time::timeout(WAIT, runtime_task)
             .await
             .expect("the runtime loop ends once the API is gone")
@@ -654,6 +668,7 @@ fn wait_for_results_times_out_without_a_tokio_timer() {
     let err = rt
         .block_on(api.wait_for_results(1, Duration::from_millis(100)))
         .unwrap_err();
+    // A lower bound, so behaviour rather than speed: the timeout is not cut short.
     assert!(started.elapsed() >= Duration::from_millis(100));
     assert_eq!(err.expected(), 1);
     assert_eq!(err.received(), 0);
@@ -673,9 +688,7 @@ async fn dropping_the_api_closes_pending_next_requests() {
     stream.write_all(&get(NEXT)).await.unwrap();
     eventually("/next pending", || api.pending_next_requests() == 1).await;
 
-    let started = Instant::now();
-    drop(api);
-    assert!(started.elapsed() < Duration::from_secs(2));
+    drop_completes(api);
     let mut buf = Vec::new();
     let read = tokio::time::timeout(WAIT, stream.read_to_end(&mut buf))
         .await

@@ -80,7 +80,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::environment::Environment;
 use crate::names;
 use crate::tracker::{self, Outcome, StartKind};
 
@@ -135,18 +134,9 @@ impl During {
         match tracker::invocation_count() {
             0 => During::Init,
             1 if tracker::first_invocation().is_some_and(|first| first.warmup) => During::Warmup,
-            1 => During::Invocation {
-                number: 1,
-                // The first invocation records its kind right after taking number 1; in that
-                // instant, compute it the same way.
-                start_kind: tracker::first_invocation().map_or_else(
-                    || StartKind::first_for(Environment::current().init_type()),
-                    |first| first.start_kind,
-                ),
-            },
             number => During::Invocation {
                 number,
-                start_kind: StartKind::Warm,
+                start_kind: tracker::start_kind_of(number),
             },
         }
     }

@@ -135,7 +135,7 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// `coldstart::lambda`); later samples come from [`sample_at_most_every_second`].
 pub(crate) fn sample_now() -> Option<MemoryUsage> {
     let now = Instant::now();
-    LAST_SAMPLE.store(nanos_since_start(now), Ordering::Relaxed);
+    LAST_SAMPLE.store(crate::phases::start_offset(now), Ordering::Relaxed);
     record(current()?)
 }
 
@@ -171,11 +171,6 @@ fn sample_slow() {
 fn record(usage: MemoryUsage) -> Option<MemoryUsage> {
     metrics::histogram!(crate::names::MEM_USAGE).record(usage.peak_resident_bytes as f64);
     Some(usage)
-}
-
-fn nanos_since_start(at: Instant) -> u64 {
-    let since = at.saturating_duration_since(crate::phases::process_start().0);
-    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
 }
 
 #[cfg(test)]

@@ -70,6 +70,13 @@ pub fn process_start() -> (Instant, StartSource) {
     *PROCESS_START.get_or_init(|| (Instant::now(), StartSource::FirstUse))
 }
 
+/// `at` as whole nanoseconds since [`process_start`], plus one, so that 0 can stand for "never"
+/// in an atomic. The tracker's timeline and the memory sampler store instants this way.
+pub(crate) fn start_offset(at: Instant) -> u64 {
+    let since = at.saturating_duration_since(process_start().0);
+    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+}
+
 /// Marks the end of INIT: call it right before the runtime loop starts (after building clients,
 /// reading configuration and so on). Only the first call counts; it returns `false` afterwards.
 ///

@@ -27,7 +27,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -352,6 +352,20 @@ fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> Star
     start_kind
 }
 
+/// The start kind of invocation `number` (from 1): the first invocation's kind for 1, `warm`
+/// for the others. In the instant between the first invocation taking number 1 and recording
+/// its kind, the kind is derived the same way it will be recorded (without the proactive check,
+/// which needs the event's arrival).
+pub(crate) fn start_kind_of(number: u64) -> StartKind {
+    match number {
+        1 => first_invocation().map_or_else(
+            || StartKind::first_for(Environment::current().init_type()),
+            |first| first.start_kind,
+        ),
+        _ => StartKind::Warm,
+    }
+}
+
 /// The first invocation of the process, if one has begun.
 pub fn first_invocation() -> Option<FirstInvocation> {
     FIRST.get().copied()
@@ -367,8 +381,7 @@ pub fn invocation_count() -> u64 {
     INVOCATIONS.load(Ordering::Relaxed)
 }
 
-/// Set once the first real (non-ping) invocation of the process has finished.
-static FIRST_REAL_DONE: AtomicBool = AtomicBool::new(false);
+/// Set once, by the first real (non-ping) invocation of the process to finish.
 static FIRST_REAL: OnceLock<FirstRealInvocation> = OnceLock::new();
 
 /// The first invocation of the process that reached a handler (warm-up pings do not), once it
@@ -500,11 +513,10 @@ impl CurrentInvocation {
 pub fn current_invocation() -> Option<CurrentInvocation> {
     let number = INVOCATIONS.load(Ordering::Acquire);
     let started_at = timeline::last_started()?;
-    let start_kind = match number {
-        0 => return None,
-        1 => first_invocation().map_or(StartKind::Cold, |first| first.start_kind),
-        _ => StartKind::Warm,
-    };
+    if number == 0 {
+        return None;
+    }
+    let start_kind = start_kind_of(number);
     Some(CurrentInvocation {
         number,
         start_kind,
@@ -554,8 +566,7 @@ mod timeline {
     static LAST_IDLE: AtomicU64 = AtomicU64::new(0);
 
     fn encode(at: Instant) -> u64 {
-        let since = at.saturating_duration_since(phases::process_start().0);
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+        phases::start_offset(at)
     }
 
     fn decode(raw: u64) -> Option<Instant> {
@@ -598,6 +609,22 @@ mod timeline {
             0 => None,
             raw => Some(Duration::from_nanos(raw - 1)),
         }
+    }
+}
+
+/// Applies `op` to the handle in `slot` (registering it first if needed) when `cache` says the
+/// current recorder is the global one, else to a handle looked up now.
+#[inline(always)]
+fn with_handle<H>(
+    cache: bool,
+    slot: &OnceLock<H>,
+    register: impl FnOnce() -> H,
+    op: impl FnOnce(&H),
+) {
+    if cache {
+        op(slot.get_or_init(register));
+    } else {
+        op(&register());
     }
 }
 
@@ -993,64 +1020,46 @@ impl Invocation {
             Some(failure) => &handles.errors[kind][failure],
         };
         metrics::with_recorder(|recorder| {
-            if is_global_recorder(recorder, self.number > 1) {
-                // Handles registered with this very recorder, which outlives the process's
-                // invocations: an atomic load each instead of a registry lookup.
-                // Keys are only needed to fill a slot.
-                if cold {
-                    handles
-                        .coldstarts
-                        .get_or_init(|| {
-                            recorder.register_counter(handler.coldstarts_key(), &METADATA)
-                        })
-                        .increment(1);
-                }
-                count_handle
-                    .get_or_init(|| {
-                        recorder.register_counter(handler.count_key(kind, failure), &METADATA)
-                    })
-                    .increment(1);
-                handles.duration[kind]
-                    .get_or_init(|| {
-                        recorder.register_histogram(handler.duration_key(kind), &METADATA)
-                    })
-                    .record(seconds);
-                if let Some(idle) = idle {
-                    handles
-                        .idle
-                        .get_or_init(|| recorder.register_gauge(handler.idle_key(), &METADATA))
-                        .set(idle);
-                }
-                handles
-                    .age
-                    .get_or_init(|| recorder.register_gauge(handler.age_key(), &METADATA))
-                    .set(age);
-            } else {
-                // A thread-local recorder (or none): look the series up every time.
-                if cold {
-                    recorder
-                        .register_counter(handler.coldstarts_key(), &METADATA)
-                        .increment(1);
-                }
-                recorder
-                    .register_counter(handler.count_key(kind, failure), &METADATA)
-                    .increment(1);
-                recorder
-                    .register_histogram(handler.duration_key(kind), &METADATA)
-                    .record(seconds);
-                if let Some(idle) = idle {
-                    recorder
-                        .register_gauge(handler.idle_key(), &METADATA)
-                        .set(idle);
-                }
-                recorder
-                    .register_gauge(handler.age_key(), &METADATA)
-                    .set(age);
+            // The global recorder outlives every invocation: its handles are cached (an atomic
+            // load each). Any other recorder (thread-local, or none installed) is looked up.
+            let cache = is_global_recorder(recorder, self.number > 1);
+            if cold {
+                with_handle(
+                    cache,
+                    &handles.coldstarts,
+                    || recorder.register_counter(handler.coldstarts_key(), &METADATA),
+                    |counter| counter.increment(1),
+                );
             }
+            with_handle(
+                cache,
+                count_handle,
+                || recorder.register_counter(handler.count_key(kind, failure), &METADATA),
+                |counter| counter.increment(1),
+            );
+            with_handle(
+                cache,
+                &handles.duration[kind],
+                || recorder.register_histogram(handler.duration_key(kind), &METADATA),
+                |histogram| histogram.record(seconds),
+            );
+            if let Some(idle) = idle {
+                with_handle(
+                    cache,
+                    &handles.idle,
+                    || recorder.register_gauge(handler.idle_key(), &METADATA),
+                    |gauge| gauge.set(idle),
+                );
+            }
+            with_handle(
+                cache,
+                &handles.age,
+                || recorder.register_gauge(handler.age_key(), &METADATA),
+                |gauge| gauge.set(age),
+            );
         });
         let finished_ns = timeline::finished(finished_at);
-        if !FIRST_REAL_DONE.load(Ordering::Relaxed) && !FIRST_REAL_DONE.swap(true, Ordering::AcqRel)
-        {
+        if FIRST_REAL.get().is_none() {
             self.first_real_finished(outcome, finished_at);
         }
         crate::memory::sample_at_most_every_second(finished_ns);
@@ -1070,7 +1079,9 @@ impl Invocation {
             finished_at,
             budget: self.handler.budget.or_else(cold_start_budget),
         };
-        let _ = FIRST_REAL.set(summary);
+        if FIRST_REAL.set(summary).is_err() {
+            return; // another invocation finished first
+        }
         let _ = FIRST_HANDLER.set(self.handler);
         if summary.exceeded_budget().is_some() {
             let handler = self.handler;
