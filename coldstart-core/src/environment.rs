@@ -119,6 +119,13 @@ pub struct Environment {
 }
 
 static CURRENT: OnceLock<Environment> = OnceLock::new();
+const INIT_TYPE_VAR: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+
+/// The init type a raw variable value stands for: absent or blank is on-demand.
+fn init_type_from(raw: Option<String>) -> InitType {
+    raw.filter(|value| !value.trim().is_empty())
+        .map_or(InitType::OnDemand, |raw| InitType::parse(&raw))
+}
 static FUNCTION_NAME_OVERRIDE: OnceLock<String> = OnceLock::new();
 
 impl Environment {
@@ -135,6 +142,19 @@ impl Environment {
         CURRENT.get_or_init(|| Self::from_lookup(|name| std::env::var(name).ok()))
     }
 
+    /// How Lambda initialized this process's environment: [`Environment::current`]`.init_type()`
+    /// without reading the other variables, which the path to the first response does not need.
+    ///
+    /// ```
+    /// use coldstart_core::environment::{Environment, InitType};
+    /// assert_eq!(Environment::current_init_type(), &InitType::OnDemand); // variable absent
+    /// assert_eq!(Environment::current_init_type(), Environment::current().init_type());
+    /// ```
+    pub fn current_init_type() -> &'static InitType {
+        static INIT_TYPE: OnceLock<InitType> = OnceLock::new();
+        INIT_TYPE.get_or_init(|| init_type_from(std::env::var(INIT_TYPE_VAR).ok()))
+    }
+
     /// Builds an environment from a variable lookup (`name -> value`).
     ///
     /// Empty values count as absent. See the type-level example.
@@ -147,8 +167,7 @@ impl Environment {
                 .and_then(|raw| raw.trim().parse().ok()),
             log_stream_name: var("AWS_LAMBDA_LOG_STREAM_NAME"),
             region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
-            init_type: var("AWS_LAMBDA_INITIALIZATION_TYPE")
-                .map_or(InitType::OnDemand, |raw| InitType::parse(&raw)),
+            init_type: init_type_from(lookup(INIT_TYPE_VAR)),
         }
     }
 

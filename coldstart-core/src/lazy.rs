@@ -382,12 +382,13 @@ pub fn report() -> Report {
         .into_iter()
         .map(|registration| (registration.entry)().info())
         .collect();
-    // Unstable (less code in every function binary); the name and module path make the order total.
-    lazies.sort_unstable_by(|a, b| {
+    // The name and module path make the order total.
+    crate::sort::sort_by(&mut lazies, |a, b| {
         b.spent
             .cmp(&a.spent)
             .then_with(|| a.name.cmp(b.name))
             .then_with(|| a.module_path.cmp(b.module_path))
+            .is_lt()
     });
     Report { lazies }
 }

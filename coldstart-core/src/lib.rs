@@ -33,6 +33,7 @@ pub mod phases;
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
 pub mod report;
+mod sort;
 pub mod tracker;
 
 #[cfg(feature = "local")]
@@ -45,3 +46,13 @@ pub mod lambda;
 
 #[doc(hidden)]
 pub mod __private;
+
+/// Starts a named thread running `work` and lets it go; `false` if no thread could be started.
+/// One non-generic function for the crate's few background threads, so that the thread start-up
+/// code exists once in a binary.
+fn spawn_detached(name: &str, work: Box<dyn FnOnce() + Send>) -> bool {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(work)
+        .is_ok()
+}

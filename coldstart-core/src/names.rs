@@ -15,6 +15,9 @@
 //! assert_eq!(cold.labels, &[names::LABEL_HANDLER]);
 //! ```
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
+
 use metrics::Unit;
 
 /// `faas.coldstarts`: user-facing cold starts (start kind `cold`).
@@ -235,9 +238,13 @@ pub const ALL: &[MetricDef] = &[
 
 /// Describes every metric (unit and text) to the current recorder through `describe_*!`.
 ///
-/// Called automatically on the first invocation of the process. Call it yourself right after
-/// installing a recorder if you want descriptions present before that (for example to export
-/// `# HELP` lines from a scrape that happens first).
+/// Called automatically, once per process, before anything can read the descriptions: on the
+/// first invocation, or — under `coldstart::lambda`'s `run` — right before the first flush hook
+/// runs (so a CloudWatch EMF flush or a Pushgateway push has its units and help texts) and
+/// otherwise right after the first response is posted, so that the cold request does not wait
+/// for it. Call it yourself right after installing a recorder if you want descriptions present
+/// before that (for example to export `# HELP` lines from a scrape that happens first); calling
+/// it again is harmless.
 ///
 /// ```
 /// coldstart_core::names::describe_metrics();
@@ -251,6 +258,29 @@ pub fn describe_metrics() {
             }
             MetricKind::Gauge => metrics::describe_gauge!(def.name, def.unit, def.description),
         }
+    }
+}
+
+static DESCRIBED: Once = Once::new();
+static DEFERRED: AtomicBool = AtomicBool::new(false);
+
+/// [`describe_metrics`], the first time it is called in the process; one atomic load after that.
+#[inline]
+pub(crate) fn describe_once() {
+    DESCRIBED.call_once(describe_metrics);
+}
+
+/// `coldstart::lambda` calls this at init end: from then on the descriptions are not sent by the
+/// first invocation but by the first flush or after the first response (see [`describe_metrics`]).
+#[cfg(feature = "lambda")]
+pub(crate) fn defer_descriptions() {
+    DEFERRED.store(true, Ordering::Relaxed);
+}
+
+/// The first invocation's share: describes unless `coldstart::lambda` does it later.
+pub(crate) fn describe_on_first_invocation() {
+    if !DEFERRED.load(Ordering::Relaxed) {
+        describe_once();
     }
 }
 

@@ -61,9 +61,11 @@ pub fn builder() -> PrometheusBuilder {
         .expect("DURATION_BUCKETS is not empty")
 }
 
-/// Installs a Prometheus recorder built by [`builder`] as the global `metrics` recorder,
-/// describes every metric of this crate to it, and returns the handle that renders the text
-/// exposition.
+/// Installs a Prometheus recorder built by [`builder`] as the global `metrics` recorder and
+/// returns the handle that renders the text exposition.
+///
+/// The crate's metrics are described to it (`# HELP`, units) with the first invocation, not
+/// here, so that INIT does not pay for it (see [`names::describe_metrics`]).
 ///
 /// Fails if a global recorder is already installed.
 ///
@@ -90,7 +92,6 @@ pub fn install_with(
     let recorder = builder.build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder)?;
-    names::describe_metrics();
     Ok(handle)
 }
 

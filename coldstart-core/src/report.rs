@@ -203,7 +203,9 @@ fn dominant(
         }
     }
     parts.retain(|(_, duration)| !duration.is_zero());
-    parts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    crate::sort::sort_by(&mut parts, |a, b| {
+        b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)).is_lt()
+    });
     parts.truncate(5);
     parts
 }

@@ -314,7 +314,7 @@ fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> Star
     // When the event arrived: taken by `coldstart::lambda`'s layer before deserialization,
     // otherwise approximated by the start of the first invocation.
     let arrived = phases::first_event().unwrap_or(started_at);
-    let mut start_kind = StartKind::first_for(Environment::current().init_type());
+    let mut start_kind = StartKind::first_for(Environment::current_init_type());
     if start_kind == StartKind::Cold
         && init_end
             .is_some_and(|end| arrived.saturating_duration_since(end) > proactive_threshold())
@@ -327,7 +327,7 @@ fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> Star
         started_at,
         warmup,
     });
-    names::describe_metrics();
+    names::describe_on_first_invocation();
     let (process_start, _) = phases::process_start();
     let phase = |name: &'static str, seconds: f64| {
         metrics::histogram!(names::PHASE_DURATION, names::LABEL_PHASE => name).record(seconds);
@@ -359,7 +359,7 @@ fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> Star
 pub(crate) fn start_kind_of(number: u64) -> StartKind {
     match number {
         1 => first_invocation().map_or_else(
-            || StartKind::first_for(Environment::current().init_type()),
+            || StartKind::first_for(Environment::current_init_type()),
             |first| first.start_kind,
         ),
         _ => StartKind::Warm,
@@ -710,55 +710,65 @@ fn key(
 }
 
 impl Handler {
+    /// The key in `slot`, built on first use. One function for every slot, so that the
+    /// `OnceLock` initialization code exists once in the binary.
+    fn key_in<'a>(
+        &self,
+        slot: &'a OnceLock<Key>,
+        name: &'static str,
+        start: Option<StartKind>,
+        outcome: Option<Outcome>,
+    ) -> &'a Key {
+        slot.get_or_init(|| key(name, self.name, start, outcome))
+    }
+
     fn coldstarts_key(&self) -> &Key {
-        let keys = &self.keys;
-        keys.coldstarts
-            .get_or_init(|| key(names::COLDSTARTS, self.name, None, None))
+        self.key_in(&self.keys.coldstarts, names::COLDSTARTS, None, None)
     }
 
     fn count_key(&self, kind: usize, failure: Option<usize>) -> &Key {
         let start = Some(StartKind::ALL[kind]);
         match failure {
-            None => self.keys.invocations[kind]
-                .get_or_init(|| key(names::INVOCATIONS, self.name, start, None)),
-            Some(failure) => self.keys.errors[kind][failure].get_or_init(|| {
-                key(
-                    names::ERRORS,
-                    self.name,
-                    start,
-                    Some(Outcome::FAILED[failure]),
-                )
-            }),
+            None => self.key_in(
+                &self.keys.invocations[kind],
+                names::INVOCATIONS,
+                start,
+                None,
+            ),
+            Some(failure) => self.key_in(
+                &self.keys.errors[kind][failure],
+                names::ERRORS,
+                start,
+                Some(Outcome::FAILED[failure]),
+            ),
         }
     }
 
     fn duration_key(&self, kind: usize) -> &Key {
-        self.keys.duration[kind].get_or_init(|| {
-            key(
-                names::INVOKE_DURATION,
-                self.name,
-                Some(StartKind::ALL[kind]),
-                None,
-            )
-        })
+        let start = Some(StartKind::ALL[kind]);
+        self.key_in(
+            &self.keys.duration[kind],
+            names::INVOKE_DURATION,
+            start,
+            None,
+        )
     }
 
     fn idle_key(&self) -> &Key {
-        self.keys
-            .idle
-            .get_or_init(|| key(names::IDLE_DURATION, self.name, None, None))
+        self.key_in(&self.keys.idle, names::IDLE_DURATION, None, None)
     }
 
     fn age_key(&self) -> &Key {
-        self.keys
-            .age
-            .get_or_init(|| key(names::ENVIRONMENT_AGE, self.name, None, None))
+        self.key_in(&self.keys.age, names::ENVIRONMENT_AGE, None, None)
     }
 
     fn budget_exceeded_key(&self) -> &Key {
-        self.keys
-            .budget_exceeded
-            .get_or_init(|| key(names::BUDGET_EXCEEDED, self.name, None, None))
+        self.key_in(
+            &self.keys.budget_exceeded,
+            names::BUDGET_EXCEEDED,
+            None,
+            None,
+        )
     }
 
     /// Builds every metric key of this handler that is not built yet, so that no later
@@ -857,14 +867,16 @@ fn start_probe(id: RecorderId) {
     if LAST_PROBED.load(Relaxed) == id.addr || LAST_PROBED.swap(id.addr, Relaxed) == id.addr {
         return;
     }
-    let probe = std::thread::Builder::new()
-        .name("coldstart-probe".into()) // 15 bytes: the whole name fits in `comm`
-        .spawn(|| {
+    // 15 bytes: the whole name fits in `comm`. If no thread can be started, handles are simply
+    // not cached.
+    crate::spawn_detached(
+        "coldstart-probe",
+        Box::new(|| {
             if let Some(global) = metrics::with_recorder(|global| RecorderId::of(global)) {
                 let _ = GLOBAL_RECORDER.set(global);
             }
-        });
-    drop(probe); // detached; if no thread could be started, handles are simply not cached
+        }),
+    );
 }
 
 /// One instrumented handler. Declare it as a `static`; `#[cold_start_handler]` does this for you.

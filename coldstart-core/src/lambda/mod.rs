@@ -211,6 +211,8 @@ impl Shared {
     /// Runs the flush hook, if any; a panic in it is caught and logged, never propagated.
     fn flush(&self, finished: Finished) {
         let Some(hook) = &self.on_flush else { return };
+        // What the hook exports needs its units and help texts.
+        crate::names::describe_once();
         let started = Instant::now();
         if catch_unwind(AssertUnwindSafe(|| hook(finished))).is_err() {
             eprintln!("coldstart: the flush hook panicked after a `{finished}` invocation; the response is posted anyway");
@@ -259,13 +261,11 @@ async fn delay(duration: Duration) {
         return;
     }
     let (done, wait) = tokio::sync::oneshot::channel::<()>();
-    let timer = std::thread::Builder::new()
-        .name("coldstart-warmup-delay".into())
-        .spawn(move || {
-            std::thread::sleep(duration);
-            let _ = done.send(());
-        });
-    if timer.is_ok() {
+    let timer = Box::new(move || {
+        std::thread::sleep(duration);
+        let _ = done.send(());
+    });
+    if crate::spawn_detached("coldstart-warmup-delay", timer) {
         let _ = wait.await;
     }
 }
@@ -507,7 +507,7 @@ impl Coldstart {
     /// # });
     /// ```
     pub async fn end_init(&self) -> Option<Prewarmed> {
-        let ahead_of_demand = !Environment::current().init_type().is_user_facing();
+        let ahead_of_demand = !Environment::current_init_type().is_user_facing();
         let prewarmed = if ahead_of_demand || self.shared.prewarm_on_demand {
             let prewarmed = lazy::prewarm().await;
             report_failures("INIT", &prewarmed);
@@ -523,6 +523,7 @@ impl Coldstart {
             crate::report::set_enabled(enabled);
         }
         crate::report::defer_to_after_response();
+        crate::names::defer_descriptions();
         phases::mark_init_end();
         prewarmed
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// Payloads longer than this are never warm-up pings (the known shapes are a few dozen bytes);
 /// they are not even scanned.
@@ -105,7 +105,8 @@ impl Ping {
 ///
 /// Cheap on every other payload: anything longer than [`MAX_PING_BYTES`], not starting with
 /// `{`, or not containing the bytes `warm` is rejected without parsing. Never panics, whatever
-/// the bytes. (A payload whose keys spell `warm` with JSON escapes is not recognized.)
+/// the bytes. (A payload whose keys spell `warm` with JSON escapes is not recognized; strings in
+/// fields other than the ones above are skipped without checking their text.)
 ///
 /// ```
 /// use coldstart_core::lambda::{detect_ping, PingSource};
@@ -124,31 +125,161 @@ pub fn detect_ping(body: &[u8]) -> Option<Ping> {
     if *first != b'{' || !body.windows(4).any(|w| w == b"warm") {
         return None;
     }
-    let object: Map<String, Value> = serde_json::from_slice(body).ok()?;
-    if object.get("source").and_then(Value::as_str) == Some("serverless-plugin-warmup") {
+    let fields: Fields = serde_json::from_slice(body).ok()?;
+    if fields.source == Some(Scalar::PluginName) {
         return Some(Ping::new(PingSource::ServerlessPluginWarmup, None));
     }
-    if object.get("warmer") == Some(&Value::Bool(true)) {
-        let concurrency =
-            number(&object, "__WARMER_CONCURRENCY__").or(number(&object, "concurrency"));
+    if fields.warmer == Some(Scalar::True) {
+        let concurrency = number(fields.warmer_concurrency).or(number(fields.concurrency));
         return Some(Ping::new(PingSource::LambdaWarmer, concurrency));
     }
-    if object.get("warmup") == Some(&Value::Bool(true)) {
-        return Some(Ping::new(
-            PingSource::Warmup,
-            number(&object, "concurrency"),
-        ));
+    if fields.warmup == Some(Scalar::True) {
+        return Some(Ping::new(PingSource::Warmup, number(fields.concurrency)));
     }
     None
 }
 
-/// A non-negative integer field, saturated to `u32`.
-fn number(object: &Map<String, Value>, key: &str) -> Option<u32> {
-    let value = object.get(key)?;
-    let n = value
-        .as_u64()
-        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))?;
-    Some(u32::try_from(n).unwrap_or(u32::MAX))
+/// A non-negative integer (or a string holding one), saturated to `u32`.
+fn number(value: Option<Scalar>) -> Option<u32> {
+    match value? {
+        Scalar::Number(n) => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+        _ => None,
+    }
+}
+
+// The payload is read into the few top-level fields the shapes above look at, every other value
+// skipped (a `serde_json::Value` would cost every function binary its map and value code, about
+// 15 KiB). Duplicate keys: the last one counts, as in a `serde_json::Map`.
+
+/// The top-level fields of a JSON object that ping detection looks at.
+#[derive(Default)]
+struct Fields {
+    source: Option<Scalar>,
+    warmer: Option<Scalar>,
+    warmup: Option<Scalar>,
+    warmer_concurrency: Option<Scalar>,
+    concurrency: Option<Scalar>,
+}
+
+/// What a field's value is, as far as ping detection cares.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    /// `true`.
+    True,
+    /// The string `serverless-plugin-warmup`.
+    PluginName,
+    /// A non-negative integer that fits a `u64`, or a string holding one (whitespace around it
+    /// allowed).
+    Number(u64),
+    /// Anything else: another string or number, `false`, `null`, an array, an object.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor;
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = Fields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Fields, M::Error> {
+                let mut fields = Fields::default();
+                while let Some(key) = map.next_key::<FieldName>()? {
+                    let slot = match key {
+                        FieldName::Source => &mut fields.source,
+                        FieldName::Warmer => &mut fields.warmer,
+                        FieldName::Warmup => &mut fields.warmup,
+                        FieldName::WarmerConcurrency => &mut fields.warmer_concurrency,
+                        FieldName::Concurrency => &mut fields.concurrency,
+                        FieldName::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(fields)
+            }
+        }
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+/// A top-level key.
+enum FieldName {
+    Source,
+    Warmer,
+    Warmup,
+    WarmerConcurrency,
+    Concurrency,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for FieldName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = FieldName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<FieldName, E> {
+                Ok(match key {
+                    "source" => FieldName::Source,
+                    "warmer" => FieldName::Warmer,
+                    "warmup" => FieldName::Warmup,
+                    "__WARMER_CONCURRENCY__" => FieldName::WarmerConcurrency,
+                    "concurrency" => FieldName::Concurrency,
+                    _ => FieldName::Other,
+                })
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Scalar, E> {
+                Ok(if value { Scalar::True } else { Scalar::Other })
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(value))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Scalar, E> {
+                Ok(u64::try_from(value).map_or(Scalar::Other, Scalar::Number))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Scalar, E> {
+                Ok(if value == "serverless-plugin-warmup" {
+                    Scalar::PluginName
+                } else {
+                    value.trim().parse().map_or(Scalar::Other, Scalar::Number)
+                })
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Scalar, S::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Scalar, M::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +336,76 @@ mod tests {
         huge.resize(MAX_PING_BYTES, b' ');
         huge.extend_from_slice(br#""}"#);
         assert_eq!(detect_ping(&huge), None, "over the size cap");
+    }
+
+    /// The detector as first written, on a whole `serde_json::Value`: the field-by-field
+    /// reader must decide exactly as it does.
+    fn reference(body: &[u8]) -> Option<Ping> {
+        use serde_json::{Map, Value};
+        if body.len() > MAX_PING_BYTES {
+            return None;
+        }
+        let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+        if *first != b'{' || !body.windows(4).any(|w| w == b"warm") {
+            return None;
+        }
+        let object: Map<String, Value> = serde_json::from_slice(body).ok()?;
+        let number = |key: &str| {
+            let value = object.get(key)?;
+            let n = value
+                .as_u64()
+                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))?;
+            Some(u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        if object.get("source").and_then(Value::as_str) == Some("serverless-plugin-warmup") {
+            return Some(Ping::new(PingSource::ServerlessPluginWarmup, None));
+        }
+        if object.get("warmer") == Some(&Value::Bool(true)) {
+            let concurrency = number("__WARMER_CONCURRENCY__").or(number("concurrency"));
+            return Some(Ping::new(PingSource::LambdaWarmer, concurrency));
+        }
+        if object.get("warmup") == Some(&Value::Bool(true)) {
+            return Some(Ping::new(PingSource::Warmup, number("concurrency")));
+        }
+        None
+    }
+
+    #[test]
+    fn duplicate_keys_and_odd_values_decide_as_a_json_map_would() {
+        for body in [
+            &br#"{"warmup":false,"warmup":true}"#[..],
+            br#"{"warmup":true,"warmup":false}"#,
+            br#"{"warmer":true,"__WARMER_CONCURRENCY__":"x","concurrency":" 4 "}"#,
+            br#"{"warmer":true,"__WARMER_CONCURRENCY__":-3,"concurrency":2.0}"#,
+            br#"{"warmup":true,"concurrency":18446744073709551616}"#,
+            br#"{"source":["serverless-plugin-warmup"],"warmup":true,"concurrency":{"a":[1]}}"#,
+            br#"{"source":"serverless-plugin-warmup","source":null,"warmer":true}"#,
+            br#"{"w\u0061rmup":true,"warmup":null}"#,
+        ] {
+            assert_eq!(
+                detect_ping(body),
+                reference(body),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    /// The one documented difference: text in fields the detector skips is not checked, so a
+    /// lone surrogate escape or a byte that is not UTF-8 in an unrelated string does not stop a
+    /// ping from being recognized (a whole `Value` would have rejected the payload).
+    #[test]
+    fn skipped_strings_are_not_validated() {
+        for body in [
+            &br#"{"warmup":true,"x":"\ud800"}"#[..],
+            b"{\"warmup\":true,\"x\":\"\xff\"}",
+        ] {
+            assert_eq!(
+                detect_ping(body).map(|ping| ping.source),
+                Some(PingSource::Warmup)
+            );
+            assert_eq!(reference(body), None);
+        }
     }
 
     /// A deterministic fuzz harness (no extra dependencies, a fraction of a second): random
@@ -265,6 +466,12 @@ mod tests {
             }
             let first = detect_ping(&body);
             assert_eq!(first, detect_ping(&body));
+            assert_eq!(
+                first,
+                reference(&body),
+                "{}",
+                String::from_utf8_lossy(&body)
+            );
             recognized += usize::from(first.is_some());
         }
         assert!(
