@@ -220,6 +220,7 @@ impl ColdStartReport {
     /// Written by hand rather than through `serde_json::json!`, whose expansion would add
     /// kilobytes of code to every function binary for a line printed once.
     pub fn to_json(&self) -> String {
+        use fmt::Write;
         let env = &self.environment;
         let mut out = String::with_capacity(1024);
         out.push_str("{\"coldstart_report\":1");
@@ -261,27 +262,29 @@ impl ColdStartReport {
                 opt_ms(self.user_facing),
             ),
         );
-        let lazies: Vec<String> = self
-            .lazies
-            .iter()
-            .map(|info| {
-                format!(
-                    "{{\"name\":{},\"module\":{},\"state\":{},\"ms\":{},\"spent_ms\":{},\"during\":{},\"invocation\":{},\"prewarm\":{},\"failures\":{}}}",
-                    string(info.name),
-                    string(info.module_path),
-                    string(&info.state.to_string()),
-                    opt_ms(info.duration),
-                    number(ms(info.spent)),
-                    opt_str(info.during.map(During::as_str)),
-                    info.during
-                        .and_then(During::invocation)
-                        .map_or_else(|| "null".to_owned(), |n| n.to_string()),
-                    info.prewarm,
-                    info.failures,
-                )
-            })
-            .collect();
-        field("lazy", format!("[{}]", lazies.join(",")));
+        let mut lazies = String::from("[");
+        for (i, info) in self.lazies.iter().enumerate() {
+            if i > 0 {
+                lazies.push(',');
+            }
+            let _ = write!(
+                lazies,
+                "{{\"name\":{},\"module\":{},\"state\":{},\"ms\":{},\"spent_ms\":{},\"during\":{},\"invocation\":{},\"prewarm\":{},\"failures\":{}}}",
+                string(info.name),
+                string(info.module_path),
+                string(&info.state.to_string()),
+                opt_ms(info.duration),
+                number(ms(info.spent)),
+                opt_str(info.during.map(During::as_str)),
+                info.during
+                    .and_then(During::invocation)
+                    .map_or_else(|| "null".to_owned(), |n| n.to_string()),
+                info.prewarm,
+                info.failures,
+            );
+        }
+        lazies.push(']');
+        field("lazy", lazies);
         field(
             "memory",
             self.memory.map_or_else(
@@ -301,19 +304,22 @@ impl ColdStartReport {
             self.budget.as_ref().map_or_else(
                 || "null".to_owned(),
                 |b| {
-                    let dominant: Vec<String> = b
-                        .dominant
-                        .iter()
-                        .map(|(what, d)| {
-                            format!("{{\"what\":{},\"ms\":{}}}", string(what), number(ms(*d)))
-                        })
-                        .collect();
+                    let mut dominant = String::new();
+                    for (i, (what, d)) in b.dominant.iter().enumerate() {
+                        let comma = if i > 0 { "," } else { "" };
+                        let _ = write!(
+                            dominant,
+                            "{comma}{{\"what\":{},\"ms\":{}}}",
+                            string(what),
+                            number(ms(*d))
+                        );
+                    }
                     format!(
                         "{{\"budget_ms\":{},\"took_ms\":{},\"exceeded_by_ms\":{},\"dominant\":[{}]}}",
                         number(ms(b.budget)),
                         number(ms(b.took)),
                         opt_ms(b.exceeded_by),
-                        dominant.join(",")
+                        dominant
                     )
                 },
             ),
