@@ -398,6 +398,50 @@ impl LocalRuntimeApi {
         })
     }
 
+    /// Waits until the function is done with every event pushed so far and waits for the next
+    /// one: nothing queued, every delivered event answered, and a `/next` request held open.
+    /// Returns `false` if that did not happen within `timeout`.
+    ///
+    /// On Lambda this is when the environment may be frozen, so what a function does after
+    /// posting a response (with `coldstart::lambda::run`: the cold-start report, and the first
+    /// invocation's metrics when no flush hook needs them earlier) is done by then. Like
+    /// [`wait_for_results`](Self::wait_for_results), it can be awaited from any executor.
+    ///
+    /// ```no_run
+    /// # async fn demo(api: &coldstart_core::local::LocalRuntimeApi) {
+    /// use std::time::Duration;
+    ///
+    /// let results = api.wait_for_results(1, Duration::from_secs(5)).await.unwrap();
+    /// assert!(api.wait_until_idle(Duration::from_secs(5)).await, "the function came back for more");
+    /// # let _ = results;
+    /// # }
+    /// ```
+    #[must_use = "`false` means the function did not come back for the next event in time"]
+    pub async fn wait_until_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let state = self.shared.lock();
+                if state.queue.is_empty()
+                    && state.in_flight.is_empty()
+                    && self.shared.pending_next.load(Ordering::SeqCst) > 0
+                {
+                    return true;
+                }
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            // Polled every millisecond, timed by the emulator's own runtime.
+            let (tick_tx, tick_rx) = oneshot::channel::<()>();
+            self.handle.spawn(async move {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let _ = tick_tx.send(());
+            });
+            let _ = tick_rx.await;
+        }
+    }
+
     /// A snapshot of the completed invocations, in completion order.
     pub fn results(&self) -> Vec<InvocationResult> {
         self.shared.lock().results.clone()

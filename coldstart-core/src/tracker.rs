@@ -27,7 +27,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -328,6 +328,21 @@ fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> Star
         warmup,
     });
     names::describe_on_first_invocation();
+    if DEFER_FIRST_METRICS.load(Ordering::Relaxed) {
+        PHASES_PENDING.store(true, Ordering::Relaxed);
+        HAS_PENDING.store(true, Ordering::Release);
+    } else {
+        record_phases();
+    }
+    start_kind
+}
+
+/// `faas.init_duration` and the `coldstart.phase_duration` of the first invocation (or ping).
+fn record_phases() {
+    let Some(first) = FIRST.get() else { return };
+    let started_at = first.started_at;
+    let init_end = phases::init_end();
+    let arrived = phases::first_event().unwrap_or(started_at);
     let (process_start, _) = phases::process_start();
     let phase = |name: &'static str, seconds: f64| {
         metrics::histogram!(names::PHASE_DURATION, names::LABEL_PHASE => name).record(seconds);
@@ -349,7 +364,47 @@ fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> Star
             arrived.saturating_duration_since(init_end).as_secs_f64(),
         );
     }
-    start_kind
+}
+
+/// Set by `coldstart::lambda` when nothing needs the first invocation's metrics before its
+/// response is posted (no flush hook): the first invocation then records them after the response
+/// ([`record_deferred`]), so that the cold request does not wait for the recorder's first
+/// registrations (about 40 µs with metrics-exporter-prometheus, whose code runs for the first
+/// time there).
+static DEFER_FIRST_METRICS: AtomicBool = AtomicBool::new(false);
+
+/// What the first invocation had to record, waiting for its response to be posted.
+static PENDING_FIRST: std::sync::Mutex<Option<Recorded>> = std::sync::Mutex::new(None);
+static PHASES_PENDING: AtomicBool = AtomicBool::new(false);
+static HAS_PENDING: AtomicBool = AtomicBool::new(false);
+
+#[cfg(feature = "lambda")]
+pub(crate) fn defer_first_metrics() {
+    DEFER_FIRST_METRICS.store(true, Ordering::Relaxed);
+}
+
+/// Records what the first invocation deferred (see [`defer_first_metrics`]); called after every
+/// response is posted, one atomic load once done.
+#[inline]
+pub(crate) fn record_deferred() {
+    if HAS_PENDING.load(Ordering::Relaxed) && HAS_PENDING.swap(false, Ordering::Acquire) {
+        record_deferred_now();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn record_deferred_now() {
+    if PHASES_PENDING.swap(false, Ordering::Relaxed) {
+        record_phases();
+    }
+    let pending = PENDING_FIRST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(recorded) = pending {
+        recorded.record(false);
+    }
 }
 
 /// The start kind of invocation `number` (from 1): the first invocation's kind for 1, `warm`
@@ -1017,59 +1072,24 @@ impl Invocation {
 
     fn record(&self, outcome: Outcome) {
         let finished_at = Instant::now();
-        let seconds = finished_at
-            .saturating_duration_since(self.started_at)
-            .as_secs_f64();
-        let age = environment_age_at(finished_at).as_secs_f64();
-        let idle = self.idle.map(|idle| idle.as_secs_f64());
-        let handler = self.handler;
-        let handles = &handler.keys.handles;
-        let kind = self.start_kind.index();
-        let cold = self.start_kind == StartKind::Cold;
-        let failure = outcome.failure_index();
-        let count_handle = match failure {
-            None => &handles.invocations[kind],
-            Some(failure) => &handles.errors[kind][failure],
+        let recorded = Recorded {
+            handler: self.handler,
+            start_kind: self.start_kind,
+            failure: outcome.failure_index(),
+            seconds: finished_at
+                .saturating_duration_since(self.started_at)
+                .as_secs_f64(),
+            idle: self.idle.map(|idle| idle.as_secs_f64()),
+            age: environment_age_at(finished_at).as_secs_f64(),
         };
-        metrics::with_recorder(|recorder| {
-            // The global recorder outlives every invocation: its handles are cached (an atomic
-            // load each). Any other recorder (thread-local, or none installed) is looked up.
-            let cache = is_global_recorder(recorder, self.number > 1);
-            if cold {
-                with_handle(
-                    cache,
-                    &handles.coldstarts,
-                    || recorder.register_counter(handler.coldstarts_key(), &METADATA),
-                    |counter| counter.increment(1),
-                );
-            }
-            with_handle(
-                cache,
-                count_handle,
-                || recorder.register_counter(handler.count_key(kind, failure), &METADATA),
-                |counter| counter.increment(1),
-            );
-            with_handle(
-                cache,
-                &handles.duration[kind],
-                || recorder.register_histogram(handler.duration_key(kind), &METADATA),
-                |histogram| histogram.record(seconds),
-            );
-            if let Some(idle) = idle {
-                with_handle(
-                    cache,
-                    &handles.idle,
-                    || recorder.register_gauge(handler.idle_key(), &METADATA),
-                    |gauge| gauge.set(idle),
-                );
-            }
-            with_handle(
-                cache,
-                &handles.age,
-                || recorder.register_gauge(handler.age_key(), &METADATA),
-                |gauge| gauge.set(age),
-            );
-        });
+        if self.number == 1 && DEFER_FIRST_METRICS.load(Ordering::Relaxed) {
+            *PENDING_FIRST
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(recorded);
+            HAS_PENDING.store(true, Ordering::Release);
+        } else {
+            recorded.record(self.number > 1);
+        }
         let finished_ns = timeline::finished(finished_at);
         if FIRST_REAL.get().is_none() {
             self.first_real_finished(outcome, finished_at);
@@ -1115,5 +1135,78 @@ impl Drop for Invocation {
             Outcome::Cancelled
         });
         self.record(outcome);
+    }
+}
+
+/// The metrics of one finished invocation, computed when it finished.
+#[derive(Clone, Copy)]
+struct Recorded {
+    handler: &'static Handler,
+    start_kind: StartKind,
+    failure: Option<usize>,
+    seconds: f64,
+    idle: Option<f64>,
+    age: f64,
+}
+
+impl Recorded {
+    /// Hands the values to the current recorder; `may_probe` allows starting the probe that
+    /// tells whether it is the global one (never on the first invocation: see
+    /// [`is_global_recorder`]).
+    #[inline(always)]
+    fn record(&self, may_probe: bool) {
+        let Recorded {
+            handler,
+            start_kind,
+            failure,
+            seconds,
+            idle,
+            age,
+        } = *self;
+        let handles = &handler.keys.handles;
+        let kind = start_kind.index();
+        let count_handle = match failure {
+            None => &handles.invocations[kind],
+            Some(failure) => &handles.errors[kind][failure],
+        };
+        metrics::with_recorder(|recorder| {
+            // The global recorder outlives every invocation: its handles are cached (an atomic
+            // load each). Any other recorder (thread-local, or none installed) is looked up.
+            let cache = is_global_recorder(recorder, may_probe);
+            if start_kind == StartKind::Cold {
+                with_handle(
+                    cache,
+                    &handles.coldstarts,
+                    || recorder.register_counter(handler.coldstarts_key(), &METADATA),
+                    |counter| counter.increment(1),
+                );
+            }
+            with_handle(
+                cache,
+                count_handle,
+                || recorder.register_counter(handler.count_key(kind, failure), &METADATA),
+                |counter| counter.increment(1),
+            );
+            with_handle(
+                cache,
+                &handles.duration[kind],
+                || recorder.register_histogram(handler.duration_key(kind), &METADATA),
+                |histogram| histogram.record(seconds),
+            );
+            if let Some(idle) = idle {
+                with_handle(
+                    cache,
+                    &handles.idle,
+                    || recorder.register_gauge(handler.idle_key(), &METADATA),
+                    |gauge| gauge.set(idle),
+                );
+            }
+            with_handle(
+                cache,
+                &handles.age,
+                || recorder.register_gauge(handler.age_key(), &METADATA),
+                |gauge| gauge.set(age),
+            );
+        });
     }
 }

@@ -45,6 +45,11 @@
 //!    environment consumes its coldness: the next real invocation is `warm`.
 //! 4. **The flush hook** ([`Coldstart::on_flush`]) runs after every invocation, before the
 //!    response is posted.
+//! 5. **After the first response** is posted, before the runtime asks for the next event (the
+//!    environment is still running): the cold-start report ([`crate::report`]), the metric
+//!    descriptions, and — when no flush hook needs them earlier — the first invocation's own
+//!    metrics and phase durations. The request that paid for the cold start does not also wait
+//!    for the recorder's first registrations; with a flush hook they are recorded before it runs.
 //!
 //! Every other payload goes exactly where `lambda_runtime::run` would send it: same
 //! deserialization (same errors, posted the same way), same panic handling, same tracing span.
@@ -524,6 +529,10 @@ impl Coldstart {
         }
         crate::report::defer_to_after_response();
         crate::names::defer_descriptions();
+        if !self.shared.has_hook() {
+            // Nothing reads the first invocation's metrics before its response is posted.
+            tracker::defer_first_metrics();
+        }
         phases::mark_init_end();
         prewarmed
     }

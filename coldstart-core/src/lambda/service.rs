@@ -403,6 +403,7 @@ impl<F: Future> Future for AfterResponse<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let output = ready!(self.project().future.poll(cx));
+        crate::tracker::record_deferred();
         crate::names::describe_once();
         crate::report::after_response();
         Poll::Ready(output)
