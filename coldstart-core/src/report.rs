@@ -220,120 +220,173 @@ impl ColdStartReport {
     /// Written by hand rather than through `serde_json::json!`, whose expansion would add
     /// kilobytes of code to every function binary for a line printed once.
     pub fn to_json(&self) -> String {
-        use fmt::Write;
         let env = &self.environment;
-        let mut out = String::with_capacity(1024);
-        out.push_str("{\"coldstart_report\":1");
-        let mut field = |name: &str, value: String| {
-            out.push(',');
-            push_str(&mut out, name);
-            out.push(':');
-            out.push_str(&value);
-        };
-        field("function", opt_str(env.function_name()));
-        field("version", opt_str(env.function_version()));
-        field("region", opt_str(env.region()));
-        field("log_stream", opt_str(env.log_stream_name()));
-        field(
-            "memory_mb",
-            env.memory_size_mb()
-                .map_or_else(|| "null".to_owned(), |mb| mb.to_string()),
-        );
-        field("init_type", string(env.init_type().as_str()));
-        field("handler", string(self.handler));
-        field("start", string(self.start_kind.as_str()));
-        field("warmed_by_ping", self.warmed_by_ping.to_string());
-        field("outcome", string(self.outcome.as_str()));
-        field(
-            "process_start",
-            string(match self.process_start_source {
+        let mut json = Json(String::with_capacity(1024));
+        json.0.push_str("{\"coldstart_report\":1");
+        json.key("function").opt_str(env.function_name());
+        json.key("version").opt_str(env.function_version());
+        json.key("region").opt_str(env.region());
+        json.key("log_stream").opt_str(env.log_stream_name());
+        json.key("memory_mb")
+            .opt_uint(env.memory_size_mb().map(u64::from));
+        json.key("init_type").str(env.init_type().as_str());
+        json.key("handler").str(self.handler);
+        json.key("start").str(self.start_kind.as_str());
+        json.key("warmed_by_ping").bool(self.warmed_by_ping);
+        json.key("outcome").str(self.outcome.as_str());
+        json.key("process_start")
+            .str(match self.process_start_source {
                 StartSource::Constructor => "constructor",
                 StartSource::FirstUse => "first_use",
-            }),
-        );
-        field(
-            "phases_ms",
-            format!(
-                "{{\"init\":{},\"wait_for_first_event\":{},\"to_first_invocation\":{},\"first_invocation\":{},\"user_facing\":{}}}",
-                opt_ms(self.init),
-                opt_ms(self.wait_for_first_event),
-                number(ms(self.to_first_invocation)),
-                number(ms(self.first_invocation)),
-                opt_ms(self.user_facing),
-            ),
-        );
-        let mut lazies = String::from("[");
+            });
+        json.key("phases_ms").open('{');
+        json.first_key("init").opt_ms(self.init);
+        json.key("wait_for_first_event")
+            .opt_ms(self.wait_for_first_event);
+        json.key("to_first_invocation").ms(self.to_first_invocation);
+        json.key("first_invocation").ms(self.first_invocation);
+        json.key("user_facing").opt_ms(self.user_facing);
+        json.close('}');
+        json.key("lazy").open('[');
         for (i, info) in self.lazies.iter().enumerate() {
             if i > 0 {
-                lazies.push(',');
+                json.0.push(',');
             }
-            let _ = write!(
-                lazies,
-                "{{\"name\":{},\"module\":{},\"state\":{},\"ms\":{},\"spent_ms\":{},\"during\":{},\"invocation\":{},\"prewarm\":{},\"failures\":{}}}",
-                string(info.name),
-                string(info.module_path),
-                string(&info.state.to_string()),
-                opt_ms(info.duration),
-                number(ms(info.spent)),
-                opt_str(info.during.map(During::as_str)),
-                info.during
-                    .and_then(During::invocation)
-                    .map_or_else(|| "null".to_owned(), |n| n.to_string()),
-                info.prewarm,
-                info.failures,
-            );
+            json.open('{');
+            json.first_key("name").str(info.name);
+            json.key("module").str(info.module_path);
+            json.key("state").str(&info.state.to_string());
+            json.key("ms").opt_ms(info.duration);
+            json.key("spent_ms").ms(info.spent);
+            json.key("during").opt_str(info.during.map(During::as_str));
+            json.key("invocation")
+                .opt_uint(info.during.and_then(During::invocation));
+            json.key("prewarm").bool(info.prewarm);
+            json.key("failures")
+                .opt_uint(Some(u64::from(info.failures)));
+            json.close('}');
         }
-        lazies.push(']');
-        field("lazy", lazies);
-        field(
-            "memory",
-            self.memory.map_or_else(
-                || "null".to_owned(),
-                |m| {
-                    format!(
-                        "{{\"resident_bytes\":{},\"peak_bytes\":{},\"hint\":{}}}",
-                        m.resident_bytes,
-                        m.peak_resident_bytes,
-                        string(&m.sizing_hint(env.memory_size_mb()))
-                    )
-                },
-            ),
-        );
-        field(
-            "budget",
-            self.budget.as_ref().map_or_else(
-                || "null".to_owned(),
-                |b| {
-                    let mut dominant = String::new();
-                    for (i, (what, d)) in b.dominant.iter().enumerate() {
-                        let comma = if i > 0 { "," } else { "" };
-                        let _ = write!(
-                            dominant,
-                            "{comma}{{\"what\":{},\"ms\":{}}}",
-                            string(what),
-                            number(ms(*d))
-                        );
+        json.close(']');
+        json.key("memory");
+        match &self.memory {
+            None => json.null(),
+            Some(m) => {
+                json.open('{');
+                json.first_key("resident_bytes")
+                    .opt_uint(Some(m.resident_bytes));
+                json.key("peak_bytes").opt_uint(Some(m.peak_resident_bytes));
+                json.key("hint").str(&m.sizing_hint(env.memory_size_mb()));
+                json.close('}');
+            }
+        }
+        json.key("budget");
+        match &self.budget {
+            None => json.null(),
+            Some(b) => {
+                json.open('{');
+                json.first_key("budget_ms").ms(b.budget);
+                json.key("took_ms").ms(b.took);
+                json.key("exceeded_by_ms").opt_ms(b.exceeded_by);
+                json.key("dominant").open('[');
+                for (i, (what, duration)) in b.dominant.iter().enumerate() {
+                    if i > 0 {
+                        json.0.push(',');
                     }
-                    format!(
-                        "{{\"budget_ms\":{},\"took_ms\":{},\"exceeded_by_ms\":{},\"dominant\":[{}]}}",
-                        number(ms(b.budget)),
-                        number(ms(b.took)),
-                        opt_ms(b.exceeded_by),
-                        dominant
-                    )
-                },
-            ),
-        );
-        out.push('}');
-        out
+                    json.open('{');
+                    json.first_key("what").str(what);
+                    json.key("ms").ms(*duration);
+                    json.close('}');
+                }
+                json.close(']');
+                json.close('}');
+            }
+        }
+        json.close('}');
+        json.0
     }
 }
 
-/// A JSON string literal.
-fn string(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    push_str(&mut out, value);
-    out
+/// A JSON text written field by field: one small function per kind of value, instead of a
+/// `format!` per object, keeps the report's code small in every function binary.
+struct Json(String);
+
+impl Json {
+    /// `,"name":` — the key of a field that follows another.
+    #[inline(never)]
+    fn key(&mut self, name: &str) -> &mut Self {
+        self.0.push(',');
+        self.first_key(name)
+    }
+
+    /// `"name":` — the first key of an object.
+    #[inline(never)]
+    fn first_key(&mut self, name: &str) -> &mut Self {
+        push_str(&mut self.0, name);
+        self.0.push(':');
+        self
+    }
+
+    fn open(&mut self, bracket: char) {
+        self.0.push(bracket);
+    }
+
+    fn close(&mut self, bracket: char) {
+        self.0.push(bracket);
+    }
+
+    #[inline(never)]
+    fn null(&mut self) {
+        self.0.push_str("null");
+    }
+
+    #[inline(never)]
+    fn str(&mut self, value: &str) {
+        push_str(&mut self.0, value);
+    }
+
+    #[inline(never)]
+    fn opt_str(&mut self, value: Option<&str>) {
+        match value {
+            Some(value) => self.str(value),
+            None => self.null(),
+        }
+    }
+
+    #[inline(never)]
+    fn bool(&mut self, value: bool) {
+        self.0.push_str(if value { "true" } else { "false" });
+    }
+
+    #[inline(never)]
+    fn opt_uint(&mut self, value: Option<u64>) {
+        use fmt::Write;
+        match value {
+            Some(value) => {
+                let _ = write!(self.0, "{value}");
+            }
+            None => self.null(),
+        }
+    }
+
+    /// A duration in milliseconds, rounded to the microsecond.
+    #[inline(never)]
+    fn ms(&mut self, duration: Duration) {
+        use fmt::Write;
+        let value = ms(duration);
+        if value.is_finite() {
+            let _ = write!(self.0, "{value}");
+        } else {
+            self.null();
+        }
+    }
+
+    #[inline(never)]
+    fn opt_ms(&mut self, duration: Option<Duration>) {
+        match duration {
+            Some(duration) => self.ms(duration),
+            None => self.null(),
+        }
+    }
 }
 
 fn push_str(out: &mut String, value: &str) {
@@ -353,23 +406,6 @@ fn push_str(out: &mut String, value: &str) {
         }
     }
     out.push('"');
-}
-
-fn opt_str(value: Option<&str>) -> String {
-    value.map_or_else(|| "null".to_owned(), string)
-}
-
-/// A JSON number (finite by construction: durations in milliseconds).
-fn number(value: f64) -> String {
-    if value.is_finite() {
-        format!("{value}")
-    } else {
-        "null".to_owned()
-    }
-}
-
-fn opt_ms(value: Option<Duration>) -> String {
-    value.map_or_else(|| "null".to_owned(), |d| number(ms(d)))
 }
 
 impl fmt::Display for ColdStartReport {
