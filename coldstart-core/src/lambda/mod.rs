@@ -504,6 +504,11 @@ impl Coldstart {
     /// installs the proactive threshold, and marks init end. Call it right before
     /// `Runtime::run`; [`Coldstart::run`] does. Returns what prewarming did, if it ran.
     ///
+    /// When the runtime was built with [`Coldstart::layer`] (before this call), the cold-start
+    /// report, the metric descriptions and — without a flush hook — the first invocation's
+    /// metrics wait until its response is posted (see the [module docs](self)); otherwise they
+    /// are done on the first invocation.
+    ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let prewarmed = coldstart_core::lambda::Coldstart::new().end_init().await;
@@ -527,11 +532,15 @@ impl Coldstart {
         if let Some(enabled) = self.shared.report {
             crate::report::set_enabled(enabled);
         }
-        crate::report::defer_to_after_response();
-        crate::names::defer_descriptions();
-        if !self.shared.has_hook() {
-            // Nothing reads the first invocation's metrics before its response is posted.
-            tracker::defer_first_metrics();
+        // What can wait until after the first response, when a layer runs it there (without
+        // one it is done on the first invocation, as without the wrapper).
+        if service::after_response_hooked() {
+            crate::report::defer_to_after_response();
+            crate::names::defer_descriptions();
+            if !self.shared.has_hook() {
+                // Nothing reads the first invocation's metrics before its response is posted.
+                tracker::defer_first_metrics();
+            }
         }
         phases::mark_init_end();
         prewarmed
