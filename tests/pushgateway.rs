@@ -23,7 +23,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(event.payload)
 }
 
-/// `GET /metrics` from the gateway, as text.
+/// `GET /metrics` from the gateway, as text. HTTP/1.0, so that the body is not chunked: with
+/// HTTP/1.1 the gateway sends `Transfer-Encoding: chunked`, and a chunk-size line landing inside a
+/// series line made that line unfindable (a flaky "missing from the gateway").
 fn scrape(url: &str) -> String {
     let authority = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(authority).expect("the Pushgateway is reachable");
@@ -32,7 +34,7 @@ fn scrape(url: &str) -> String {
         .unwrap();
     write!(
         stream,
-        "GET /metrics HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        "GET /metrics HTTP/1.0\r\nHost: {authority}\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
