@@ -32,11 +32,7 @@ fn scrape(url: &str) -> String {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.0\r\nHost: {authority}\r\n\r\n"
-    )
-    .unwrap();
+    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response

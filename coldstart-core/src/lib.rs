@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod deferred;
 pub mod environment;
 pub mod lazy;
 pub mod memory;

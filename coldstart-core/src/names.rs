@@ -15,7 +15,6 @@
 //! assert_eq!(cold.labels, &[names::LABEL_HANDLER]);
 //! ```
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use metrics::Unit;
@@ -262,26 +261,10 @@ pub fn describe_metrics() {
 }
 
 static DESCRIBED: Once = Once::new();
-static DEFERRED: AtomicBool = AtomicBool::new(false);
 
 /// [`describe_metrics`], the first time it is called in the process; one atomic load after that.
-#[inline]
 pub(crate) fn describe_once() {
     DESCRIBED.call_once(describe_metrics);
-}
-
-/// `coldstart::lambda` calls this at init end: from then on the descriptions are not sent by the
-/// first invocation but by the first flush or after the first response (see [`describe_metrics`]).
-#[cfg(feature = "lambda")]
-pub(crate) fn defer_descriptions() {
-    DEFERRED.store(true, Ordering::Relaxed);
-}
-
-/// The first invocation's share: describes unless `coldstart::lambda` does it later.
-pub(crate) fn describe_on_first_invocation() {
-    if !DEFERRED.load(Ordering::Relaxed) {
-        describe_once();
-    }
 }
 
 #[cfg(test)]

@@ -476,20 +476,12 @@ impl fmt::Display for ColdStartReport {
     }
 }
 
-static DEFER_TO_AFTER_RESPONSE: AtomicBool = AtomicBool::new(false);
 static PENDING: AtomicBool = AtomicBool::new(false);
-
-/// `coldstart::lambda` calls this: from then on the report (and the memory sample that goes
-/// with it) waits until the first real invocation's response has been posted, so the request
-/// that triggered the cold start does not wait for it; it runs before the runtime asks for the
-/// next event, while the environment is still running.
-pub(crate) fn defer_to_after_response() {
-    DEFER_TO_AFTER_RESPONSE.store(true, Ordering::Relaxed);
-}
 
 /// Called once, when the first real invocation of the process has finished.
 pub(crate) fn first_real_invocation_finished() {
-    if DEFER_TO_AFTER_RESPONSE.load(Ordering::Relaxed) {
+    // With `crate::deferred` enabled it waits for the response (and so does its memory sample).
+    if crate::deferred::enabled() {
         PENDING.store(true, Ordering::Release);
     } else {
         emit();
@@ -498,6 +490,7 @@ pub(crate) fn first_real_invocation_finished() {
 
 /// Called by `coldstart::lambda` after every response has been posted: emits the report if the
 /// first real invocation's is waiting. One atomic load otherwise.
+#[cfg(feature = "lambda")]
 #[inline]
 pub(crate) fn after_response() {
     if PENDING.load(Ordering::Relaxed) && PENDING.swap(false, Ordering::Acquire) {

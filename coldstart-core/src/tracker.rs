@@ -327,14 +327,20 @@ fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> Star
         started_at,
         warmup,
     });
-    names::describe_on_first_invocation();
-    if DEFER_FIRST_METRICS.load(Ordering::Relaxed) {
-        PHASES_PENDING.store(true, Ordering::Relaxed);
+    if crate::deferred::enabled() {
+        FIRST_WORK_PENDING.store(true, Ordering::Relaxed);
         HAS_PENDING.store(true, Ordering::Release);
     } else {
-        record_phases();
+        first_invocation_work();
     }
     start_kind
+}
+
+/// What the first invocation (or ping) does only for the record: describe the metrics, record
+/// `faas.init_duration` and its `coldstart.phase_duration`s.
+fn first_invocation_work() {
+    names::describe_once();
+    record_phases();
 }
 
 /// `faas.init_duration` and the `coldstart.phase_duration` of the first invocation (or ping).
@@ -366,25 +372,20 @@ fn record_phases() {
     }
 }
 
-/// Set by `coldstart::lambda` when nothing needs the first invocation's metrics before its
-/// response is posted (no flush hook): the first invocation then records them after the response
-/// ([`record_deferred`]), so that the cold request does not wait for the recorder's first
-/// registrations (about 40 µs with metrics-exporter-prometheus, whose code runs for the first
-/// time there).
-static DEFER_FIRST_METRICS: AtomicBool = AtomicBool::new(false);
+// When `crate::deferred` is enabled, the first invocation leaves its record-keeping here for
+// [`record_deferred`] (after its response, or before a flush hook): with metrics-exporter-prometheus
+// the first registrations took ~40 µs of the cold request.
 
-/// What the first invocation had to record, waiting for its response to be posted.
+/// The first invocation's metrics, waiting for its response to be posted.
 static PENDING_FIRST: std::sync::Mutex<Option<Recorded>> = std::sync::Mutex::new(None);
-static PHASES_PENDING: AtomicBool = AtomicBool::new(false);
+/// [`first_invocation_work`] is waiting.
+static FIRST_WORK_PENDING: AtomicBool = AtomicBool::new(false);
+/// Something above is waiting: the one load the other invocations pay.
 static HAS_PENDING: AtomicBool = AtomicBool::new(false);
 
+/// Does what the first invocation left for later (see [`crate::deferred`]); one atomic load once
+/// done.
 #[cfg(feature = "lambda")]
-pub(crate) fn defer_first_metrics() {
-    DEFER_FIRST_METRICS.store(true, Ordering::Relaxed);
-}
-
-/// Records what the first invocation deferred (see [`defer_first_metrics`]); called after every
-/// response is posted, one atomic load once done.
 #[inline]
 pub(crate) fn record_deferred() {
     if HAS_PENDING.load(Ordering::Relaxed) && HAS_PENDING.swap(false, Ordering::Acquire) {
@@ -392,11 +393,12 @@ pub(crate) fn record_deferred() {
     }
 }
 
+#[cfg(feature = "lambda")]
 #[cold]
 #[inline(never)]
 fn record_deferred_now() {
-    if PHASES_PENDING.swap(false, Ordering::Relaxed) {
-        record_phases();
+    if FIRST_WORK_PENDING.swap(false, Ordering::Relaxed) {
+        first_invocation_work();
     }
     let pending = PENDING_FIRST
         .lock()
@@ -1082,7 +1084,7 @@ impl Invocation {
             idle: self.idle.map(|idle| idle.as_secs_f64()),
             age: environment_age_at(finished_at).as_secs_f64(),
         };
-        if self.number == 1 && DEFER_FIRST_METRICS.load(Ordering::Relaxed) {
+        if self.number == 1 && crate::deferred::enabled() {
             *PENDING_FIRST
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(recorded);

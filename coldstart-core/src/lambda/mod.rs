@@ -216,8 +216,8 @@ impl Shared {
     /// Runs the flush hook, if any; a panic in it is caught and logged, never propagated.
     fn flush(&self, finished: Finished) {
         let Some(hook) = &self.on_flush else { return };
-        // What the hook exports needs its units and help texts.
-        crate::names::describe_once();
+        // What the hook exports must be recorded and described.
+        crate::deferred::before_flush();
         let started = Instant::now();
         if catch_unwind(AssertUnwindSafe(|| hook(finished))).is_err() {
             eprintln!("coldstart: the flush hook panicked after a `{finished}` invocation; the response is posted anyway");
@@ -504,11 +504,6 @@ impl Coldstart {
     /// installs the proactive threshold, and marks init end. Call it right before
     /// `Runtime::run`; [`Coldstart::run`] does. Returns what prewarming did, if it ran.
     ///
-    /// When the runtime was built with [`Coldstart::layer`] (before this call), the cold-start
-    /// report, the metric descriptions and — without a flush hook — the first invocation's
-    /// metrics wait until its response is posted (see the [module docs](self)); otherwise they
-    /// are done on the first invocation.
-    ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let prewarmed = coldstart_core::lambda::Coldstart::new().end_init().await;
@@ -531,16 +526,6 @@ impl Coldstart {
         }
         if let Some(enabled) = self.shared.report {
             crate::report::set_enabled(enabled);
-        }
-        // What can wait until after the first response, when a layer runs it there (without
-        // one it is done on the first invocation, as without the wrapper).
-        if service::after_response_hooked() {
-            crate::report::defer_to_after_response();
-            crate::names::defer_descriptions();
-            if !self.shared.has_hook() {
-                // Nothing reads the first invocation's metrics before its response is posted.
-                tracker::defer_first_metrics();
-            }
         }
         phases::mark_init_end();
         prewarmed

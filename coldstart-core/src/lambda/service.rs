@@ -16,7 +16,6 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -327,20 +326,12 @@ impl ColdstartLayer {
     }
 }
 
-/// Set once a [`ColdstartLayer`] has wrapped a runtime's stack: from then on an
-/// [`AfterResponse`] runs after every response, so work can be left to it.
-static AFTER_RESPONSE_HOOKED: AtomicBool = AtomicBool::new(false);
-
-/// Whether work can wait until after a response is posted (see [`AFTER_RESPONSE_HOOKED`]).
-pub(crate) fn after_response_hooked() -> bool {
-    AFTER_RESPONSE_HOOKED.load(Ordering::Relaxed)
-}
-
 impl<S> Layer<S> for ColdstartLayer {
     type Service = ColdstartService<S>;
 
     fn layer(&self, inner: S) -> ColdstartService<S> {
-        AFTER_RESPONSE_HOOKED.store(true, Ordering::Relaxed);
+        // From now on an `AfterResponse` runs after every response: work can be left to it.
+        crate::deferred::enable();
         ColdstartService {
             inner,
             shared: self.shared.clone(),
@@ -414,9 +405,7 @@ impl<F: Future> Future for AfterResponse<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let output = ready!(self.project().future.poll(cx));
-        crate::tracker::record_deferred();
-        crate::names::describe_once();
-        crate::report::after_response();
+        crate::deferred::after_response();
         Poll::Ready(output)
     }
 }
