@@ -37,7 +37,7 @@ fn main() -> Result<(), Error> {
     let results = runtime.block_on(async {
         tokio::spawn(
             Coldstart::new()
-                .report(false) // this example shows the EMF lines only
+                .print_report(false) // this example shows the EMF lines only
                 .on_flush(move |_| {
                     // Counters as per-invocation deltas, histograms as value arrays.
                     if let Err(err) = emf.flush(std::io::stdout()) {

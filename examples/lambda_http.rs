@@ -77,7 +77,7 @@ fn main() -> Result<(), Error> {
     for result in &results {
         println!("{}", String::from_utf8_lossy(&result.body));
     }
-    let first = coldstart::tracker::first_invocation().ok_or("no invocation")?;
+    let first = coldstart::invocation::first_invocation().ok_or("no invocation")?;
     println!(
         "first event: {} (a warm-up ping: {}); the request after it was warm",
         first.start_kind, first.warmup

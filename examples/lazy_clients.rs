@@ -113,7 +113,7 @@ fn main() -> Result<(), Error> {
         }
     }
 
-    let report = coldstart::lazy::report();
+    let report = coldstart::lazy::statics();
     println!("\n== lazy statics, most expensive first (self time, where it ran, state)");
     print!("{report}");
     println!("\n== a request waited for");

@@ -12,7 +12,7 @@
 
 use coldstart::lambda::Coldstart;
 use coldstart::local::LocalRuntimeApi;
-use coldstart::{cold_start_handler, report, tracker};
+use coldstart::{cold_start_handler, invocation, report};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -107,7 +107,7 @@ fn main() -> Result<(), Error> {
     println!("  catalog load (INIT work) {:>9.3} ms", ms(catalog_load));
     let report = report::cold_start_report().ok_or("no invocation was tracked")?;
     print!("{report}");
-    println!("  invocations: {}", tracker::invocation_count());
+    println!("  invocations: {}", invocation::invocation_count());
 
     println!("\n== Prometheus text exposition");
     print!("{}", prometheus.render());

@@ -11,9 +11,10 @@
 //! `coldstart.warmups` — not as invocations. The first ping takes the cold start, so the real
 //! order after the pings is served warm.
 
-use coldstart::lambda::{Coldstart, Finished};
+use coldstart::lambda::Coldstart;
 use coldstart::local::LocalRuntimeApi;
-use coldstart::{cold_start_handler, lazy, tracker};
+use coldstart::Outcome;
+use coldstart::{cold_start_handler, invocation, lazy};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use serde::Deserialize;
@@ -54,7 +55,7 @@ fn main() -> Result<(), Error> {
     let results = runtime.block_on(async {
         tokio::spawn(
             Coldstart::new()
-                .on_flush(|_: Finished| {
+                .on_flush(|_: Outcome| {
                     FLUSHES.fetch_add(1, Ordering::Relaxed);
                 })
                 .run(service_fn(checkout)),
@@ -84,13 +85,13 @@ fn main() -> Result<(), Error> {
             String::from_utf8_lossy(&result.body)
         );
     }
-    let first = tracker::first_invocation().ok_or("no first event")?;
+    let first = invocation::first_invocation().ok_or("no first event")?;
     println!("\n== what was counted");
     println!(
         "  first event          {} (a warm-up ping: {})",
         first.start_kind, first.warmup
     );
-    let prices = lazy::report();
+    let prices = lazy::statics();
     let prices = prices.get("price-table").ok_or("no price table")?;
     println!(
         "  price-table built    during {}",

@@ -39,7 +39,7 @@
 //! Put [`#[lazy]`](macro@lazy) on them: the first access runs the initializer once (even under
 //! contention), times it, records `coldstart.lazy_init_duration{lazy, during, outcome}`, and
 //! notes *where* it ran: during INIT, forced by [`prewarm`], or during invocation n (`cold`,
-//! `provisioned`, `snapstart` or `warm`). [`lazy::report()`](mod@lazy) lists every lazy static
+//! `provisioned`, `snapstart` or `warm`). [`lazy::statics()`](mod@lazy) lists every lazy static
 //! of the program — touched or not — most expensive first.
 //!
 //! ```
@@ -58,8 +58,8 @@
 //! static RULES: Rules = Rules::compile();
 //!
 //! assert_eq!(RULES.0.len(), 100);
-//! let report = coldstart::lazy::report();
-//! let rules = report.get("RULES").unwrap();
+//! let statics = coldstart::lazy::statics();
+//! let rules = statics.get("RULES").unwrap();
 //! assert_eq!(rules.state, coldstart::lazy::State::Ready);
 //! assert_eq!(rules.during, Some(coldstart::lazy::During::Init)); // no invocation had begun
 //! ```
@@ -130,7 +130,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use coldstart_core::{environment, lazy, memory, names, phases, report, tracker};
+pub use coldstart_core::{environment, invocation, lazy, memory, names, phases, report};
 
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
@@ -145,14 +145,14 @@ pub use coldstart_core::lambda;
 pub use coldstart_core::prometheus;
 
 pub use coldstart_core::environment::{Environment, InitType};
+pub use coldstart_core::invocation::{
+    current_invocation, environment_age, idle_since_last_invocation, CurrentInvocation, Outcome,
+    StartKind,
+};
 pub use coldstart_core::lazy::{prewarm, During, LazyInfo, Prewarmed};
 pub use coldstart_core::names::describe_metrics;
 pub use coldstart_core::phases::mark_init_end;
 pub use coldstart_core::report::{cold_start_report, ColdStartReport};
-pub use coldstart_core::tracker::{
-    current_invocation, environment_age, idle_since_last_invocation, CurrentInvocation, Outcome,
-    StartKind,
-};
 
 /// Instruments a Lambda handler.
 ///

@@ -44,8 +44,8 @@ fn exactly_one_of_64_racing_invocations_is_cold() {
         recorded.histogram(names::INVOKE_DURATION, &[race]).len(),
         RACERS as usize
     );
-    assert_eq!(coldstart::tracker::invocation_count(), u64::from(RACERS));
-    let first = coldstart::tracker::first_invocation().expect("a first invocation");
+    assert_eq!(coldstart::invocation::invocation_count(), u64::from(RACERS));
+    let first = coldstart::invocation::first_invocation().expect("a first invocation");
     assert_eq!(first.start_kind, StartKind::Cold);
     assert_eq!(first.handler, "race");
 }

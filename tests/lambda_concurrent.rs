@@ -63,5 +63,5 @@ fn many_invocations_in_flight_count_exactly_one_cold_start() {
         EVENTS as u64 - 1
     );
     assert_eq!(recorded.counter(names::WARMUPS, &[("start", "warm")]), 1);
-    assert_eq!(coldstart::tracker::invocation_count(), EVENTS as u64 + 1);
+    assert_eq!(coldstart::invocation::invocation_count(), EVENTS as u64 + 1);
 }

@@ -85,7 +85,9 @@ fn an_api_gateway_v2_request_and_a_ping_through_lambda_http() {
     assert_eq!(results[2].json().unwrap()["body"], "hello, grace (GET)");
 
     assert_eq!(
-        coldstart::tracker::first_invocation().unwrap().start_kind,
+        coldstart::invocation::first_invocation()
+            .unwrap()
+            .start_kind,
         StartKind::Cold
     );
     let recorded = support::Recorded::take();

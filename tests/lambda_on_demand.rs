@@ -6,8 +6,9 @@
 
 mod support;
 
-use coldstart::lambda::{Coldstart, Finished};
+use coldstart::lambda::Coldstart;
 use coldstart::local::LocalEvent;
+use coldstart::Outcome;
 use coldstart::{cold_start_handler, names, phases, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde::Deserialize;
@@ -34,7 +35,7 @@ async fn handler(event: LambdaEvent<Order>) -> Result<Value, Error> {
     }
 }
 
-static FLUSHED: Mutex<Vec<(Finished, Instant)>> = Mutex::new(Vec::new());
+static FLUSHED: Mutex<Vec<(Outcome, Instant)>> = Mutex::new(Vec::new());
 
 #[test]
 fn on_demand_cold_then_warm_errors_panics_and_flushes_before_each_response() {
@@ -89,8 +90,8 @@ fn on_demand_cold_then_warm_errors_panics_and_flushes_before_each_response() {
 
     // The flush hook ran once per invocation, in order, before the response arrived.
     let flushed = FLUSHED.lock().unwrap().clone();
-    let kinds: Vec<Finished> = flushed.iter().map(|(finished, _)| *finished).collect();
-    use Finished::*;
+    let kinds: Vec<Outcome> = flushed.iter().map(|(finished, _)| *finished).collect();
+    use Outcome::*;
     assert_eq!(kinds, [Ok, Ok, Error, Panic, Ok, Rejected, Ok, Rejected]);
     for ((finished, at), result) in flushed.iter().zip(&results) {
         assert!(
@@ -124,7 +125,7 @@ fn on_demand_cold_then_warm_errors_panics_and_flushes_before_each_response() {
         );
     }
     assert_eq!(recorded.counter(names::WARMUPS, &[]), 0);
-    let first = coldstart::tracker::first_invocation().expect("first invocation");
+    let first = coldstart::invocation::first_invocation().expect("first invocation");
     assert_eq!(first.start_kind, StartKind::Cold);
     assert!(!first.warmup);
 
@@ -142,9 +143,9 @@ fn on_demand_cold_then_warm_errors_panics_and_flushes_before_each_response() {
     );
     assert_eq!(wait.len(), 1);
     assert!(
-        wait[0] < coldstart::tracker::proactive_threshold().as_secs_f64(),
+        wait[0] < coldstart::invocation::proactive_threshold().as_secs_f64(),
         "{wait:?}"
     );
     // Six payloads reached the handler; the two rejected ones never began an invocation.
-    assert_eq!(coldstart::tracker::invocation_count(), 6);
+    assert_eq!(coldstart::invocation::invocation_count(), 6);
 }

@@ -117,5 +117,5 @@ fn every_non_ping_payload_is_answered_exactly_as_plain_lambda_runtime_answers_it
     // The second runtime did go through the wrapper; nothing here was a warm-up ping.
     assert!(coldstart::phases::first_event().is_some());
     assert!(coldstart::phases::init_end().is_some());
-    assert_eq!(coldstart::tracker::invocation_count(), 0);
+    assert_eq!(coldstart::invocation::invocation_count(), 0);
 }

@@ -8,9 +8,10 @@
 
 mod support;
 
-use coldstart::lambda::{Coldstart, Finished};
+use coldstart::lambda::Coldstart;
 use coldstart::lazy::During;
 use coldstart::local::LocalEvent;
+use coldstart::Outcome;
 use coldstart::{cold_start_handler, lazy, names, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde::Deserialize;
@@ -35,7 +36,7 @@ async fn handler(event: LambdaEvent<Order>) -> Result<Value, Error> {
 #[lazy(prewarm, name = "catalog")]
 static CATALOG: Vec<u32> = (0..1000).collect();
 
-static FLUSHED: Mutex<Vec<(Finished, Instant)>> = Mutex::new(Vec::new());
+static FLUSHED: Mutex<Vec<(Outcome, Instant)>> = Mutex::new(Vec::new());
 
 // Long enough that a ping that does not wait never comes close to it, even on a busy machine.
 const DELAY: Duration = Duration::from_millis(150);
@@ -115,10 +116,10 @@ fn every_ping_shape_is_acknowledged_without_reaching_the_typed_handler() {
 
     // The flush hook ran for each, before its response arrived.
     let flushed = FLUSHED.lock().unwrap().clone();
-    let kinds: Vec<Finished> = flushed.iter().map(|(finished, _)| *finished).collect();
+    let kinds: Vec<Outcome> = flushed.iter().map(|(finished, _)| *finished).collect();
     assert_eq!(
         kinds,
-        [[Finished::Warmup; 6].as_slice(), &[Finished::Ok]].concat()
+        [[Outcome::Warmup; 6].as_slice(), &[Outcome::Ok]].concat()
     );
     for ((_, at), result) in flushed.iter().zip(&results) {
         assert!(result.delivered_at <= *at && *at < result.completed_at);
@@ -147,13 +148,13 @@ fn every_ping_shape_is_acknowledged_without_reaching_the_typed_handler() {
     assert_eq!(recorded.histogram(names::INVOKE_DURATION, &[]).len(), 1);
 
     // The first event was the ping: it recorded the start-up phases and took the cold start.
-    let first = coldstart::tracker::first_invocation().unwrap();
+    let first = coldstart::invocation::first_invocation().unwrap();
     assert!(first.warmup);
     assert_eq!(first.start_kind, StartKind::Cold);
     assert_eq!(recorded.histogram(names::INIT_DURATION, &[]).len(), 1);
 
     // On demand, the prewarm static stayed lazy through INIT; the first ping built it.
-    let catalog = lazy::report();
+    let catalog = lazy::statics();
     let catalog = catalog.get("catalog").unwrap();
     assert_eq!(catalog.during, Some(During::Warmup));
     assert!(!catalog.during.unwrap().on_request_path());

@@ -36,7 +36,7 @@ fn a_first_event_long_after_init_end_is_a_proactive_start() {
     });
     assert!(results.iter().all(|r| !r.is_error()));
 
-    let first = coldstart::tracker::first_invocation().unwrap();
+    let first = coldstart::invocation::first_invocation().unwrap();
     assert_eq!(first.start_kind, StartKind::Proactive);
     let gap = phases::first_event().unwrap() - phases::init_end().unwrap();
     assert!(gap >= Duration::from_millis(300), "{gap:?}");

@@ -58,7 +58,7 @@ fn provisioned_concurrency_prewarms_before_the_first_event() {
     let built_at = *BUILT_AT.get().expect("the prewarm static was built");
     assert!(built_at < phases::init_end().unwrap());
     assert!(built_at < results[0].next_requested_at);
-    let report = lazy::report();
+    let report = lazy::statics();
     assert_eq!(report.get("client").unwrap().during, Some(During::Prewarm));
     assert_eq!(
         report.get("rarely-used").unwrap().state,
@@ -66,7 +66,7 @@ fn provisioned_concurrency_prewarms_before_the_first_event() {
     );
     assert_eq!(*RARELY_USED, 1);
 
-    let first = coldstart::tracker::first_invocation().unwrap();
+    let first = coldstart::invocation::first_invocation().unwrap();
     assert_eq!(first.start_kind, StartKind::Provisioned);
     let recorded = support::Recorded::take();
     assert_eq!(recorded.counter(names::COLDSTARTS, &[]), 0);

@@ -68,12 +68,14 @@ fn snapstart_prewarms_before_the_snapshot() {
     );
     assert!(built_at < results[0].next_requested_at);
     assert_eq!(
-        lazy::report().get("model").unwrap().during,
+        lazy::statics().get("model").unwrap().during,
         Some(During::Prewarm)
     );
 
     assert_eq!(
-        coldstart::tracker::first_invocation().unwrap().start_kind,
+        coldstart::invocation::first_invocation()
+            .unwrap()
+            .start_kind,
         StartKind::Snapstart
     );
     let recorded = support::Recorded::take();

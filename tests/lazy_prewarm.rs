@@ -45,7 +45,7 @@ fn prewarm_forces_exactly_the_prewarm_statics() {
         .build()
         .unwrap();
 
-    let before = coldstart::lazy::report();
+    let before = coldstart::lazy::statics();
     assert_eq!(before.lazies.len(), 6);
     assert!(before
         .lazies
@@ -72,7 +72,7 @@ fn prewarm_forces_exactly_the_prewarm_statics() {
         "on-demand statics were not touched"
     );
 
-    let report = coldstart::lazy::report();
+    let report = coldstart::lazy::statics();
     for name in ["rules", "client"] {
         let info = report.get(name).unwrap();
         assert_eq!(info.state, State::Ready, "{name}");

@@ -56,7 +56,7 @@ fn init_cold_and_warm_attribution_through_the_runtime_loop() {
     assert!(results.iter().all(|r| !r.is_error()));
     assert_eq!(results[2].json().unwrap()["reports"], "reports");
 
-    let report = coldstart::lazy::report();
+    let report = coldstart::lazy::statics();
     let during = |name: &str| report.get(name).and_then(|l| l.during);
     assert_eq!(during("config"), Some(During::Init));
     let cold = During::Invocation {

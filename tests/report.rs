@@ -5,7 +5,7 @@ mod support;
 
 use coldstart::lambda::Coldstart;
 use coldstart::local::{LocalEvent, LocalRuntimeApi};
-use coldstart::{cold_start_handler, lazy, names, report, tracker, StartKind};
+use coldstart::{cold_start_handler, lazy, names, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::Mutex;
@@ -33,7 +33,6 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 #[test]
 fn report_budget_idle_gap_age_memory_and_current_invocation() {
     support::recorder();
-    report::set_enabled(false); // the value is checked below; keep the test output clean
     let api = LocalRuntimeApi::builder()
         .function_name("reported-fn")
         .memory_mb(256)
@@ -47,6 +46,7 @@ fn report_budget_idle_gap_age_memory_and_current_invocation() {
         tokio::spawn(
             Coldstart::new()
                 .cold_start_budget(Duration::from_millis(20))
+                .print_report(false) // the value is checked below; keep the test output clean
                 .run(service_fn(handler)),
         );
         api.push_json(&json!({ "n": 1 }));
@@ -137,7 +137,7 @@ fn report_budget_idle_gap_age_memory_and_current_invocation() {
         .gauge(names::ENVIRONMENT_AGE, &[reported])
         .expect("the environment age gauge");
     assert!(age >= 0.160, "two 80 ms gaps since init end: {age}");
-    assert!(age < tracker::environment_age().as_secs_f64());
+    assert!(age < coldstart::environment_age().as_secs_f64());
     let memory = recorded.histogram(names::MEM_USAGE, &[]);
     assert!(!memory.is_empty(), "sampled after the first invocation");
     assert!(memory.iter().all(|bytes| *bytes > 1e6), "{memory:?}");

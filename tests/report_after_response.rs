@@ -29,7 +29,7 @@ fn the_report_waits_for_the_first_response() {
     runtime.block_on(async {
         tokio::spawn(
             Coldstart::new()
-                .report(false) // the line is not what is checked; its memory sample is
+                .print_report(false) // the line is not what is checked; its memory sample is
                 .on_flush(|_| {
                     let recorded = support::Recorded::take();
                     let samples = recorded.histogram(names::MEM_USAGE, &[]).len();

@@ -106,7 +106,7 @@ fn cold_then_warm_then_error_and_panic_through_the_runtime_loop() {
         StartSource::Constructor,
         "the .init_array constructor survived linking into a downstream binary"
     );
-    let first = coldstart::tracker::first_invocation().expect("first invocation");
+    let first = coldstart::invocation::first_invocation().expect("first invocation");
     assert_eq!(first.start_kind, StartKind::Cold);
     assert!(process_start < first.started_at);
     assert!(first.started_at < results[0].completed_at);
@@ -114,5 +114,5 @@ fn cold_then_warm_then_error_and_panic_through_the_runtime_loop() {
     assert!((to_first[0] - measured).abs() < 1e-6);
     // Init end was not marked (no run wrapper here), so no init phase is claimed.
     assert!(recorded.histogram(names::INIT_DURATION, &[]).is_empty());
-    assert_eq!(coldstart::tracker::invocation_count(), 7);
+    assert_eq!(coldstart::invocation::invocation_count(), 7);
 }

@@ -50,7 +50,7 @@ pub fn floor_narrow<T>(run: impl FnOnce() -> T) -> T {
 }
 
 // The state a tracked invocation keeps, written the cheapest way: instants as nanoseconds since a
-// base instant (0: never) in relaxed atomics, as `coldstart_core::tracker::timeline` does.
+// base instant (0: never) in relaxed atomics, as `coldstart_core::invocation::timeline` does.
 static BASE: OnceLock<Instant> = OnceLock::new();
 static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
 static LAST_STARTED: AtomicU64 = AtomicU64::new(0);

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 /// initialized ahead of demand, so their first invocation is not a user-facing cold start.
 ///
 /// ```
-/// use coldstart_core::environment::InitType;
+/// use coldstart::environment::InitType;
 ///
 /// assert_eq!(InitType::parse("snap-start"), InitType::SnapStart);
 /// assert_eq!(InitType::parse("something-new").as_str(), "something-new");
@@ -42,7 +42,7 @@ impl InitType {
     /// anything unrecognised becomes [`InitType::Unknown`] with the text as written.
     ///
     /// ```
-    /// use coldstart_core::environment::InitType;
+    /// use coldstart::environment::InitType;
     /// assert_eq!(InitType::parse(" provisioned-concurrency\n"), InitType::ProvisionedConcurrency);
     /// ```
     pub fn parse(value: &str) -> Self {
@@ -58,7 +58,7 @@ impl InitType {
     /// The value as Lambda spells it (`on-demand`, `snap-start`, ...), or the unknown text.
     ///
     /// ```
-    /// use coldstart_core::environment::InitType;
+    /// use coldstart::environment::InitType;
     /// assert_eq!(InitType::LambdaManagedInstances.as_str(), "lambda-managed-instances");
     /// ```
     pub fn as_str(&self) -> &str {
@@ -77,7 +77,7 @@ impl InitType {
     /// `false` for environments Lambda initializes ahead of demand.
     ///
     /// ```
-    /// use coldstart_core::environment::InitType;
+    /// use coldstart::environment::InitType;
     /// assert!(!InitType::SnapStart.is_user_facing());
     /// ```
     pub fn is_user_facing(&self) -> bool {
@@ -97,7 +97,7 @@ impl fmt::Display for InitType {
 /// [`Environment::from_lookup`] (for tests).
 ///
 /// ```
-/// use coldstart_core::environment::{Environment, InitType};
+/// use coldstart::environment::{Environment, InitType};
 ///
 /// let env = Environment::from_lookup(|name| match name {
 ///     "AWS_LAMBDA_FUNCTION_NAME" => Some("checkout".to_owned()),
@@ -135,7 +135,7 @@ impl Environment {
     /// the runtime starts.
     ///
     /// ```
-    /// let env = coldstart_core::environment::Environment::current();
+    /// let env = coldstart::environment::Environment::current();
     /// println!("init type: {}", env.init_type());
     /// ```
     pub fn current() -> &'static Environment {
@@ -146,7 +146,7 @@ impl Environment {
     /// without reading the other variables, which the path to the first response does not need.
     ///
     /// ```
-    /// use coldstart_core::environment::{Environment, InitType};
+    /// use coldstart::environment::{Environment, InitType};
     /// assert_eq!(Environment::current_init_type(), &InitType::OnDemand); // variable absent
     /// assert_eq!(Environment::current_init_type(), Environment::current().init_type());
     /// ```
@@ -175,7 +175,7 @@ impl Environment {
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     ///
     /// ```
-    /// # use coldstart_core::environment::Environment;
+    /// # use coldstart::environment::Environment;
     /// let env = Environment::from_lookup(|_| None);
     /// assert_eq!(env.function_name(), None);
     /// ```
@@ -189,7 +189,7 @@ impl Environment {
     /// `AWS_LAMBDA_FUNCTION_VERSION` (`$LATEST` or a published version number).
     ///
     /// ```
-    /// # use coldstart_core::environment::Environment;
+    /// # use coldstart::environment::Environment;
     /// let env = Environment::from_lookup(|n| (n == "AWS_LAMBDA_FUNCTION_VERSION").then(|| "7".into()));
     /// assert_eq!(env.function_version(), Some("7"));
     /// ```
@@ -200,7 +200,7 @@ impl Environment {
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` in MB, or `None` when absent or not a number.
     ///
     /// ```
-    /// # use coldstart_core::environment::Environment;
+    /// # use coldstart::environment::Environment;
     /// let env = Environment::from_lookup(|n| (n == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE").then(|| "1769".into()));
     /// assert_eq!(env.memory_size_mb(), Some(1769));
     /// ```
@@ -211,7 +211,7 @@ impl Environment {
     /// `AWS_LAMBDA_LOG_STREAM_NAME`: unique per execution environment, so it identifies one.
     ///
     /// ```
-    /// # use coldstart_core::environment::Environment;
+    /// # use coldstart::environment::Environment;
     /// assert_eq!(Environment::from_lookup(|_| None).log_stream_name(), None);
     /// ```
     pub fn log_stream_name(&self) -> Option<&str> {
@@ -221,7 +221,7 @@ impl Environment {
     /// `AWS_REGION` (or `AWS_DEFAULT_REGION` when only that is set).
     ///
     /// ```
-    /// # use coldstart_core::environment::Environment;
+    /// # use coldstart::environment::Environment;
     /// let env = Environment::from_lookup(|n| (n == "AWS_DEFAULT_REGION").then(|| "eu-west-1".into()));
     /// assert_eq!(env.region(), Some("eu-west-1"));
     /// ```
@@ -232,7 +232,7 @@ impl Environment {
     /// How Lambda initialized this environment. [`InitType::OnDemand`] when the variable is absent.
     ///
     /// ```
-    /// # use coldstart_core::environment::{Environment, InitType};
+    /// # use coldstart::environment::{Environment, InitType};
     /// let env = Environment::from_lookup(|n| (n == "AWS_LAMBDA_INITIALIZATION_TYPE").then(|| "snap-start".into()));
     /// assert_eq!(env.init_type(), &InitType::SnapStart);
     /// ```
@@ -248,7 +248,7 @@ impl Environment {
 /// deployed under several aliases).
 ///
 /// ```
-/// use coldstart_core::environment::{override_function_name, Environment};
+/// use coldstart::environment::{override_function_name, Environment};
 ///
 /// assert!(override_function_name("checkout-api"));
 /// assert!(!override_function_name("second-try"));

@@ -1,50 +1,75 @@
 //! Runtime support for [`coldstart`](https://docs.rs/coldstart): the execution environment, the
-//! process's phase boundaries, invocation tracking and the names of every metric it records.
+//! process's phase boundaries, invocation tracking, lazy statics, the cold-start report and the
+//! Lambda integration.
 //!
-//! Most users depend on `coldstart` (which re-exports this crate and adds the macros) rather than
-//! on this crate directly.
+//! Depend on `coldstart`, which re-exports this crate's public modules at the same paths and
+//! adds the macros; every example here is written as a user of `coldstart` writes it.
 //!
 //! | module | what it holds |
 //! |---|---|
 //! | [`environment`] | what Lambda tells the function through its variables, read once |
 //! | [`phases`] | process start, init end, and what each boundary means |
-//! | [`tracker`] | first-invocation detection, start kinds, outcomes, per-invocation metrics |
-//! | [`memory`] | resident and peak memory from `/proc`, with a sizing hint |
-//! | [`report`] | the cold-start report: one JSON line per environment, a value, a table |
 //! | [`names`] | every metric name, kind, unit, label and description |
-//! | [`lazy`] | lazy statics that time themselves, their registry, [`lazy::report`] and [`lazy::prewarm`] |
+//! | [`memory`] | resident and peak memory from `/proc`, with a sizing hint |
+//! | [`invocation`] | first-invocation detection, start kinds, outcomes, per-invocation metrics |
+//! | [`lazy`] | lazy statics that time themselves, [`lazy::statics`] and [`lazy::prewarm`] |
+//! | [`report`] | the cold-start report: one JSON line per environment, a value, a table |
 #![cfg_attr(
     feature = "lambda",
     doc = "| [`lambda`] | the `run` wrapper: init end, start kinds, prewarm policy, warm-up pings, flush hook |"
 )]
 #![cfg_attr(
-    feature = "local",
-    doc = "| [`local`] | a Lambda Runtime API on loopback, for examples and tests |"
+    feature = "prometheus",
+    doc = "| [`prometheus`] | one-call Prometheus recorder setup and a bounded Pushgateway push |"
 )]
+//!
+//! # Dependency order
+//!
+//! Modules depend only on modules before them in this list (within a folder, files follow the
+//! same rule through their `mod.rs`):
+//!
+//! 1. leaves: `environment`, `phases`, `names`, `memory` (and `sort`, a small helper);
+//! 2. `invocation`: numbering, the first invocation, start kinds, the timeline, metric handles;
+//! 3. `lazy`: the four forms, one timed attempt, the registry, `prewarm`;
+//! 4. `report`: the cold-start report value, its JSON line and its table;
+//! 5. `after_response`: everything that waits for a response, and its order;
+//! 6. `lambda` (and `prometheus`, which reads only leaves): the integration with
+//!    `lambda_runtime`;
+//! 7. `__private`: what generated code names.
+//!
+//! One call goes up the order, named in one place: when no layer runs work after the response,
+//! the first real invocation (in `invocation/handler.rs`) calls
+//! `after_response::first_real_invocation_finished_without_layer`.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod deferred;
+// 1. Leaves.
 pub mod environment;
-pub mod lazy;
 pub mod memory;
 pub mod names;
 pub mod phases;
+mod sort;
+
+// 2.–5.
+mod after_response;
+pub mod invocation;
+pub mod lazy;
+pub mod report;
+
+// 6.
+#[cfg(feature = "lambda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
+pub mod lambda;
+
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
-pub mod report;
-mod sort;
-pub mod tracker;
 
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub mod local;
 
-#[cfg(feature = "lambda")]
-#[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
-pub mod lambda;
-
+// 7.
 #[doc(hidden)]
 pub mod __private;
 

@@ -13,7 +13,7 @@
 //! invocation, where a few microseconds are lost in the noise of a thawed environment.
 //!
 //! ```
-//! if let Some(usage) = coldstart_core::memory::current() {
+//! if let Some(usage) = coldstart::memory::current() {
 //!     assert!(usage.peak_resident_bytes >= usage.resident_bytes);
 //!     println!("{}", usage.sizing_hint(Some(512)));
 //! }
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 /// Memory of this process at one moment.
 ///
 /// ```
-/// use coldstart_core::memory::MemoryUsage;
+/// use coldstart::memory::MemoryUsage;
 /// let usage = MemoryUsage::parse_proc_status("VmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n").unwrap();
 /// assert_eq!(usage.resident_bytes, 1024 * 1024);
 /// assert_eq!(usage.peak_resident_bytes, 2048 * 1024);
@@ -46,7 +46,7 @@ impl MemoryUsage {
     /// malformed.
     ///
     /// ```
-    /// use coldstart_core::memory::MemoryUsage;
+    /// use coldstart::memory::MemoryUsage;
     /// assert!(MemoryUsage::parse_proc_status("Name: x\n").is_none());
     /// ```
     pub fn parse_proc_status(status: &str) -> Option<MemoryUsage> {
@@ -66,7 +66,7 @@ impl MemoryUsage {
     /// A one-line, plain-language comparison of the peak with the configured memory size.
     ///
     /// ```
-    /// use coldstart_core::memory::MemoryUsage;
+    /// use coldstart::memory::MemoryUsage;
     /// let usage = MemoryUsage::parse_proc_status("VmRSS: 480000 kB\nVmHWM: 500000 kB\n").unwrap();
     /// assert!(usage.sizing_hint(Some(512)).contains("raise"));
     /// ```
@@ -107,7 +107,7 @@ impl fmt::Display for MemoryUsage {
 /// (not Linux) or unreadable; never panics.
 ///
 /// ```
-/// let usage = coldstart_core::memory::current();
+/// let usage = coldstart::memory::current();
 /// # #[cfg(target_os = "linux")]
 /// assert!(usage.unwrap().resident_bytes > 0);
 /// ```
@@ -140,7 +140,7 @@ pub(crate) fn sample_now() -> Option<MemoryUsage> {
 }
 
 /// Called after every invocation with its end as nanoseconds since process start plus one (the
-/// value the tracker's timeline just stored, so it is not converted twice): samples at most once
+/// value the invocation timeline just stored, so it is not converted twice): samples at most once
 /// per [`SAMPLE_EVERY`], so a warm invocation costs one atomic load and a comparison, and one in
 /// a second or more pays the read (about 6 µs, see BENCHMARKS.md).
 #[inline]

@@ -8,7 +8,7 @@
 //! `faas_coldstarts` (counters) and `faas.invoke_duration` into `faas_invoke_duration_*`.
 //!
 //! ```
-//! use coldstart_core::names::{self, MetricKind};
+//! use coldstart::names::{self, MetricKind};
 //!
 //! let cold = names::ALL.iter().find(|m| m.name == names::COLDSTARTS).unwrap();
 //! assert_eq!(cold.kind, MetricKind::Counter);
@@ -87,7 +87,7 @@ pub const PHASE_TO_FIRST_INVOCATION: &str = "to_first_invocation";
 /// The kind of a metric.
 ///
 /// ```
-/// use coldstart_core::names::MetricKind;
+/// use coldstart::names::MetricKind;
 /// assert_eq!(MetricKind::Histogram.as_str(), "histogram");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -104,7 +104,7 @@ impl MetricKind {
     /// The lowercase name of the kind.
     ///
     /// ```
-    /// assert_eq!(coldstart_core::names::MetricKind::Counter.as_str(), "counter");
+    /// assert_eq!(coldstart::names::MetricKind::Counter.as_str(), "counter");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
@@ -118,7 +118,7 @@ impl MetricKind {
 /// The definition of one metric.
 ///
 /// ```
-/// let m = &coldstart_core::names::ALL[0];
+/// let m = &coldstart::names::ALL[0];
 /// assert!(m.name.starts_with("faas.") || m.name.starts_with("coldstart."));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,7 +246,7 @@ pub const ALL: &[MetricDef] = &[
 /// it again is harmless.
 ///
 /// ```
-/// coldstart_core::names::describe_metrics();
+/// coldstart::names::describe_metrics();
 /// ```
 pub fn describe_metrics() {
     for def in ALL {

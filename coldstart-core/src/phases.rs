@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | **process start** | the earliest instant this crate can observe in the process | a constructor in `.init_array`, run by the dynamic loader before `main` (Linux); elsewhere, or if the linker dropped it, the first time this crate is used ([`StartSource`] says which) |
 //! | **init end** | the function's own INIT work is done and the runtime is about to ask Lambda for the first event | [`mark_init_end`], called right before the runtime loop starts |
-//! | **first event** | the runtime received the first event from Lambda | `coldstart::lambda`'s layer, before the payload is deserialized ([`mark_first_event`]); without it, approximated by the first invocation start |
+//! | **first event** | the runtime received the first event from Lambda | `coldstart::lambda`'s layer, before the payload is deserialized; without it, approximated by the first invocation start |
 //! | **first invocation start** | the first handler call of the process begins | the `#[cold_start_handler]` expansion, on entry |
 //! | **first invocation end** | that call returns (or unwinds) | the same expansion, on exit |
 //!
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 /// Where [`process_start`] came from.
 ///
 /// ```
-/// use coldstart_core::phases::{process_start, StartSource};
+/// use coldstart::phases::{process_start, StartSource};
 /// let (_, source) = process_start();
 /// # #[cfg(target_os = "linux")]
 /// assert_eq!(source, StartSource::Constructor);
@@ -63,7 +63,7 @@ mod constructor {
 /// The process start instant and where it came from (see the [module docs](self)).
 ///
 /// ```
-/// let (start, _) = coldstart_core::phases::process_start();
+/// let (start, _) = coldstart::phases::process_start();
 /// assert!(start <= std::time::Instant::now());
 /// ```
 pub fn process_start() -> (Instant, StartSource) {
@@ -71,7 +71,7 @@ pub fn process_start() -> (Instant, StartSource) {
 }
 
 /// `at` as whole nanoseconds since [`process_start`], plus one, so that 0 can stand for "never"
-/// in an atomic. The tracker's timeline and the memory sampler store instants this way.
+/// in an atomic. The invocation timeline and the memory sampler store instants this way.
 pub(crate) fn start_offset(at: Instant) -> u64 {
     let since = at.saturating_duration_since(process_start().0);
     u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
@@ -81,7 +81,7 @@ pub(crate) fn start_offset(at: Instant) -> u64 {
 /// reading configuration and so on). Only the first call counts; it returns `false` afterwards.
 ///
 /// ```
-/// use coldstart_core::phases::{init_end, mark_init_end};
+/// use coldstart::phases::{init_end, mark_init_end};
 ///
 /// assert!(mark_init_end());
 /// assert!(!mark_init_end());
@@ -97,7 +97,7 @@ pub fn mark_init_end() -> bool {
 ///
 /// ```
 /// // Not marked yet in this process:
-/// assert!(coldstart_core::phases::init_end().is_none());
+/// assert!(coldstart::phases::init_end().is_none());
 /// ```
 pub fn init_end() -> Option<Instant> {
     INIT_END.get().copied()
@@ -109,25 +109,21 @@ pub fn init_end() -> Option<Instant> {
 ///
 /// The gap from [`init_end`] to this instant (`coldstart.phase_duration{phase="wait_for_first_event"}`)
 /// tells a request that waited for INIT from one that arrived at an environment initialized
-/// ahead of it ([`crate::tracker::StartKind::Proactive`]).
-///
-/// ```
-/// use coldstart_core::phases::{first_event, mark_first_event};
-///
-/// assert!(first_event().is_none());
-/// assert!(mark_first_event());
-/// assert!(!mark_first_event());
-/// assert!(first_event().is_some());
-/// ```
-pub fn mark_first_event() -> bool {
+/// ahead of it ([`crate::invocation::StartKind::Proactive`]).
+#[cfg(feature = "lambda")]
+pub(crate) fn mark_first_event() -> bool {
     if FIRST_EVENT.get().is_some() {
         return false;
     }
     FIRST_EVENT.set(Instant::now()).is_ok()
 }
 
-/// The instant recorded by [`mark_first_event`], if an event has arrived through
-/// `coldstart::lambda`.
+/// When the first event of the process arrived, if it arrived through `coldstart::lambda`'s layer
+/// (which notes it before the payload is deserialized).
+///
+/// ```
+/// assert!(coldstart::phases::first_event().is_none()); // no event yet
+/// ```
 pub fn first_event() -> Option<Instant> {
     FIRST_EVENT.get().copied()
 }
@@ -135,8 +131,8 @@ pub fn first_event() -> Option<Instant> {
 /// How long INIT took: process start to [`mark_init_end`], if INIT end was marked.
 ///
 /// ```
-/// coldstart_core::phases::mark_init_end();
-/// let init = coldstart_core::phases::init_duration().unwrap();
+/// coldstart::phases::mark_init_end();
+/// let init = coldstart::phases::init_duration().unwrap();
 /// assert!(init < std::time::Duration::from_secs(10));
 /// ```
 pub fn init_duration() -> Option<Duration> {

@@ -12,7 +12,7 @@
 //! metrics-exporter-prometheus is used with `default-features = false`.
 //!
 //! ```no_run
-//! use coldstart_core::prometheus::{self, Pushgateway};
+//! use coldstart::prometheus::{self, Pushgateway};
 //! use std::time::Duration;
 //!
 //! let handle = prometheus::install().expect("no other recorder installed");
@@ -39,7 +39,7 @@ use crate::names;
 /// with sub-millisecond ones added for warm Rust invocations.
 ///
 /// ```
-/// assert!(coldstart_core::prometheus::DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+/// assert!(coldstart::prometheus::DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
 /// ```
 pub const DURATION_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
@@ -51,7 +51,7 @@ pub const DURATION_BUCKETS: &[f64] = &[
 /// [`install_with`].
 ///
 /// ```
-/// let builder = coldstart_core::prometheus::builder().add_global_label("service", "orders");
+/// let builder = coldstart::prometheus::builder().add_global_label("service", "orders");
 /// let recorder = builder.build_recorder();
 /// # let _ = recorder;
 /// ```
@@ -70,7 +70,7 @@ pub fn builder() -> PrometheusBuilder {
 /// Fails if a global recorder is already installed.
 ///
 /// ```
-/// let handle = coldstart_core::prometheus::install().unwrap();
+/// let handle = coldstart::prometheus::install().unwrap();
 /// metrics::counter!("demo").increment(1);
 /// assert!(handle.render().contains("demo 1"));
 /// ```
@@ -81,7 +81,7 @@ pub fn install() -> Result<PrometheusHandle, metrics::SetRecorderError<impl metr
 /// Like [`install`], with your own builder (global labels, other buckets).
 ///
 /// ```
-/// use coldstart_core::prometheus;
+/// use coldstart::prometheus;
 /// let handle = prometheus::install_with(prometheus::builder().add_global_label("team", "a")).unwrap();
 /// metrics::counter!("demo").increment(1);
 /// assert!(handle.render().contains(r#"demo{team="a"} 1"#));
@@ -103,7 +103,7 @@ pub fn install_with(
 /// gateway's `DELETE` API or its `--persistence` settings), as with any Pushgateway use.
 ///
 /// ```
-/// use coldstart_core::prometheus::Pushgateway;
+/// use coldstart::prometheus::Pushgateway;
 /// let gateway = Pushgateway::new("http://127.0.0.1:9091", "orders").unwrap().instance("env/1");
 /// assert_eq!(gateway.path(), "/metrics/job/orders/instance@base64/ZW52LzE");
 /// ```
@@ -142,7 +142,7 @@ impl Pushgateway {
     /// The host name is resolved here, once, so that a push never waits for DNS.
     ///
     /// ```
-    /// use coldstart_core::prometheus::Pushgateway;
+    /// use coldstart::prometheus::Pushgateway;
     /// assert!(Pushgateway::new("https://gateway:9091", "job").is_err()); // no TLS
     /// assert!(Pushgateway::new("http://127.0.0.1:9091", "").is_err()); // empty job
     /// ```
@@ -196,7 +196,7 @@ impl Pushgateway {
     /// Sets the `instance` grouping label (default: the log stream name, see the type docs).
     ///
     /// ```
-    /// # use coldstart_core::prometheus::Pushgateway;
+    /// # use coldstart::prometheus::Pushgateway;
     /// let g = Pushgateway::new("http://127.0.0.1:9091/gw", "j").unwrap().instance("i-1");
     /// assert_eq!(g.path(), "/gw/metrics/job/j/instance/i-1");
     /// ```
@@ -210,7 +210,7 @@ impl Pushgateway {
     /// (default [`DEFAULT_PUSH_TIMEOUT`]).
     ///
     /// ```
-    /// # use coldstart_core::prometheus::Pushgateway;
+    /// # use coldstart::prometheus::Pushgateway;
     /// # use std::time::Duration;
     /// let g = Pushgateway::new("http://127.0.0.1:9091", "j").unwrap().timeout(Duration::from_millis(50));
     /// # let _ = g;
@@ -228,7 +228,7 @@ impl Pushgateway {
     /// How many pushes have failed so far.
     ///
     /// ```
-    /// # use coldstart_core::prometheus::Pushgateway;
+    /// # use coldstart::prometheus::Pushgateway;
     /// assert_eq!(Pushgateway::new("http://127.0.0.1:9091", "j").unwrap().failures(), 0);
     /// ```
     pub fn failures(&self) -> u64 {
@@ -422,7 +422,7 @@ fn base64url(bytes: &[u8]) -> String {
 /// Why a push failed.
 ///
 /// ```
-/// use coldstart_core::prometheus::PushError;
+/// use coldstart::prometheus::PushError;
 /// let err = PushError::Status(500);
 /// assert_eq!(err.to_string(), "the gateway answered HTTP 500");
 /// ```

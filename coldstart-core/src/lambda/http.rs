@@ -10,7 +10,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Error> {
-//!     coldstart_core::lambda::http::run(service_fn(handler)).await
+//!     coldstart::lambda::http::run(service_fn(handler)).await
 //! }
 //! ```
 //!
@@ -54,7 +54,7 @@ where
 ///
 /// #[tokio::main]
 /// async fn main() -> Result<(), Error> {
-///     coldstart_core::lambda::http::run_concurrent(service_fn(handler)).await
+///     coldstart::lambda::http::run_concurrent(service_fn(handler)).await
 /// }
 /// ```
 ///
@@ -77,7 +77,7 @@ impl Coldstart {
     /// [`run`] for a `lambda_http` handler, with this configuration.
     ///
     /// ```no_run
-    /// use coldstart_core::lambda::Coldstart;
+    /// use coldstart::lambda::Coldstart;
     /// use lambda_http::{service_fn, Body, Error, Request, Response};
     ///
     /// async fn handler(_: Request) -> Result<Response<Body>, Error> {

@@ -11,7 +11,7 @@ pub const MAX_PING_BYTES: usize = 4096;
 /// The tool that sent a warm-up ping: the `source` label of `coldstart.warmups`.
 ///
 /// ```
-/// use coldstart_core::lambda::PingSource;
+/// use coldstart::lambda::PingSource;
 /// assert_eq!(PingSource::LambdaWarmer.as_str(), "lambda-warmer");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,7 +34,7 @@ impl PingSource {
     /// The label value: `serverless-plugin-warmup`, `lambda-warmer`, `warmup` or `custom`.
     ///
     /// ```
-    /// assert_eq!(coldstart_core::lambda::PingSource::Custom.as_str(), "custom");
+    /// assert_eq!(coldstart::lambda::PingSource::Custom.as_str(), "custom");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
@@ -55,7 +55,7 @@ impl fmt::Display for PingSource {
 /// A recognized warm-up ping.
 ///
 /// ```
-/// use coldstart_core::lambda::{detect_ping, Ping, PingSource};
+/// use coldstart::lambda::{detect_ping, Ping, PingSource};
 ///
 /// let ping = detect_ping(br#"{"warmer":true,"__WARMER_CONCURRENCY__":3}"#).unwrap();
 /// assert_eq!(ping, Ping::new(PingSource::LambdaWarmer, Some(3)));
@@ -86,7 +86,7 @@ impl Ping {
     /// recommends waiting in every warm-up).
     ///
     /// ```
-    /// use coldstart_core::lambda::{Ping, PingSource};
+    /// use coldstart::lambda::{Ping, PingSource};
     /// assert!(Ping::new(PingSource::ServerlessPluginWarmup, None).fans_out());
     /// assert!(!Ping::new(PingSource::Warmup, None).fans_out());
     /// assert!(!Ping::new(PingSource::LambdaWarmer, Some(1)).fans_out());
@@ -109,7 +109,7 @@ impl Ping {
 /// fields other than the ones above are skipped without checking their text.)
 ///
 /// ```
-/// use coldstart_core::lambda::{detect_ping, PingSource};
+/// use coldstart::lambda::{detect_ping, PingSource};
 ///
 /// let ping = detect_ping(br#"{"source":"serverless-plugin-warmup"}"#).unwrap();
 /// assert_eq!(ping.source, PingSource::ServerlessPluginWarmup);

@@ -24,7 +24,9 @@ use lambda_runtime::{FunctionResponse, IntoFunctionResponse, LambdaEvent, Lambda
 use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use super::{Finished, Ping, Shared};
+use super::config::Shared;
+use super::ping::Ping;
+use crate::invocation::Outcome;
 use crate::lazy::BoxFuture;
 use crate::phases;
 
@@ -64,7 +66,7 @@ impl Drop for Armed {
 /// anywhere else it is always [`PingOr::Event`].
 ///
 /// ```
-/// use coldstart_core::lambda::PingOr;
+/// use coldstart::lambda::PingOr;
 ///
 /// let event: PingOr<u32> = serde_json::from_str("7").unwrap();
 /// assert!(matches!(event, PingOr::Event(7)));
@@ -211,7 +213,7 @@ where
         match payload {
             PingOr::Ping(ping) => WithColdstartFuture {
                 state: State::Ping {
-                    answer: super::answer_ping(ping, self.shared.clone()),
+                    answer: super::warmup::answer_ping(ping, self.shared.clone()),
                     _error: PhantomData,
                 },
             },
@@ -225,7 +227,7 @@ where
                         },
                     },
                     Err(panic) => {
-                        self.shared.flush(Finished::Panic);
+                        self.shared.flush(Outcome::Panic);
                         resume_unwind(panic)
                     }
                 }
@@ -281,15 +283,15 @@ where
                         Ok(Poll::Pending) => Poll::Pending,
                         Ok(Poll::Ready(result)) => {
                             shared.flush(if result.is_ok() {
-                                Finished::Ok
+                                Outcome::Ok
                             } else {
-                                Finished::Error
+                                Outcome::Error
                             });
                             Poll::Ready(result)
                         }
                         Err(panic) => {
                             // Flush, then let the panic go on to lambda_runtime, which reports it.
-                            shared.flush(Finished::Panic);
+                            shared.flush(Outcome::Panic);
                             resume_unwind(panic)
                         }
                     },
@@ -331,7 +333,7 @@ impl<S> Layer<S> for ColdstartLayer {
 
     fn layer(&self, inner: S) -> ColdstartService<S> {
         // From now on an `AfterResponse` runs after every response: work can be left to it.
-        crate::deferred::enable();
+        crate::after_response::enable();
         ColdstartService {
             inner,
             shared: self.shared.clone(),
@@ -377,7 +379,7 @@ where
         // service synchronously in here; the response is posted by the returned future.
         let future = self.inner.call(invocation);
         if !armed.reached() {
-            self.shared.flush(Finished::Rejected);
+            self.shared.flush(Outcome::Rejected);
         }
         AfterResponse { future }
     }
@@ -386,7 +388,7 @@ where
 pin_project_lite::pin_project! {
     /// `lambda_runtime`'s future for one invocation (it posts the response), followed by the
     /// work that must not delay that response: the first real invocation's cold-start report
-    /// (see [`crate::report`]). It runs before the runtime asks for the next event, while the
+    /// (see [`crate::report`] and `coldstart-core/src/after_response.rs` for the order). It runs before the runtime asks for the next event, while the
     /// environment is still running.
     pub struct AfterResponse<F> {
         #[pin]
@@ -405,7 +407,7 @@ impl<F: Future> Future for AfterResponse<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let output = ready!(self.project().future.poll(cx));
-        crate::deferred::after_response();
+        crate::after_response::after_response();
         Poll::Ready(output)
     }
 }

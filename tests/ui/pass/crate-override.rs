@@ -15,9 +15,9 @@ fn handler(event: u32) -> Result<u32, String> {
 fn main() {
     assert_eq!(handler(3), Ok(3));
     assert!(handler(0).is_err());
-    let first = coldstart::tracker::first_invocation().expect("first invocation recorded");
+    let first = coldstart::invocation::first_invocation().expect("first invocation recorded");
     assert_eq!(first.handler, "renamed");
-    assert_eq!(coldstart::tracker::invocation_count(), 2);
-    let first = coldstart::tracker::first_real_invocation().expect("finished");
-    assert_eq!(first.budget, Some(std::time::Duration::from_millis(1500)));
+    assert_eq!(coldstart::invocation::invocation_count(), 2);
+    let first = coldstart::cold_start_report().expect("finished");
+    assert_eq!(first.budget.map(|b| b.budget), Some(std::time::Duration::from_millis(1500)));
 }

@@ -143,5 +143,5 @@ fn main() {
     assert_eq!(impl_trait(3).to_string(), "3");
 
     // Every call above was tracked, in this process, by the same counter.
-    assert_eq!(coldstart::tracker::invocation_count(), 16);
+    assert_eq!(coldstart::invocation::invocation_count(), 16);
 }

@@ -84,5 +84,5 @@ fn main() {
     ::std::assert_eq!(generic::<u8>(), (0, 5));
     ::std::assert_eq!(with_lazy(1), 7);
     let _ = (&CLIENT, &ASYNC_PARSED);
-    ::std::assert_eq!(renamed::lazy::report().lazies.len(), 7);
+    ::std::assert_eq!(renamed::lazy::statics().lazies.len(), 7);
 }

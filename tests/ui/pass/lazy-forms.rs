@@ -53,7 +53,7 @@ async fn main() {
     assert_eq!(ASYNC_POOL.get().await, Ok(&7));
     assert_eq!(*RAW.get().await, 1);
 
-    let report = coldstart::lazy::report();
+    let report = coldstart::lazy::statics();
     assert_eq!(report.lazies.len(), 8, "{report}");
     let client = report.get("CLIENT").unwrap();
     assert_eq!((client.form, client.during), (Form::Async, Some(During::Prewarm)));

@@ -15,7 +15,7 @@ static GONE: u8 = 0;
 fn main() {
     assert_eq!(describe(1), "value: 1");
     assert_eq!(describe("a"), "value: \"a\"");
-    let report = coldstart::lazy::report();
+    let report = coldstart::lazy::statics();
     assert_eq!(report.lazies.len(), 1);
     assert_eq!(report.lazies[0].name, "prefix");
     assert_eq!(report.lazies[0].failures, 0);

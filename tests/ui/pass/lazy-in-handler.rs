@@ -30,7 +30,7 @@ fn sync_handler(event: u32) -> u32 {
 async fn main() {
     assert_eq!(handler(1).await, Ok(42));
     assert_eq!(sync_handler(4), 8);
-    let report = coldstart::lazy::report();
+    let report = coldstart::lazy::statics();
     let offset = report.get("OFFSET").unwrap();
     assert_eq!(offset.state, State::Ready);
     assert_eq!(

@@ -1,0 +1,254 @@
+//! Numbering and the first invocation: which invocation is the first of the process (exactly
+//! one, decided by a single atomic `fetch_add`), what kind of start it was (including proactive
+//! initialization), warm-up pings that take a number too, and the first *real* invocation that
+//! the cold-start report and the budget check are about.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::kinds::{Outcome, StartKind};
+use super::{pending, timeline};
+use crate::environment::Environment;
+use crate::{names, phases};
+
+/// Invocations begun in this process (all handlers, and warm-up pings), including the one in
+/// progress.
+static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// The first invocation of the process, once it has begun.
+static FIRST: OnceLock<FirstInvocation> = OnceLock::new();
+
+/// The first invocation of the process, once it has begun: the environment's first event,
+/// which may have been a warm-up ping.
+///
+/// ```
+/// use coldstart::invocation::first_invocation;
+///
+/// #[coldstart::cold_start_handler(name = "h")]
+/// fn handler(event: u32) -> u32 {
+///     event
+/// }
+///
+/// assert!(first_invocation().is_none());
+/// handler(1);
+/// let first = first_invocation().unwrap();
+/// assert_eq!(first.handler, "h");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FirstInvocation {
+    /// The handler that served it ([`WARMUP_HANDLER`] for a warm-up ping).
+    pub handler: &'static str,
+    /// Its start kind (never [`StartKind::Warm`]).
+    pub start_kind: StartKind,
+    /// When it began.
+    pub started_at: Instant,
+    /// `true` when the first event was a warm-up ping: it consumed the environment's coldness,
+    /// and the next real invocation is `warm`.
+    pub warmup: bool,
+}
+
+/// The [`FirstInvocation::handler`] of a first event that was a warm-up ping.
+pub const WARMUP_HANDLER: &str = "(warm-up ping)";
+
+/// Takes the next invocation number (from 1) and, for number 1, decides the environment's
+/// start kind. The one `fetch_add` every invocation and ping pays.
+#[inline]
+pub(crate) fn begin(handler: &'static str, warmup: bool, started_at: Instant) -> (u64, StartKind) {
+    let number = INVOCATIONS.fetch_add(1, Ordering::AcqRel) + 1;
+    let start_kind = if number == 1 {
+        begin_first(handler, warmup, started_at)
+    } else {
+        StartKind::Warm
+    };
+    (number, start_kind)
+}
+
+/// The cold path: runs once per process, may allocate.
+#[cold]
+fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> StartKind {
+    let init_end = phases::init_end();
+    // When the event arrived: taken by `coldstart::lambda`'s layer before deserialization,
+    // otherwise approximated by the start of the first invocation.
+    let arrived = phases::first_event().unwrap_or(started_at);
+    let mut start_kind = StartKind::first_for(Environment::current_init_type());
+    if start_kind == StartKind::Cold
+        && init_end.is_some_and(|end| {
+            arrived.saturating_duration_since(end) > super::settings::proactive_threshold()
+        })
+    {
+        start_kind = StartKind::Proactive;
+    }
+    let _ = FIRST.set(FirstInvocation {
+        handler,
+        start_kind,
+        started_at,
+        warmup,
+    });
+    if pending::deferring() {
+        pending::leave_first_invocation_work();
+    } else {
+        first_invocation_work();
+    }
+    start_kind
+}
+
+/// What the first invocation (or ping) does only for the record: describe the metrics, record
+/// `faas.init_duration` and its `coldstart.phase_duration`s.
+pub(super) fn first_invocation_work() {
+    names::describe_once();
+    record_phases();
+}
+
+/// `faas.init_duration` and the `coldstart.phase_duration` of the first invocation (or ping).
+fn record_phases() {
+    let Some(first) = FIRST.get() else { return };
+    let started_at = first.started_at;
+    let init_end = phases::init_end();
+    let arrived = phases::first_event().unwrap_or(started_at);
+    let (process_start, _) = phases::process_start();
+    let phase = |name: &'static str, seconds: f64| {
+        metrics::histogram!(names::PHASE_DURATION, names::LABEL_PHASE => name).record(seconds);
+    };
+    phase(
+        names::PHASE_TO_FIRST_INVOCATION,
+        started_at
+            .saturating_duration_since(process_start)
+            .as_secs_f64(),
+    );
+    if let Some(init_end) = init_end {
+        let init = init_end
+            .saturating_duration_since(process_start)
+            .as_secs_f64();
+        phase(names::PHASE_INIT, init);
+        metrics::histogram!(names::INIT_DURATION).record(init);
+        phase(
+            names::PHASE_WAIT_FOR_FIRST_EVENT,
+            arrived.saturating_duration_since(init_end).as_secs_f64(),
+        );
+    }
+}
+
+/// Records one warm-up ping (answered by `coldstart::lambda`) and returns its start kind.
+///
+/// A ping takes an invocation number like any invocation, so a ping that is the first event of
+/// the environment consumes its coldness: it gets the first start kind (and records the
+/// start-up phases), and the next real invocation is [`StartKind::Warm`]. It counts in
+/// `coldstart.warmups{source, start}` only: never in `faas.coldstarts`, `faas.invocations` or
+/// `faas.invoke_duration`. `source` comes from a bounded set (it is a label value).
+#[cfg(feature = "lambda")]
+pub(crate) fn warmup(source: &'static str) -> StartKind {
+    let started_at = Instant::now();
+    let (_, start_kind) = begin(WARMUP_HANDLER, true, started_at);
+    timeline::started(started_at);
+    metrics::counter!(
+        names::WARMUPS,
+        names::LABEL_SOURCE => source,
+        names::LABEL_START => start_kind.as_str(),
+    )
+    .increment(1);
+    start_kind
+}
+
+/// Notes that the warm-up ping begun with [`warmup`] has been answered, so that the idle time
+/// before the next invocation is measured from here.
+#[cfg(feature = "lambda")]
+pub(crate) fn warmup_finished() {
+    timeline::finished(Instant::now());
+}
+
+/// The start kind of invocation `number` (from 1): the first invocation's kind for 1, `warm`
+/// for the others. In the instant between the first invocation taking number 1 and recording
+/// its kind, the kind is derived the same way it will be recorded (without the proactive check,
+/// which needs the event's arrival).
+pub(crate) fn start_kind_of(number: u64) -> StartKind {
+    match number {
+        1 => first_invocation().map_or_else(
+            || StartKind::first_for(Environment::current_init_type()),
+            |first| first.start_kind,
+        ),
+        _ => StartKind::Warm,
+    }
+}
+
+/// The first invocation of the process, if one has begun (see [`FirstInvocation`]).
+pub fn first_invocation() -> Option<FirstInvocation> {
+    FIRST.get().copied()
+}
+
+/// How many invocations have begun in this process, across all handlers, warm-up pings
+/// included.
+///
+/// ```
+/// assert_eq!(coldstart::invocation::invocation_count(), 0);
+/// ```
+pub fn invocation_count() -> u64 {
+    INVOCATIONS.load(Ordering::Relaxed)
+}
+
+/// [`invocation_count`], ordered after the writes of the invocation that took the number.
+pub(super) fn begun() -> u64 {
+    INVOCATIONS.load(Ordering::Acquire)
+}
+
+/// Set once, by the first real (non-ping) invocation of the process to finish.
+static FIRST_REAL: OnceLock<FirstRealInvocation> = OnceLock::new();
+
+/// The first invocation of the process that reached a handler (warm-up pings do not), once it
+/// has finished: what the cold-start report and the budget check are about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FirstRealInvocation {
+    /// The handler that served it.
+    pub(crate) handler: &'static str,
+    /// Its start kind ([`StartKind::Warm`] when a warm-up ping took the environment's coldness).
+    pub(crate) start_kind: StartKind,
+    /// How it ended.
+    pub(crate) outcome: Outcome,
+    /// When it began.
+    pub(crate) started_at: Instant,
+    /// When it ended.
+    pub(crate) finished_at: Instant,
+    /// The cold-start budget that applied: the handler's, else the process-wide one.
+    pub(crate) budget: Option<Duration>,
+}
+
+impl FirstRealInvocation {
+    /// How long it ran.
+    pub(crate) fn duration(&self) -> Duration {
+        self.finished_at.saturating_duration_since(self.started_at)
+    }
+
+    /// For a user-facing cold start ([`StartKind::Cold`]): process start to the end of this
+    /// invocation, what the request that triggered INIT waited for (as far as the process can
+    /// see: Lambda's own work before `exec` is not included). `None` for other start kinds.
+    pub(crate) fn user_facing_cold_start(&self) -> Option<Duration> {
+        (self.start_kind == StartKind::Cold).then(|| {
+            self.finished_at
+                .saturating_duration_since(phases::process_start().0)
+        })
+    }
+
+    /// By how much a user-facing cold start exceeded the budget, if it did.
+    pub(crate) fn exceeded_budget(&self) -> Option<Duration> {
+        let total = self.user_facing_cold_start()?;
+        let budget = self.budget?;
+        total.checked_sub(budget).filter(|over| !over.is_zero())
+    }
+
+    /// Sets it; `false` if another invocation finished first.
+    pub(super) fn set(self) -> bool {
+        FIRST_REAL.set(self).is_ok()
+    }
+
+    /// The first real invocation's summary, once it has finished.
+    pub(crate) fn get() -> Option<FirstRealInvocation> {
+        FIRST_REAL.get().copied()
+    }
+
+    /// Whether it has finished: one atomic load.
+    #[inline]
+    pub(super) fn is_set() -> bool {
+        FIRST_REAL.get().is_some()
+    }
+}

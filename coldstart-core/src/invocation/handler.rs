@@ -1,0 +1,282 @@
+//! One instrumented handler ([`Handler`], a `static` the `#[cold_start_handler]` expansion
+//! declares) and one invocation of it ([`Invocation`], which records its metrics exactly once,
+//! when finished or dropped). Not public API: only generated code uses them, through
+//! `coldstart::__private`.
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::first::{self, FirstRealInvocation};
+use super::keys::{with_handle, Keys, METADATA};
+use super::kinds::{Outcome, StartKind};
+use super::recorder::is_global_recorder;
+use super::{pending, settings, timeline};
+
+/// One instrumented handler: a `static` the `#[cold_start_handler]` expansion declares. Not
+/// public API.
+#[doc(hidden)]
+pub struct Handler {
+    pub(super) name: &'static str,
+    budget: Option<Duration>,
+    pub(super) keys: Keys,
+}
+
+impl fmt::Debug for Handler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handler").field("name", &self.name).finish()
+    }
+}
+
+impl Handler {
+    /// A handler whose metrics carry `handler="<name>"`.
+    pub const fn new(name: &'static str) -> Handler {
+        Handler {
+            name,
+            budget: None,
+            keys: Keys::new(),
+        }
+    }
+
+    /// The same handler with a cold-start budget: when a user-facing cold start served by it
+    /// (process start to the end of its first invocation) takes longer, the report says by how
+    /// much and what dominated, and `coldstart.budget_exceeded` counts it. See [`crate::report`].
+    pub const fn with_budget(mut self, budget: Duration) -> Handler {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The budget set with [`with_budget`](Self::with_budget), if any.
+    pub fn budget(&self) -> Option<Duration> {
+        self.budget
+    }
+
+    /// The handler's label value.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Starts tracking one invocation. Finish it with [`Invocation::finish`]; if it is dropped
+    /// instead, it is recorded as a [`Outcome::Panic`] when a panic is unwinding and as
+    /// [`Outcome::Cancelled`] otherwise.
+    pub fn begin(&'static self) -> Invocation {
+        let started_at = Instant::now();
+        let (number, start_kind) = first::begin(self.name, false, started_at);
+        let idle = timeline::started(started_at);
+        Invocation {
+            handler: self,
+            start_kind,
+            number,
+            started_at,
+            idle,
+            outcome: None,
+        }
+    }
+}
+
+/// One invocation in progress. Created by [`Handler::begin`]; records its metrics exactly once,
+/// when finished or dropped. Not public API.
+#[doc(hidden)]
+#[must_use = "an invocation records its outcome when finished; dropping it records `cancelled`"]
+pub struct Invocation {
+    handler: &'static Handler,
+    start_kind: StartKind,
+    number: u64,
+    started_at: Instant,
+    idle: Option<Duration>,
+    outcome: Option<Outcome>,
+}
+
+impl fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Invocation")
+            .field("handler", &self.handler.name)
+            .field("start_kind", &self.start_kind)
+            .field("number", &self.number)
+            .finish()
+    }
+}
+
+impl Invocation {
+    /// What kind of start this invocation is.
+    pub fn start_kind(&self) -> StartKind {
+        self.start_kind
+    }
+
+    /// `true` for the first invocation of the process (whatever its start kind).
+    pub fn is_first(&self) -> bool {
+        self.start_kind.is_first()
+    }
+
+    /// This invocation's number in the process, starting at 1.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// Time since the invocation began.
+    pub fn elapsed(&self) -> Duration {
+        self.started_at.elapsed()
+    }
+
+    /// How long the environment sat idle before this invocation: since the previous invocation
+    /// (or warm-up ping) finished. `None` for the first one.
+    pub fn idle(&self) -> Option<Duration> {
+        self.idle
+    }
+
+    /// Ends the invocation with `outcome` and records its metrics.
+    pub fn finish(mut self, outcome: Outcome) {
+        self.outcome = Some(outcome);
+    }
+
+    fn record(&self, outcome: Outcome) {
+        let finished_at = Instant::now();
+        let recorded = Recorded {
+            handler: self.handler,
+            start_kind: self.start_kind,
+            failure: outcome.failure_index(),
+            seconds: finished_at
+                .saturating_duration_since(self.started_at)
+                .as_secs_f64(),
+            idle: self.idle.map(|idle| idle.as_secs_f64()),
+            age: timeline::environment_age_at(finished_at).as_secs_f64(),
+        };
+        if self.number == 1 && pending::deferring() {
+            pending::leave_first_metrics(recorded);
+        } else {
+            recorded.record(self.number > 1);
+        }
+        let finished_ns = timeline::finished(finished_at);
+        if !FirstRealInvocation::is_set() {
+            self.first_real_finished(outcome, finished_at);
+        }
+        crate::memory::sample_at_most_every_second(finished_ns);
+    }
+
+    /// The cold path of the first real (non-ping) invocation of the process: its summary, the
+    /// budget check and the cold-start report. Runs once; may allocate.
+    #[cold]
+    #[inline(never)]
+    fn first_real_finished(&self, outcome: Outcome, finished_at: Instant) {
+        let summary = FirstRealInvocation {
+            handler: self.handler.name,
+            start_kind: self.start_kind,
+            outcome,
+            started_at: self.started_at,
+            finished_at,
+            budget: self.handler.budget.or_else(settings::cold_start_budget),
+        };
+        if !summary.set() {
+            return; // another invocation finished first
+        }
+        let _ = FIRST_HANDLER.set(self.handler);
+        if summary.exceeded_budget().is_some() {
+            let handler = self.handler;
+            metrics::with_recorder(|recorder| {
+                recorder
+                    .register_counter(handler.budget_exceeded_key(), &METADATA)
+                    .increment(1);
+            });
+        }
+        if pending::deferring() {
+            pending::leave_report();
+        } else {
+            // The one call up the dependency order (see the crate docs): without coldstart's
+            // layer nothing runs after the response, so the report is made here.
+            crate::after_response::first_real_invocation_finished_without_layer();
+        }
+    }
+}
+
+impl Drop for Invocation {
+    fn drop(&mut self) {
+        let outcome = self.outcome.unwrap_or(if std::thread::panicking() {
+            Outcome::Panic
+        } else {
+            Outcome::Cancelled
+        });
+        self.record(outcome);
+    }
+}
+
+/// The metrics of one finished invocation, computed when it finished.
+#[derive(Clone, Copy)]
+pub(super) struct Recorded {
+    handler: &'static Handler,
+    start_kind: StartKind,
+    failure: Option<usize>,
+    seconds: f64,
+    idle: Option<f64>,
+    age: f64,
+}
+
+impl Recorded {
+    /// Hands the values to the current recorder; `may_probe` allows starting the probe that
+    /// tells whether it is the global one (never on the first invocation: see
+    /// [`is_global_recorder`]).
+    #[inline(always)]
+    pub(super) fn record(&self, may_probe: bool) {
+        let Recorded {
+            handler,
+            start_kind,
+            failure,
+            seconds,
+            idle,
+            age,
+        } = *self;
+        let handles = &handler.keys.handles;
+        let kind = start_kind.index();
+        let count_handle = match failure {
+            None => &handles.invocations[kind],
+            Some(failure) => &handles.errors[kind][failure],
+        };
+        metrics::with_recorder(|recorder| {
+            // The global recorder outlives every invocation: its handles are cached (an atomic
+            // load each). Any other recorder (thread-local, or none installed) is looked up.
+            let cache = is_global_recorder(recorder, may_probe);
+            if start_kind == StartKind::Cold {
+                with_handle(
+                    cache,
+                    &handles.coldstarts,
+                    || recorder.register_counter(handler.coldstarts_key(), &METADATA),
+                    |counter| counter.increment(1),
+                );
+            }
+            with_handle(
+                cache,
+                count_handle,
+                || recorder.register_counter(handler.count_key(kind, failure), &METADATA),
+                |counter| counter.increment(1),
+            );
+            with_handle(
+                cache,
+                &handles.duration[kind],
+                || recorder.register_histogram(handler.duration_key(kind), &METADATA),
+                |histogram| histogram.record(seconds),
+            );
+            if let Some(idle) = idle {
+                with_handle(
+                    cache,
+                    &handles.idle,
+                    || recorder.register_gauge(handler.idle_key(), &METADATA),
+                    |gauge| gauge.set(idle),
+                );
+            }
+            with_handle(
+                cache,
+                &handles.age,
+                || recorder.register_gauge(handler.age_key(), &METADATA),
+                |gauge| gauge.set(age),
+            );
+        });
+    }
+}
+/// The handler of the first real invocation, whose remaining keys the report builds.
+static FIRST_HANDLER: OnceLock<&'static Handler> = OnceLock::new();
+
+/// Builds the remaining metric keys of the first real invocation's handler (see [`Keys`]).
+pub(crate) fn build_first_handler_keys() {
+    if let Some(handler) = FIRST_HANDLER.get() {
+        handler.build_all_keys();
+    }
+}

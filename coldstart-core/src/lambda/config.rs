@@ -1,0 +1,444 @@
+//! The configuration every piece shares ([`Coldstart`], the builder), the flush hook, and how
+//! INIT ends.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use lambda_runtime::{layers::TracingLayer, Diagnostic, Error, LambdaEvent};
+use lambda_runtime::{IntoFunctionResponse, Runtime, Service};
+use serde::{Deserialize, Serialize};
+
+use super::ping::{detect_ping, Ping, PingSource};
+use super::service::{ColdstartLayer, WithColdstart};
+use super::warmup::log_prewarm_failures;
+use crate::environment::Environment;
+use crate::invocation::{self, Outcome};
+use crate::lazy::{self, Prewarmed};
+use crate::phases;
+
+/// Default of [`Coldstart::warmup_delay`]: 25 ms, what serverless-plugin-warmup recommends so
+/// that concurrent pings land on distinct environments.
+pub const DEFAULT_WARMUP_DELAY: Duration = Duration::from_millis(25);
+
+/// A flush hook slower than this gets one warning on stderr (per process).
+const SLOW_FLUSH: Duration = Duration::from_millis(5);
+
+type FlushHook = dyn Fn(Outcome) + Send + Sync;
+type PingPredicate = dyn Fn(&[u8]) -> bool + Send + Sync;
+
+/// The configuration the pieces share.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    proactive_threshold: Duration,
+    prewarm_on_demand: bool,
+    pub(super) warmup_delay: Duration,
+    builtin_pings: bool,
+    is_ping: Option<Arc<PingPredicate>>,
+    on_flush: Option<Arc<FlushHook>>,
+    cold_start_budget: Option<Duration>,
+    print_report: Option<bool>,
+}
+
+impl Shared {
+    pub(super) fn detect(
+        &self,
+        body: &[u8],
+        client_context: Option<&std::collections::HashMap<String, String>>,
+    ) -> Option<Ping> {
+        if self.builtin_pings {
+            if let Some(ping) = detect_ping(body) {
+                return Some(ping);
+            }
+            if client_context
+                .and_then(|custom| custom.get("source"))
+                .is_some_and(|source| source == "serverless-plugin-warmup")
+            {
+                return Some(Ping::new(PingSource::ServerlessPluginWarmup, None));
+            }
+        }
+        let predicate = self.is_ping.as_ref()?;
+        match catch_unwind(AssertUnwindSafe(|| predicate(body))) {
+            Ok(true) => Some(Ping::new(PingSource::Custom, None)),
+            Ok(false) => None,
+            Err(_) => {
+                eprintln!(
+                    "coldstart: the is_ping predicate panicked; the payload is treated as an event"
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn has_hook(&self) -> bool {
+        self.on_flush.is_some()
+    }
+
+    /// Runs the flush hook, if any; a panic in it is caught and logged, never propagated.
+    pub(super) fn flush(&self, outcome: Outcome) {
+        let Some(hook) = &self.on_flush else { return };
+        // What the hook exports must be recorded and described.
+        crate::after_response::before_flush();
+        let started = Instant::now();
+        if catch_unwind(AssertUnwindSafe(|| hook(outcome))).is_err() {
+            eprintln!("coldstart: the flush hook panicked after a `{outcome}` invocation; the response is posted anyway");
+        }
+        let took = started.elapsed();
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if took > SLOW_FLUSH && !WARNED.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "coldstart: the flush hook took {:.1} ms; it delays every response, keep it well under {} ms",
+                took.as_secs_f64() * 1e3,
+                SLOW_FLUSH.as_millis()
+            );
+        }
+    }
+}
+
+/// Configures the Lambda integration, then runs the handler (or hands out the pieces).
+///
+/// Every setting has a default; `Coldstart::new().run(handler)` is [`run`](super::run).
+///
+/// ```no_run
+/// use coldstart::{lambda::Coldstart, Outcome};
+/// use lambda_runtime::{service_fn, Error, LambdaEvent};
+/// use serde_json::Value;
+/// use std::time::Duration;
+///
+/// async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+///     Ok(event.payload)
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     Coldstart::new()
+///         .proactive_threshold(Duration::from_millis(250))
+///         .warmup_delay(Duration::from_millis(50))
+///         .is_ping(|body| body == b"\"ping\"")
+///         .on_flush(|outcome: Outcome| {
+///             // hand the metrics to the exporter (print EMF lines, ...): keep it under a few ms
+///             let _ = outcome;
+///         })
+///         .run(service_fn(handler))
+///         .await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Coldstart {
+    shared: Arc<Shared>,
+}
+
+impl Default for Coldstart {
+    fn default() -> Self {
+        Coldstart::new()
+    }
+}
+
+impl fmt::Debug for Coldstart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so that a setting added to `Shared` cannot be left out here.
+        let Shared {
+            proactive_threshold,
+            prewarm_on_demand,
+            warmup_delay,
+            builtin_pings,
+            is_ping,
+            on_flush,
+            cold_start_budget,
+            print_report,
+        } = &*self.shared;
+        let function = |set: bool| if set { Some("<fn>") } else { None };
+        f.debug_struct("Coldstart")
+            .field("proactive_threshold", proactive_threshold)
+            .field("prewarm_on_demand", prewarm_on_demand)
+            .field("warmup_delay", warmup_delay)
+            .field("builtin_pings", builtin_pings)
+            .field("is_ping", &function(is_ping.is_some()))
+            .field("on_flush", &function(on_flush.is_some()))
+            .field("cold_start_budget", cold_start_budget)
+            .field("print_report", print_report)
+            .finish()
+    }
+}
+
+impl Coldstart {
+    /// The defaults: proactive threshold 100 ms, on-demand environments not prewarmed, warm-up
+    /// delay 25 ms, built-in ping shapes recognized, no custom predicate, no flush hook.
+    ///
+    /// ```
+    /// let coldstart = coldstart::lambda::Coldstart::new();
+    /// # let _ = coldstart;
+    /// ```
+    pub fn new() -> Self {
+        Coldstart {
+            shared: Arc::new(Shared {
+                proactive_threshold: invocation::DEFAULT_PROACTIVE_THRESHOLD,
+                prewarm_on_demand: false,
+                warmup_delay: DEFAULT_WARMUP_DELAY,
+                builtin_pings: true,
+                is_ping: None,
+                on_flush: None,
+                cold_start_budget: None,
+                print_report: None,
+            }),
+        }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Shared)) -> Self {
+        change(Arc::make_mut(&mut self.shared));
+        self
+    }
+
+    /// An on-demand first invocation whose event arrives more than `threshold` after init end is
+    /// [`StartKind::Proactive`](crate::invocation::StartKind::Proactive) instead of `cold`.
+    /// Default 100 ms (Bref's choice): a request that triggered INIT is handed over within
+    /// milliseconds of init end. Datadog measures 10 s from INIT *start* instead; measuring
+    /// from init end does not depend on how long INIT took. See
+    /// [`invocation::proactive_threshold`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let coldstart = coldstart::lambda::Coldstart::new().proactive_threshold(Duration::from_secs(1));
+    /// # let _ = coldstart;
+    /// ```
+    pub fn proactive_threshold(self, threshold: Duration) -> Self {
+        self.with(|shared| shared.proactive_threshold = threshold)
+    }
+
+    /// Also build the `prewarm` statics during INIT in on-demand environments (default `false`:
+    /// there a request is waiting for INIT to end, so they stay lazy). Environments initialized
+    /// ahead of demand are always prewarmed.
+    ///
+    /// ```
+    /// let coldstart = coldstart::lambda::Coldstart::new().prewarm_on_demand(true);
+    /// # let _ = coldstart;
+    /// ```
+    pub fn prewarm_on_demand(self, prewarm: bool) -> Self {
+        self.with(|shared| shared.prewarm_on_demand = prewarm)
+    }
+
+    /// A cold-start budget for every handler that has none of its own: when a user-facing cold
+    /// start (process start to the end of the first invocation) takes longer, the cold-start
+    /// report says by how much and which phases and lazy statics dominated, and
+    /// `coldstart.budget_exceeded` counts it. The seed's targets: a simple API < 100 ms, with a
+    /// database < 200 ms, complex processing < 500 ms, ML inference < 1 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let coldstart = coldstart::lambda::Coldstart::new().cold_start_budget(Duration::from_millis(200));
+    /// # let _ = coldstart;
+    /// ```
+    pub fn cold_start_budget(self, budget: Duration) -> Self {
+        self.with(|shared| shared.cold_start_budget = Some(budget))
+    }
+
+    /// Whether to print the cold-start report line after the first real invocation (default:
+    /// yes, unless `COLDSTART_REPORT` is `off`, `0` or `false` in the function's environment);
+    /// see [`crate::report`]. The report value ([`crate::report::cold_start_report`]) is there
+    /// either way.
+    ///
+    /// ```
+    /// let coldstart = coldstart::lambda::Coldstart::new().print_report(false);
+    /// # let _ = coldstart;
+    /// ```
+    pub fn print_report(self, print: bool) -> Self {
+        self.with(|shared| shared.print_report = Some(print))
+    }
+
+    /// How long a warm-up ping that is part of a fan-out ([`Ping::fans_out`]) waits before it
+    /// is acknowledged, so that the concurrent pings land on distinct environments instead of
+    /// being served one after the other by the same one. Default 25 ms, as serverless-plugin-warmup
+    /// recommends. The wait does not need tokio's time driver.
+    ///
+    /// ```
+    /// let coldstart = coldstart::lambda::Coldstart::new().warmup_delay(std::time::Duration::ZERO);
+    /// # let _ = coldstart;
+    /// ```
+    pub fn warmup_delay(self, delay: Duration) -> Self {
+        self.with(|shared| shared.warmup_delay = delay)
+    }
+
+    /// Recognize the built-in ping shapes ([`detect_ping`], plus serverless-plugin-warmup's
+    /// client context)? Default `true`; turn it off if your real events can look like them.
+    ///
+    /// ```
+    /// let coldstart = coldstart::lambda::Coldstart::new().builtin_pings(false);
+    /// # let _ = coldstart;
+    /// ```
+    pub fn builtin_pings(self, enabled: bool) -> Self {
+        self.with(|shared| shared.builtin_pings = enabled)
+    }
+
+    /// Your own ping test on the raw payload bytes, asked when no built-in shape matched
+    /// (counted with `source="custom"`). It runs for every such event, so keep it cheap (check
+    /// the length first); a panic in it is caught and the payload treated as an event.
+    ///
+    /// ```
+    /// let coldstart = coldstart::lambda::Coldstart::new()
+    ///     .is_ping(|body| body.len() < 64 && body.starts_with(br#"{"keepalive""#));
+    /// # let _ = coldstart;
+    /// ```
+    pub fn is_ping(self, predicate: impl Fn(&[u8]) -> bool + Send + Sync + 'static) -> Self {
+        self.with(|shared| shared.is_ping = Some(Arc::new(predicate)))
+    }
+
+    /// A function run after every invocation — success, error, panic, warm-up ping, rejected
+    /// payload — *before* `lambda_runtime` posts the response: once the response is posted,
+    /// Lambda may freeze the environment, and metrics still buffered would be lost or delayed.
+    ///
+    /// **Time budget:** the caller is waiting for the response while it runs, so keep it well
+    /// under a few milliseconds (write EMF lines to stdout, hand a buffer to an extension; no
+    /// network round trips). A hook slower than 5 ms gets one warning on stderr. A panic in
+    /// the hook is caught and logged: the response is posted anyway. A panic in the handler
+    /// runs the hook, then goes on to `lambda_runtime`, which reports it.
+    ///
+    /// ```
+    /// use coldstart::{lambda::Coldstart, Outcome};
+    ///
+    /// let coldstart = Coldstart::new().on_flush(|outcome: Outcome| {
+    ///     if outcome == Outcome::Panic {
+    ///         eprintln!("flushing after a panic");
+    ///     }
+    /// });
+    /// # let _ = coldstart;
+    /// ```
+    pub fn on_flush(self, hook: impl Fn(Outcome) + Send + Sync + 'static) -> Self {
+        self.with(|shared| shared.on_flush = Some(Arc::new(hook)))
+    }
+
+    /// Wraps a handler so that it answers warm-up pings and runs the flush hook; use it with
+    /// [`Coldstart::layer`] (see the [module docs](super)).
+    ///
+    /// ```
+    /// use coldstart::lambda::Coldstart;
+    /// use lambda_runtime::{service_fn, Error, LambdaEvent};
+    /// use serde_json::Value;
+    ///
+    /// let service = Coldstart::new().service(service_fn(|event: LambdaEvent<Value>| async move {
+    ///     Ok::<_, Error>(event.payload)
+    /// }));
+    /// # let _ = service;
+    /// ```
+    pub fn service<F>(&self, handler: F) -> WithColdstart<F> {
+        WithColdstart::new(handler, self.shared.clone())
+    }
+
+    /// The layer that recognizes pings on the raw payload; add it to the `Runtime` built on
+    /// [`Coldstart::service`] *first* (right after `Runtime::new`).
+    ///
+    /// ```
+    /// let layer = coldstart::lambda::Coldstart::new().layer();
+    /// # let _ = layer;
+    /// ```
+    pub fn layer(&self) -> ColdstartLayer {
+        ColdstartLayer::new(self.shared.clone())
+    }
+
+    /// Ends INIT: applies the prewarm policy (awaits [`lazy::prewarm`] when the environment was
+    /// initialized ahead of demand, or on demand with [`Coldstart::prewarm_on_demand`]),
+    /// installs this configuration's settings for the process, and marks init end. Call it right
+    /// before `Runtime::run`; [`Coldstart::run`] does. Returns what prewarming did, if it ran.
+    ///
+    /// INIT ends once per process: only the first call does anything. A later call (a second
+    /// `Coldstart`, say) changes nothing, returns `None` and says so on stderr, so the settings
+    /// in force are always those of the `Coldstart` that ended INIT.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use coldstart::lambda::Coldstart;
+    ///
+    /// let prewarmed = Coldstart::new().end_init().await;
+    /// assert!(prewarmed.is_none()); // on-demand (no AWS_LAMBDA_INITIALIZATION_TYPE)
+    /// assert!(coldstart::phases::init_end().is_some());
+    /// # });
+    /// ```
+    pub async fn end_init(&self) -> Option<Prewarmed> {
+        static ENDED: AtomicBool = AtomicBool::new(false);
+        if ENDED.swap(true, Ordering::AcqRel) {
+            eprintln!("coldstart: INIT already ended; this second `Coldstart::end_init` changes nothing (the first one's settings stay in force)");
+            return None;
+        }
+        let ahead_of_demand = !Environment::current_init_type().is_user_facing();
+        let prewarmed = if ahead_of_demand || self.shared.prewarm_on_demand {
+            let prewarmed = lazy::prewarm().await;
+            log_prewarm_failures("INIT", &prewarmed);
+            Some(prewarmed)
+        } else {
+            None
+        };
+        invocation::set_proactive_threshold(self.shared.proactive_threshold);
+        if let Some(budget) = self.shared.cold_start_budget {
+            invocation::set_cold_start_budget(budget);
+        }
+        if let Some(print) = self.shared.print_report {
+            crate::report::set_enabled(print);
+        }
+        phases::mark_init_end();
+        prewarmed
+    }
+
+    /// [`run`](super::run) with this configuration: a drop-in for `lambda_runtime::run` (same bounds, same
+    /// tracing layer).
+    ///
+    /// # Errors
+    ///
+    /// What `lambda_runtime`'s `Runtime::run` returns (a failure to reach the Runtime API).
+    ///
+    /// # Panics
+    ///
+    /// Like `lambda_runtime::run`, when the Lambda environment variables are missing.
+    pub async fn run<F, A, R, B, S, D, E>(self, handler: F) -> Result<(), Error>
+    where
+        F: Service<LambdaEvent<A>, Response = R>,
+        F::Future: Future<Output = Result<R, F::Error>>,
+        F::Error: Into<Diagnostic> + fmt::Debug,
+        A: for<'de> Deserialize<'de>,
+        R: IntoFunctionResponse<B, S>,
+        B: Serialize,
+        S: Stream<Item = Result<D, E>> + Unpin + Send + 'static,
+        D: Into<bytes::Bytes> + Send,
+        E: Into<Error> + Send + fmt::Debug,
+    {
+        let runtime = Runtime::new(self.service(handler))
+            .layer(self.layer())
+            .layer(TracingLayer::new());
+        self.end_init().await;
+        runtime.run().await
+    }
+
+    /// [`run_concurrent`](super::run_concurrent) with this configuration: a drop-in for
+    /// `lambda_runtime::run_concurrent`.
+    ///
+    /// # Errors
+    ///
+    /// What `lambda_runtime`'s `Runtime::run_concurrent` returns.
+    ///
+    /// # Panics
+    ///
+    /// Like `lambda_runtime::run_concurrent`: outside a tokio runtime, or when the Lambda
+    /// environment variables are missing.
+    #[cfg(feature = "concurrent")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "concurrent")))]
+    pub async fn run_concurrent<F, A, R, B, S, D, E>(self, handler: F) -> Result<(), Error>
+    where
+        F: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,
+        F::Future: Future<Output = Result<R, F::Error>> + Send + 'static,
+        F::Error: Into<Diagnostic> + fmt::Debug,
+        A: for<'de> Deserialize<'de> + Send + 'static,
+        R: IntoFunctionResponse<B, S> + Send + 'static,
+        B: Serialize + Send + 'static,
+        S: Stream<Item = Result<D, E>> + Unpin + Send + 'static,
+        D: Into<bytes::Bytes> + Send + 'static,
+        E: Into<Error> + Send + fmt::Debug + 'static,
+    {
+        let runtime = Runtime::new(self.service(handler))
+            .layer(self.layer())
+            .layer(TracingLayer::new());
+        self.end_init().await;
+        runtime.run_concurrent().await
+    }
+}

@@ -1,0 +1,101 @@
+//! Building the `prewarm` statics ahead of demand: [`prewarm`].
+
+use std::time::{Duration, Instant};
+
+use super::registry::{Registered, Registration};
+use super::vocabulary::During;
+use crate::invocation::Outcome;
+
+/// What [`prewarm`] did.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let prewarmed = coldstart::prewarm().await;
+/// assert!(prewarmed.is_ok());
+/// # });
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Prewarmed {
+    /// `prewarm` statics this call initialized.
+    pub initialized: Vec<&'static str>,
+    /// `prewarm` statics that were ready already.
+    pub already_ready: Vec<&'static str>,
+    /// `prewarm` statics whose initializer failed: `Error` (an `Err`) or `Panic`. They stay
+    /// uninitialized and are retried on their next access.
+    pub failed: Vec<(&'static str, Outcome)>,
+    /// How long the call took.
+    pub elapsed: Duration,
+}
+
+impl Prewarmed {
+    /// `true` when no initializer failed.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// assert!(coldstart::prewarm().await.is_ok());
+    /// # });
+    /// ```
+    pub fn is_ok(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// Initializes every `#[lazy(prewarm)]` static that is not ready yet, one after the other, async
+/// ones awaited; attributed as [`During::Prewarm`].
+///
+/// Call it during INIT (before the runtime loop) in environments Lambda initializes ahead of
+/// demand — provisioned concurrency, SnapStart, proactive init — so that no request waits for
+/// these statics. A failure (an `Err` or a panic) is reported in the result, never propagated:
+/// the static stays uninitialized and is retried on its next access. A panic's message still
+/// goes to the panic hook (stderr by default).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let prewarmed = coldstart::prewarm().await;
+/// for (name, outcome) in &prewarmed.failed {
+///     eprintln!("prewarming {name} failed: {outcome}");
+/// }
+/// # });
+/// ```
+pub async fn prewarm() -> Prewarmed {
+    prewarm_as(During::Prewarm).await
+}
+
+/// [`prewarm`], attributed to `during` (`coldstart::lambda` uses [`During::Warmup`] when a
+/// warm-up ping forces the `prewarm` statics).
+pub(crate) async fn prewarm_as(during: During) -> Prewarmed {
+    let started = Instant::now();
+    let mut prewarmed = Prewarmed {
+        initialized: Vec::new(),
+        already_ready: Vec::new(),
+        failed: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    // Only `fn` pointers, names and boxed `Send` futures live across the awaits below, so the
+    // future stays `Send` (it runs inside `Send` services such as `lambda_http`'s).
+    let entries: Vec<fn() -> &'static dyn Registered> = inventory::iter::<Registration>
+        .into_iter()
+        .map(|registration| registration.entry)
+        .collect();
+    for entry in entries {
+        let (name, force) = {
+            let entry = entry();
+            let meta = entry.meta();
+            if !meta.prewarm {
+                continue;
+            }
+            if entry.is_ready() {
+                prewarmed.already_ready.push(meta.name);
+                continue;
+            }
+            (meta.name, entry.prewarm(during))
+        };
+        match force.await {
+            Outcome::Ok => prewarmed.initialized.push(name),
+            failed => prewarmed.failed.push((name, failed)),
+        }
+    }
+    prewarmed.elapsed = started.elapsed();
+    prewarmed
+}

@@ -1,0 +1,233 @@
+//! The cold-start report: once per execution environment, after its first real invocation, what
+//! kind of start it was, how long every phase took, which lazy static cost what and where it ran,
+//! memory against the configured size, and whether the start stayed within its budget.
+//!
+//! It is printed as **one JSON line** on stdout (so CloudWatch Logs Insights can query it:
+//! `filter ispresent(coldstart_report)`), available as a value ([`cold_start_report`]), and
+//! readable as a table (its `Display`, which the quickstart prints). Turn the line off with
+//! `COLDSTART_REPORT=off` in the function's environment, or
+//! `coldstart::lambda::Coldstart::print_report(false)`; the value is there either way.
+//!
+//! Building and printing it takes a fraction of a millisecond (it reads `/proc`, walks the lazy
+//! registry and writes one line). With `coldstart::lambda::run` that happens right after the first
+//! real invocation's response is posted (before the runtime asks for the next event), so no
+//! request waits for it; with the handler attribute alone there is no such moment, and it happens
+//! at the end of the first invocation (`coldstart-core/src/after_response.rs` says in what order). Every later
+//! invocation pays one atomic load.
+//!
+//! ```
+//! use coldstart::cold_start_report;
+//!
+//! #[coldstart::cold_start_handler(name = "api")]
+//! fn handler(event: u32) -> u32 {
+//!     event
+//! }
+//!
+//! handler(1); // prints the JSON line
+//! let report = cold_start_report().unwrap();
+//! assert_eq!(report.start_kind.as_str(), "cold");
+//! assert!(report.to_json().contains(r#""handler":"api""#));
+//! println!("{report}");
+//! ```
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use crate::environment::Environment;
+use crate::invocation::{self, FirstRealInvocation, Outcome, StartKind};
+use crate::lazy::{self, During, LazyInfo};
+use crate::memory::{self, MemoryUsage};
+use crate::phases::{self, StartSource};
+
+mod json;
+mod table;
+
+/// Everything known about this environment's start, after its first real invocation.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ColdStartReport {
+    /// The environment (function name, version, memory size, region, log stream, init type).
+    pub environment: Environment,
+    /// The handler that served the first real invocation.
+    pub handler: &'static str,
+    /// The start kind of the first real invocation ([`StartKind::Warm`] when a warm-up ping
+    /// came first and took the environment's coldness).
+    pub start_kind: StartKind,
+    /// `true` when the environment's first event was a warm-up ping.
+    pub warmed_by_ping: bool,
+    /// How the first real invocation ended.
+    pub outcome: Outcome,
+    /// Where the process start instant came from.
+    pub process_start_source: StartSource,
+    /// Process start to init end, when init end was marked.
+    pub init: Option<Duration>,
+    /// Init end to the arrival of the first event, when init end was marked.
+    pub wait_for_first_event: Option<Duration>,
+    /// Process start to the start of the first real invocation.
+    pub to_first_invocation: Duration,
+    /// The first real invocation's own duration.
+    pub first_invocation: Duration,
+    /// For a user-facing cold start: process start to the end of the first invocation.
+    pub user_facing: Option<Duration>,
+    /// Every lazy static, most expensive first.
+    pub lazies: Vec<LazyInfo>,
+    /// Memory after the first invocation, if `/proc` could be read.
+    pub memory: Option<MemoryUsage>,
+    /// The cold-start budget and its verdict, when a budget applies to a user-facing cold start.
+    pub budget: Option<Budget>,
+}
+
+/// A cold-start budget and how a user-facing cold start measured up.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Budget {
+    /// The budget.
+    pub budget: Duration,
+    /// The user-facing cold start it is compared with.
+    pub took: Duration,
+    /// By how much it was exceeded; `None` when within budget.
+    pub exceeded_by: Option<Duration>,
+    /// What the time went to, largest first: the phases, and the lazy statics a request or INIT
+    /// paid for (a lazy static's time is part of the phase it ran in).
+    pub dominant: Vec<(String, Duration)>,
+}
+
+const DEFAULT: u8 = 0;
+const ON: u8 = 1;
+const OFF: u8 = 2;
+static ENABLED: AtomicU8 = AtomicU8::new(DEFAULT);
+
+/// Turns the report line on or off for this process (`Coldstart::print_report`; default: on,
+/// unless the environment variable `COLDSTART_REPORT` is `off`, `0` or `false`).
+#[cfg(feature = "lambda")]
+pub(crate) fn set_enabled(enabled: bool) {
+    ENABLED.store(if enabled { ON } else { OFF }, Ordering::Relaxed);
+}
+
+/// Whether the report line will be printed.
+fn is_enabled() -> bool {
+    match ENABLED.load(Ordering::Relaxed) {
+        ON => true,
+        OFF => false,
+        _ => !matches!(
+            std::env::var("COLDSTART_REPORT").as_deref().map(str::trim),
+            Ok("off" | "0" | "false" | "OFF" | "False" | "FALSE")
+        ),
+    }
+}
+
+/// The report, once the first real invocation of the process has finished.
+///
+/// ```
+/// assert!(coldstart::cold_start_report().is_none()); // no invocation yet
+/// ```
+pub fn cold_start_report() -> Option<ColdStartReport> {
+    build(memory::current())
+}
+
+fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
+    let first = FirstRealInvocation::get()?;
+    let (process_start, process_start_source) = phases::process_start();
+    let environment = Environment::current().clone();
+    let init_end = phases::init_end();
+    let init = init_end.map(|end| end.saturating_duration_since(process_start));
+    let wait_for_first_event = init_end.map(|end| {
+        phases::first_event()
+            .or_else(|| invocation::first_invocation().map(|f| f.started_at))
+            .unwrap_or(first.started_at)
+            .saturating_duration_since(end)
+    });
+    let to_first_invocation = first.started_at.saturating_duration_since(process_start);
+    let lazies = lazy::statics().lazies;
+    let user_facing = first.user_facing_cold_start();
+    let budget = match (first.budget, user_facing) {
+        (Some(budget), Some(took)) => Some(Budget {
+            budget,
+            took,
+            exceeded_by: first.exceeded_budget(),
+            dominant: dominant(
+                init,
+                wait_for_first_event,
+                to_first_invocation,
+                first.duration(),
+                &lazies,
+            ),
+        }),
+        _ => None,
+    };
+    Some(ColdStartReport {
+        environment,
+        handler: first.handler,
+        start_kind: first.start_kind,
+        warmed_by_ping: invocation::first_invocation().is_some_and(|f| f.warmup),
+        outcome: first.outcome,
+        process_start_source,
+        init,
+        wait_for_first_event,
+        to_first_invocation,
+        first_invocation: first.duration(),
+        user_facing,
+        lazies,
+        memory,
+        budget,
+    })
+}
+
+/// The phases of a user-facing cold start and the lazy statics it paid for, largest first.
+fn dominant(
+    init: Option<Duration>,
+    wait_for_first_event: Option<Duration>,
+    to_first_invocation: Duration,
+    first_invocation: Duration,
+    lazies: &[LazyInfo],
+) -> Vec<(String, Duration)> {
+    let mut parts: Vec<(String, Duration)> = Vec::new();
+    match (init, wait_for_first_event) {
+        (Some(init), Some(wait)) => {
+            parts.push(("phase init".to_owned(), init));
+            parts.push(("phase wait for the first event".to_owned(), wait));
+            // Reading the event, deserializing it, reaching the handler.
+            parts.push((
+                "runtime: event to handler".to_owned(),
+                to_first_invocation.saturating_sub(init + wait),
+            ));
+        }
+        _ => parts.push(("phase to first invocation".to_owned(), to_first_invocation)),
+    }
+    parts.push(("phase first invocation".to_owned(), first_invocation));
+    for info in lazies {
+        let paid = match info.during {
+            Some(During::Init | During::Prewarm) => "INIT",
+            Some(During::Invocation { number: 1, .. }) => "the first invocation",
+            _ => continue,
+        };
+        if let Some(duration) = info.duration {
+            parts.push((format!("lazy `{}` (during {paid})", info.name), duration));
+        }
+    }
+    parts.retain(|(_, duration)| !duration.is_zero());
+    crate::sort::sort_by(&mut parts, |a, b| {
+        b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)).is_lt()
+    });
+    parts.truncate(5);
+    parts
+}
+
+fn ms(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Prints the report line, if enabled. Never panics into the invocation: a failure to write is
+/// ignored. Called once, by [`crate::after_response`], with the memory sample it took.
+pub(crate) fn print_line(memory: Option<MemoryUsage>) {
+    if !is_enabled() {
+        return;
+    }
+    if let Some(report) = build(memory) {
+        use std::io::Write;
+        let line = report.to_json();
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    }
+}

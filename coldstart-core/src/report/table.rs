@@ -1,0 +1,74 @@
+//! The report as a table: its `Display`.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::{ms, ColdStartReport};
+
+impl fmt::Display for ColdStartReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env = &self.environment;
+        let row = |f: &mut fmt::Formatter<'_>, what: &str, value: Option<Duration>| match value {
+            Some(value) => writeln!(f, "  {what:<28} {:>10.3} ms", ms(value)),
+            None => writeln!(f, "  {what:<28} {:>13}", "-"),
+        };
+        writeln!(
+            f,
+            "cold-start report: {} ({} start, init type {}, handler {})",
+            env.function_name().unwrap_or("(unnamed function)"),
+            self.start_kind,
+            env.init_type(),
+            self.handler
+        )?;
+        if self.warmed_by_ping {
+            writeln!(f, "  (a warm-up ping was this environment's first event)")?;
+        }
+        row(f, "init", self.init)?;
+        row(f, "wait for the first event", self.wait_for_first_event)?;
+        row(
+            f,
+            "process start -> first call",
+            Some(self.to_first_invocation),
+        )?;
+        row(f, "first invocation", Some(self.first_invocation))?;
+        row(f, "user-facing cold start", self.user_facing)?;
+        if let Some(budget) = &self.budget {
+            match budget.exceeded_by {
+                Some(over) => {
+                    writeln!(
+                        f,
+                        "  over budget: {:.3} ms against {:.3} ms (+{:.3} ms); the time went to:",
+                        ms(budget.took),
+                        ms(budget.budget),
+                        ms(over)
+                    )?;
+                    for (what, duration) in &budget.dominant {
+                        writeln!(f, "    {what:<40} {:>10.3} ms", ms(*duration))?;
+                    }
+                }
+                None => writeln!(
+                    f,
+                    "  within budget: {:.3} ms of {:.3} ms",
+                    ms(budget.took),
+                    ms(budget.budget)
+                )?,
+            }
+        }
+        if !self.lazies.is_empty() {
+            writeln!(f, "  lazy statics, most expensive first:")?;
+            for info in &self.lazies {
+                let cost = info
+                    .duration
+                    .map_or_else(|| format!("{:>13}", "-"), |d| format!("{:>10.3} ms", ms(d)));
+                let during = info
+                    .during
+                    .map_or_else(|| "never".to_owned(), |d| d.to_string());
+                writeln!(f, "    {:<24} {cost}  {during}", info.name)?;
+            }
+        }
+        if let Some(memory) = &self.memory {
+            writeln!(f, "  memory: {}", memory.sizing_hint(env.memory_size_mb()))?;
+        }
+        Ok(())
+    }
+}
