@@ -17,10 +17,6 @@
     feature = "lambda",
     doc = "| [`lambda`] | the `run` wrapper: init end, start kinds, prewarm policy, warm-up pings, flush hook |"
 )]
-#![cfg_attr(
-    feature = "local",
-    doc = "| [`local`] | a Lambda Runtime API on loopback, for examples and tests |"
-)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -36,10 +32,6 @@ pub mod prometheus;
 pub mod report;
 mod sort;
 pub mod tracker;
-
-#[cfg(feature = "local")]
-#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub mod local;
 
 #[cfg(feature = "lambda")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]

@@ -1,4 +1,4 @@
-//! Drives the real `lambda_runtime` client loop against `coldstart_core::local`,
+//! Drives the real `lambda_runtime` client loop against `coldstart::local`,
 //! and pokes the emulator's HTTP surface directly with raw HTTP/1.1 requests.
 //!
 //! `lambda_runtime` reads its configuration from the process environment, so
@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use coldstart_core::local::{InitPhase, LocalEvent, LocalRuntimeApi, Outcome};
+use coldstart::local::{InitPhase, LocalEvent, LocalRuntimeApi, Reply};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -226,7 +226,7 @@ fn real_runtime_against_local_api() {
         let results = api.wait_for_results(1, WAIT).await.expect("delayed result");
         let r = &results[0];
         assert_eq!(r.request_id, delayed);
-        assert_eq!(r.outcome, Outcome::Response);
+        assert_eq!(r.reply, Reply::Response);
         assert_eq!(r.json().unwrap(), json!({ "op": "echo", "n": 0 }));
         assert!(
             r.next_requested_at < pushed_at,
@@ -301,8 +301,8 @@ fn real_runtime_against_local_api() {
         let r = by_id(&fail);
         assert!(r.is_error());
         assert_eq!(
-            r.outcome,
-            Outcome::Error {
+            r.reply,
+            Reply::Error {
                 error_type: "HandlerFailed".to_owned(),
                 error_message: "asked to fail: \"testing\"".to_owned(),
             }
@@ -311,8 +311,8 @@ fn real_runtime_against_local_api() {
 
         let r = by_id(&panic);
         assert!(r.is_error());
-        match &r.outcome {
-            Outcome::Error { error_message, .. } => {
+        match &r.reply {
+            Reply::Error { error_message, .. } => {
                 assert!(error_message.contains("asked to panic"), "{error_message}");
             }
             other => panic!("expected an error, got {other:?}"),
@@ -516,15 +516,15 @@ async fn error_posts_streaming_and_trailers() {
     let results = api.wait_for_results(3, WAIT).await.unwrap();
     assert_eq!(results[0].error_type(), Some("MyError"));
     assert_eq!(
-        results[0].outcome,
-        Outcome::Error {
+        results[0].reply,
+        Reply::Error {
             error_type: "MyError".into(),
             error_message: "boom".into()
         }
     );
     assert_eq!(
-        results[1].outcome,
-        Outcome::Error {
+        results[1].reply,
+        Reply::Error {
             error_type: "Custom.Type".into(),
             error_message: "not json".into()
         }
