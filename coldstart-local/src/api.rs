@@ -46,7 +46,7 @@ use crate::{InitError, InvocationResult, LocalEvent, LocalRuntimeApiBuilder};
 ///         tokio::spawn(lambda_runtime::run(service_fn(handler)));
 ///
 ///         let id = api.push(LocalEvent::json(&json!({ "hello": "world" })).delay(Duration::from_millis(50)));
-///         let results = api.wait_for_results(1, Duration::from_secs(5)).await?;
+///         let results = api.wait_for_all(Duration::from_secs(5)).await?;
 ///         assert_eq!(results[0].request_id, id);
 ///         assert_eq!(results[0].json()?, json!({ "hello": "world" }));
 ///         Ok::<_, Box<dyn std::error::Error>>(())
@@ -108,6 +108,7 @@ impl LocalRuntimeApi {
             delay: event.delay,
             pushed_at: Instant::now(),
         };
+        self.shared.pushed.fetch_add(1, Ordering::SeqCst);
         self.shared.lock().dispatch(queued, Position::Back);
         request_id
     }

@@ -107,6 +107,7 @@ impl LocalRuntimeApiBuilder {
             state: Mutex::new(State::default()),
             results_changed,
             pending_next: AtomicUsize::new(0),
+            pushed: AtomicUsize::new(0),
             restore_next_calls: AtomicUsize::new(0),
         });
 

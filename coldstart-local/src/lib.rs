@@ -7,7 +7,7 @@
 //! endpoints) on `127.0.0.1`. Point the real `lambda_runtime` client loop at it
 //! through [`LocalRuntimeApi::set_env`], queue events with
 //! [`LocalRuntimeApi::push`], and inspect what the handler answered with
-//! [`LocalRuntimeApi::wait_for_results`]. No AWS account, container or network
+//! [`LocalRuntimeApi::wait_for_all`] (or [`LocalRuntimeApi::wait_for_results`]). No AWS account, container or network
 //! access is involved.
 //!
 //! The server runs on its own thread with its own single-threaded tokio runtime,

@@ -80,7 +80,9 @@ pub struct InitError {
 }
 
 /// Error returned by [`LocalRuntimeApi::wait_for_results`](crate::LocalRuntimeApi::wait_for_results) when fewer results than
-/// requested arrived in time.
+/// requested arrived in time, and by
+/// [`LocalRuntimeApi::wait_for_all`](crate::LocalRuntimeApi::wait_for_all) when, in addition,
+/// every result arrived but the function did not ask for its next event in time.
 #[derive(Debug, Clone)]
 pub struct WaitTimeout {
     pub(crate) expected: usize,
@@ -136,6 +138,14 @@ impl WaitTimeout {
 
 impl fmt::Display for WaitTimeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.results.len() >= self.expected {
+            // Only `wait_for_all` gives up with every result in hand.
+            return write!(
+                f,
+                "timed out after {:?}: all {} invocation result(s) arrived, but the function did not ask for its next event",
+                self.timeout, self.expected
+            );
+        }
         write!(
             f,
             "timed out after {:?} waiting for {} invocation result(s): {} arrived",

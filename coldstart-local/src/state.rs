@@ -19,6 +19,8 @@ pub(crate) struct Shared {
     /// Carries the number of results; bumped after each new result.
     pub(crate) results_changed: watch::Sender<usize>,
     pub(crate) pending_next: AtomicUsize,
+    /// How many events were pushed, ever.
+    pub(crate) pushed: AtomicUsize,
     pub(crate) restore_next_calls: AtomicUsize,
 }
 

@@ -60,6 +60,67 @@ impl LocalRuntimeApi {
         })
     }
 
+    /// Waits until every event pushed so far has been answered and the function has asked for
+    /// its next event, then returns every result so far (in completion order).
+    ///
+    /// This is the usual way to drive a function through the emulator: push the events, then
+    /// `wait_for_all`. It is [`wait_for_results`](Self::wait_for_results) for as many results as
+    /// events were pushed, followed by [`wait_until_idle`](Self::wait_until_idle), within one
+    /// `timeout`: once it returns, what the function does after its last response (with
+    /// `coldstart::lambda::run`: the cold-start report, the first invocation's deferred metrics)
+    /// is done too. Like them, it can be awaited from any executor.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`WaitTimeout`], which carries the results that did arrive, if not every event
+    /// was answered, or the function did not come back for the next one, within `timeout`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use coldstart::local::{LocalEvent, LocalRuntimeApi};
+    /// use lambda_runtime::{service_fn, Error, LambdaEvent};
+    /// use serde_json::{json, Value};
+    /// use std::time::Duration;
+    ///
+    /// async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    ///     Ok(event.payload)
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let api = LocalRuntimeApi::start()?;
+    ///     api.set_env(); // before any other thread starts
+    ///
+    ///     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    ///     let results = rt.block_on(async {
+    ///         tokio::spawn(lambda_runtime::run(service_fn(handler)));
+    ///         api.push_json(&json!({ "n": 1 }));
+    ///         api.push(LocalEvent::json(&json!({ "n": 2 })).delay(Duration::from_millis(50)));
+    ///         api.wait_for_all(Duration::from_secs(5)).await
+    ///     })?;
+    ///     assert_eq!(results.len(), 2);
+    ///     assert_eq!(results[1].json()?, json!({ "n": 2 }));
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn wait_for_all(
+        &self,
+        timeout: Duration,
+    ) -> Result<Vec<InvocationResult>, WaitTimeout> {
+        let started = Instant::now();
+        let expected = self.shared.pushed.load(Ordering::SeqCst);
+        self.wait_for_results(expected, timeout).await?;
+        let left = timeout.saturating_sub(started.elapsed());
+        if self.wait_until_idle(left).await {
+            return Ok(self.results());
+        }
+        Err(WaitTimeout {
+            expected,
+            timeout,
+            results: self.results(),
+        })
+    }
+
     /// Waits until the function is done with every event pushed so far and waits for the next
     /// one: nothing queued, every delivered event answered, and a `/next` request held open.
     /// Returns `false` if that did not happen within `timeout`.

@@ -682,6 +682,46 @@ fn wait_for_results_times_out_without_a_tokio_timer() {
 }
 
 #[tokio::test]
+async fn wait_for_all_returns_once_every_event_is_answered_and_next_is_asked_for() {
+    let api = LocalRuntimeApi::start().unwrap();
+
+    // Pushed, never fetched: what did arrive (nothing) comes back with the error.
+    let id = api.push_json(&json!({ "n": 1 }));
+    let err = api
+        .wait_for_all(Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert_eq!((err.expected(), err.received()), (1, 0));
+    assert!(err.to_string().contains("0 arrived"), "{err}");
+
+    // Answered, but nobody asked for the next event yet: not done.
+    let event = send_raw(api.addr(), &get(NEXT)).await;
+    assert_eq!(
+        event.header("lambda-runtime-aws-request-id"),
+        Some(id.as_str())
+    );
+    let ok = send_raw(api.addr(), &post(&response_path(&id), r#"{"ok":1}"#)).await;
+    assert_eq!(ok.status, 202);
+    let err = api
+        .wait_for_all(Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert_eq!((err.expected(), err.received()), (1, 1));
+    assert!(
+        err.to_string().contains("did not ask for its next event"),
+        "{err}"
+    );
+
+    // The function comes back for more: every result so far.
+    let mut next = TcpStream::connect(api.addr()).await.unwrap();
+    next.write_all(&get(NEXT)).await.unwrap();
+    let results = api.wait_for_all(WAIT).await.expect("answered and idle");
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].request_id, id);
+    assert_eq!(results[0].json().unwrap(), json!({ "ok": 1 }));
+}
+
+#[tokio::test]
 async fn dropping_the_api_closes_pending_next_requests() {
     let api = LocalRuntimeApi::start().unwrap();
     let mut stream = TcpStream::connect(api.addr()).await.unwrap();
