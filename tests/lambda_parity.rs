@@ -72,7 +72,7 @@ fn serve(api: &LocalRuntimeApi, ours: bool) -> Vec<InvocationResult> {
         for payload in &payloads {
             api.push(LocalEvent::new(payload.clone()));
         }
-        api.wait_for_results(already + payloads.len(), Duration::from_secs(60))
+        api.wait_for_all(Duration::from_secs(60))
             .await
             .expect("every payload answered")
     });
