@@ -49,7 +49,7 @@ fn main() -> Result<(), Error> {
         for name in ["Ada", "Grace", "Linus"] {
             api.push_json(&json!({ "name": name }));
         }
-        api.wait_for_results(3, Duration::from_secs(30)).await
+        api.wait_for_all(Duration::from_secs(30)).await
     })?;
     eprintln!("{} invocations answered", results.len());
     Ok(())

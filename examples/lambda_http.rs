@@ -71,7 +71,7 @@ fn main() -> Result<(), Error> {
         // Polled here rather than spawned: `lambda_http::run`'s future is not always `Send`.
         tokio::select! {
             ended = coldstart::lambda::http::run(service_fn(greet)) => Err(ended.err().unwrap_or_else(|| "the runtime loop ended".into())),
-            results = api.wait_for_results(2, Duration::from_secs(30)) => results.map_err(Error::from),
+            results = api.wait_for_all(Duration::from_secs(30)) => results.map_err(Error::from),
         }
     })?;
     for result in &results {

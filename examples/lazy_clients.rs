@@ -102,7 +102,7 @@ fn main() -> Result<(), Error> {
         for path in ["/api/v0/00000", "/api/v1/00001", "/api/v2/00002"] {
             api.push_json(&json!({ "path": path }));
         }
-        api.wait_for_results(3, Duration::from_secs(30)).await
+        api.wait_for_all(Duration::from_secs(30)).await
     })?;
 
     println!("\n== invocations");

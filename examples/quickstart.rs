@@ -90,7 +90,7 @@ fn main() -> Result<(), Error> {
         ] {
             api.push_json(&json!({ "sku": sku }));
         }
-        api.wait_for_results(5, Duration::from_secs(30)).await
+        api.wait_for_all(Duration::from_secs(30)).await
     })?;
 
     // 5. What happened.

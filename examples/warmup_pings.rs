@@ -72,7 +72,7 @@ fn main() -> Result<(), Error> {
         api.push_json(&json!({ "warmup": true }));
         // a real order
         api.push_json(&json!({ "id": 42 }));
-        api.wait_for_results(4, Duration::from_secs(30)).await
+        api.wait_for_all(Duration::from_secs(30)).await
     })?;
 
     println!("== what the Runtime API received");

@@ -134,7 +134,7 @@ pub use coldstart_core::{environment, invocation, lazy, memory, names, phases, r
 
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub use coldstart_core::local;
+pub use coldstart_local as local;
 
 #[cfg(feature = "lambda")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]

@@ -76,7 +76,7 @@ fn metrics_leave_as_emf_lines_flushed_per_invocation() {
         ] {
             api.push_json(&payload);
         }
-        api.wait_for_results(3, Duration::from_secs(30))
+        api.wait_for_all(Duration::from_secs(30))
             .await
             .expect("three results")
     });

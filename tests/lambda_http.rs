@@ -69,7 +69,7 @@ fn an_api_gateway_v2_request_and_a_ping_through_lambda_http() {
         api.push_json(&api_gateway_v2("grace"));
         tokio::select! {
             ended = coldstart::lambda::http::run(service_fn(greet)) => panic!("the loop ended: {ended:?}"),
-            results = api.wait_for_results(3, Duration::from_secs(30)) => results.expect("three results"),
+            results = api.wait_for_all(Duration::from_secs(30)) => results.expect("three results"),
         }
     });
     assert!(results.iter().all(|r| !r.is_error()), "{results:?}");

@@ -6,7 +6,7 @@
 
 mod support;
 
-use coldstart::local::{InvocationResult, LocalEvent, LocalRuntimeApi, Outcome};
+use coldstart::local::{InvocationResult, LocalEvent, LocalRuntimeApi, Reply};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -72,7 +72,7 @@ fn serve(api: &LocalRuntimeApi, ours: bool) -> Vec<InvocationResult> {
         for payload in &payloads {
             api.push(LocalEvent::new(payload.clone()));
         }
-        api.wait_for_results(already + payloads.len(), Duration::from_secs(60))
+        api.wait_for_all(Duration::from_secs(60))
             .await
             .expect("every payload answered")
     });
@@ -90,10 +90,10 @@ fn every_non_ping_payload_is_answered_exactly_as_plain_lambda_runtime_answers_it
 
     let mut errors = 0;
     for (n, (plain, ours)) in plain.iter().zip(&ours).enumerate() {
-        assert_eq!(plain.outcome, ours.outcome, "payload #{n}");
+        assert_eq!(plain.reply, ours.reply, "payload #{n}");
         assert_eq!(plain.body, ours.body, "payload #{n}");
         assert_eq!(plain.streaming, ours.streaming, "payload #{n}");
-        if let Outcome::Error { error_message, .. } = &plain.outcome {
+        if let Reply::Error { error_message, .. } = &plain.reply {
             errors += 1;
             assert!(
                 error_message.starts_with("failed to deserialize"),
@@ -104,8 +104,8 @@ fn every_non_ping_payload_is_answered_exactly_as_plain_lambda_runtime_answers_it
     // Everything but the valid order and the valid huge order was rejected by deserialization
     // (the lookalikes too: unknown fields are denied); paths and positions are in the messages.
     assert_eq!(errors, plain.len() - 2);
-    let message = |n: usize| match &plain[n].outcome {
-        Outcome::Error { error_message, .. } => error_message.clone(),
+    let message = |n: usize| match &plain[n].reply {
+        Reply::Error { error_message, .. } => error_message.clone(),
         _ => panic!("payload #{n} succeeded"),
     };
     assert!(message(3).contains("[items[1].sku]"), "{}", message(3));

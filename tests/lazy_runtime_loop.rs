@@ -49,7 +49,7 @@ fn init_cold_and_warm_attribution_through_the_runtime_loop() {
         for n in 1..=4 {
             api.push_json(&json!({ "n": n }));
         }
-        api.wait_for_results(4, Duration::from_secs(30))
+        api.wait_for_all(Duration::from_secs(30))
             .await
             .expect("four results")
     });

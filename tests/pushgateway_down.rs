@@ -57,7 +57,7 @@ fn invocations_succeed_within_the_bound_when_the_gateway_is_down_or_hung() {
         for n in 0..3 {
             api.push_json(&json!({ "n": n }));
         }
-        api.wait_for_results(3, Duration::from_secs(30))
+        api.wait_for_all(Duration::from_secs(30))
             .await
             .expect("three results")
     });

@@ -47,7 +47,7 @@ fn cold_then_warm_then_error_and_panic_through_the_runtime_loop() {
         api.push_json(&json!({ "mode": "error" }));
         api.push_json(&json!({ "mode": "panic" }));
         api.push(LocalEvent::json(&json!({ "n": 99 })));
-        api.wait_for_results(7, Duration::from_secs(30))
+        api.wait_for_all(Duration::from_secs(30))
             .await
             .expect("seven results")
     });

@@ -65,10 +65,6 @@ pub mod lambda;
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
 
-#[cfg(feature = "local")]
-#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub mod local;
-
 // 7.
 #[doc(hidden)]
 pub mod __private;

@@ -21,7 +21,7 @@
 //! baseline, and the median of the per-run differences to the baseline (each run pairs the binaries
 //! measured back to back, which cancels slow drifts of a shared machine).
 
-use coldstart_core::local::{LocalEvent, LocalRuntimeApi};
+use coldstart_local::{LocalEvent, LocalRuntimeApi};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

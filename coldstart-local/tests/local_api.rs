@@ -1,4 +1,4 @@
-//! Drives the real `lambda_runtime` client loop against `coldstart_core::local`,
+//! Drives the real `lambda_runtime` client loop against `coldstart::local`,
 //! and pokes the emulator's HTTP surface directly with raw HTTP/1.1 requests.
 //!
 //! `lambda_runtime` reads its configuration from the process environment, so
@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use coldstart_core::local::{InitPhase, LocalEvent, LocalRuntimeApi, Outcome};
+use coldstart::local::{InitPhase, LocalEvent, LocalRuntimeApi, Reply};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -226,7 +226,7 @@ fn real_runtime_against_local_api() {
         let results = api.wait_for_results(1, WAIT).await.expect("delayed result");
         let r = &results[0];
         assert_eq!(r.request_id, delayed);
-        assert_eq!(r.outcome, Outcome::Response);
+        assert_eq!(r.reply, Reply::Response);
         assert_eq!(r.json().unwrap(), json!({ "op": "echo", "n": 0 }));
         assert!(
             r.next_requested_at < pushed_at,
@@ -301,8 +301,8 @@ fn real_runtime_against_local_api() {
         let r = by_id(&fail);
         assert!(r.is_error());
         assert_eq!(
-            r.outcome,
-            Outcome::Error {
+            r.reply,
+            Reply::Error {
                 error_type: "HandlerFailed".to_owned(),
                 error_message: "asked to fail: \"testing\"".to_owned(),
             }
@@ -311,8 +311,8 @@ fn real_runtime_against_local_api() {
 
         let r = by_id(&panic);
         assert!(r.is_error());
-        match &r.outcome {
-            Outcome::Error { error_message, .. } => {
+        match &r.reply {
+            Reply::Error { error_message, .. } => {
                 assert!(error_message.contains("asked to panic"), "{error_message}");
             }
             other => panic!("expected an error, got {other:?}"),
@@ -516,15 +516,15 @@ async fn error_posts_streaming_and_trailers() {
     let results = api.wait_for_results(3, WAIT).await.unwrap();
     assert_eq!(results[0].error_type(), Some("MyError"));
     assert_eq!(
-        results[0].outcome,
-        Outcome::Error {
+        results[0].reply,
+        Reply::Error {
             error_type: "MyError".into(),
             error_message: "boom".into()
         }
     );
     assert_eq!(
-        results[1].outcome,
-        Outcome::Error {
+        results[1].reply,
+        Reply::Error {
             error_type: "Custom.Type".into(),
             error_message: "not json".into()
         }
@@ -679,6 +679,46 @@ fn wait_for_results_times_out_without_a_tokio_timer() {
         .block_on(api.wait_for_results(0, Duration::from_millis(1)))
         .unwrap();
     assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn wait_for_all_returns_once_every_event_is_answered_and_next_is_asked_for() {
+    let api = LocalRuntimeApi::start().unwrap();
+
+    // Pushed, never fetched: what did arrive (nothing) comes back with the error.
+    let id = api.push_json(&json!({ "n": 1 }));
+    let err = api
+        .wait_for_all(Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert_eq!((err.expected(), err.received()), (1, 0));
+    assert!(err.to_string().contains("0 arrived"), "{err}");
+
+    // Answered, but nobody asked for the next event yet: not done.
+    let event = send_raw(api.addr(), &get(NEXT)).await;
+    assert_eq!(
+        event.header("lambda-runtime-aws-request-id"),
+        Some(id.as_str())
+    );
+    let ok = send_raw(api.addr(), &post(&response_path(&id), r#"{"ok":1}"#)).await;
+    assert_eq!(ok.status, 202);
+    let err = api
+        .wait_for_all(Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert_eq!((err.expected(), err.received()), (1, 1));
+    assert!(
+        err.to_string().contains("did not ask for its next event"),
+        "{err}"
+    );
+
+    // The function comes back for more: every result so far.
+    let mut next = TcpStream::connect(api.addr()).await.unwrap();
+    next.write_all(&get(NEXT)).await.unwrap();
+    let results = api.wait_for_all(WAIT).await.expect("answered and idle");
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].request_id, id);
+    assert_eq!(results[0].json().unwrap(), json!({ "ok": 1 }));
 }
 
 #[tokio::test]
