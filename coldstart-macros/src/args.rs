@@ -7,6 +7,8 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Token};
 
+use crate::diagnostics::Errors;
+
 /// What an argument looks like.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -46,22 +48,21 @@ impl Parse for Arg {
 
 /// Parses a comma-separated argument list, checking every key against `allowed` and its kind.
 ///
-/// Returns the arguments that parsed and the combined error for the rest, so that the caller can
+/// Returns the arguments that parsed and pushes every mistake to `errors`, so that the caller can
 /// expand with what it has and still report every mistake at once.
 pub(crate) fn parse(
     tokens: TokenStream,
     allowed: &[(&str, Kind)],
-) -> (Vec<Arg>, Option<syn::Error>) {
+    errors: &mut Errors,
+) -> Vec<Arg> {
     let parsed = match Punctuated::<Arg, Token![,]>::parse_terminated.parse2(tokens) {
         Ok(parsed) => parsed,
-        Err(err) => return (Vec::new(), Some(err)),
+        Err(err) => {
+            errors.push(err);
+            return Vec::new();
+        }
     };
     let mut args: Vec<Arg> = Vec::new();
-    let mut errors: Option<syn::Error> = None;
-    let mut push = |err: syn::Error| match &mut errors {
-        Some(existing) => existing.combine(err),
-        None => errors = Some(err),
-    };
     for arg in parsed {
         let key = arg.key.unraw().to_string();
         let kind = allowed
@@ -74,22 +75,22 @@ pub(crate) fn parse(
                 .map(|(k, _)| format!("`{k}`"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            push(syn::Error::new(
+            errors.push(syn::Error::new(
                 arg.key.span(),
                 format!("unknown argument `{key}`; expected one of: {expected}"),
             ));
         } else if kind == Some(Kind::Value) && arg.value.is_none() {
-            push(syn::Error::new(
+            errors.push(syn::Error::new(
                 arg.key.span(),
                 format!("expected `{key} = \"...\"`"),
             ));
         } else if let (Some(Kind::Flag), Some(value)) = (kind, &arg.value) {
-            push(syn::Error::new(
+            errors.push(syn::Error::new(
                 value.span(),
                 format!("`{key}` takes no value: write `{key}` alone"),
             ));
         } else if args.iter().any(|seen| seen.key.unraw() == key) {
-            push(syn::Error::new(
+            errors.push(syn::Error::new(
                 arg.key.span(),
                 format!("duplicate argument `{key}`"),
             ));
@@ -97,7 +98,7 @@ pub(crate) fn parse(
             args.push(arg);
         }
     }
-    (args, errors)
+    args
 }
 
 /// The value of `key`, if given.

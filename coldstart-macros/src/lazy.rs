@@ -28,6 +28,7 @@ use syn::{
 };
 
 use crate::args::{self, Kind};
+use crate::diagnostics::{item_keyword_span, Errors};
 use crate::path::default_crate_path;
 
 const ARGS: &[(&str, Kind)] = &[
@@ -42,7 +43,7 @@ const ARGS: &[(&str, Kind)] = &[
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     match syn::parse2::<Item>(item.clone()) {
         Ok(parsed) => expand_item(args, parsed, &default_crate_path()),
-        Err(err) => emit_with_errors(item, Some(err)),
+        Err(err) => Errors::from(err).emit(item),
     }
 }
 
@@ -55,7 +56,7 @@ pub(crate) fn expand_in_handler(attr: &Attribute, item: Item, krate: &TokenStrea
         Meta::NameValue(name_value) => {
             let err =
                 syn::Error::new_spanned(name_value, "expected `#[lazy]` or `#[lazy(option, ...)]`");
-            return emit_with_errors(item.into_token_stream(), Some(err));
+            return Errors::from(err).emit(item.into_token_stream());
         }
     };
     expand_item(args, item, krate)
@@ -76,11 +77,8 @@ struct Static {
 }
 
 fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> TokenStream {
-    let (args, mut errors) = args::parse(args, ARGS);
-    let mut push = |err: syn::Error| match &mut errors {
-        Some(existing) => existing.combine(err),
-        None => errors = Some(err),
-    };
+    let mut errors = Errors::default();
+    let args = args::parse(args, ARGS, &mut errors);
 
     // The item: a non-`mut` static. A `static mut` or a `const` is expanded as if it were one
     // (so the name still resolves and nothing else errors), with the error appended.
@@ -95,7 +93,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
             ..
         }) => {
             if let StaticMutability::Mut(mut_token) = mutability {
-                push(syn::Error::new_spanned(
+                errors.push(syn::Error::new_spanned(
                     mut_token,
                     "a `#[lazy]` static cannot be `mut`: it is initialized once and then shared; \
                      put a `Mutex` or an atomic inside it to change its contents",
@@ -118,7 +116,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
             expr,
             ..
         }) => {
-            push(syn::Error::new_spanned(
+            errors.push(syn::Error::new_spanned(
                 const_token,
                 "`#[lazy]` applies to a `static`, not a `const`: a `const` is inlined at every \
                  use, a lazy value must live in one place; write `static`",
@@ -137,14 +135,14 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
                 "`#[lazy]` can only be applied to a `static` item, like \
                  `#[lazy] static NAME: Type = expression;`",
             );
-            push(err);
-            return emit_with_errors(other.into_token_stream(), errors);
+            errors.push(err);
+            return errors.emit(other.into_token_stream());
         }
     };
 
     let name = match args::get(&args, "name") {
         Some(lit) if lit.value().is_empty() => {
-            push(syn::Error::new(lit.span(), "`name` must not be empty"));
+            errors.push(syn::Error::new(lit.span(), "`name` must not be empty"));
             default_name(&item.ident)
         }
         Some(lit) => lit.clone(),
@@ -153,7 +151,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
     let krate = match args::get(&args, "crate").map(args::crate_path) {
         Some(Ok(path)) => path,
         Some(Err(err)) => {
-            push(err);
+            errors.push(err);
             default_krate.clone()
         }
         None => default_krate.clone(),
@@ -164,7 +162,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
         Some(_) => match result_arguments(&item.ty) {
             Some(ok_err) => Some(ok_err),
             None => {
-                push(syn::Error::new_spanned(
+                errors.push(syn::Error::new_spanned(
                     &item.ty,
                     "`#[lazy(fallible)]` needs the declared type spelled `Result<T, E>`: the \
                      initializer returns it, and the static holds the `T`",
@@ -176,7 +174,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
     let prewarm = args::flag(&args, "prewarm").is_some();
 
     let expanded = lower(&item, &name, prewarm, is_async, fallible, &krate);
-    emit_with_errors(expanded, errors)
+    errors.emit(expanded)
 }
 
 fn lower(
@@ -287,33 +285,4 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             }
         })
         .collect()
-}
-
-/// The span of the keyword that says what the item is (`fn`, `struct`, ...).
-fn item_keyword_span(item: &Item) -> Span {
-    match item {
-        Item::Fn(i) => i.sig.fn_token.span,
-        Item::Struct(i) => i.struct_token.span,
-        Item::Enum(i) => i.enum_token.span,
-        Item::Union(i) => i.union_token.span,
-        Item::Impl(i) => i.impl_token.span,
-        Item::Mod(i) => i.mod_token.span,
-        Item::Trait(i) => i.trait_token.span,
-        Item::Type(i) => i.type_token.span,
-        Item::Use(i) => i.use_token.span,
-        Item::ExternCrate(i) => i.extern_token.span,
-        Item::ForeignMod(i) => i.abi.extern_token.span,
-        Item::Macro(i) => i.mac.path.span(),
-        other => other.span(),
-    }
-}
-
-fn emit_with_errors(item: TokenStream, errors: Option<syn::Error>) -> TokenStream {
-    match errors {
-        Some(errors) => {
-            let errors = errors.to_compile_error();
-            quote!(#item #errors)
-        }
-        None => item,
-    }
 }
