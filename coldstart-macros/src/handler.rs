@@ -31,15 +31,9 @@ use syn::visit::Visit;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Ident, Item, ItemFn, LitStr, ReturnType, Stmt, Type};
 
-use crate::args;
+use crate::args::HandlerArgs;
 use crate::diagnostics::{item_keyword_span, Errors};
 use crate::path::default_crate_path;
-
-const ARGS: &[(&str, args::Kind)] = &[
-    ("name", args::Kind::Value),
-    ("budget", args::Kind::Value),
-    ("crate", args::Kind::Value),
-];
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let function = match check_item(&item) {
@@ -48,37 +42,15 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             // The item cannot be instrumented: emit it untouched so the user sees only this error
             // (and any mistakes in the arguments).
             let mut errors = Errors::from(shape_error);
-            args::parse(args, ARGS, &mut errors);
+            HandlerArgs::parse(args, &mut errors);
             return errors.emit(item);
         }
     };
     let mut errors = Errors::default();
-    let args = args::parse(args, ARGS, &mut errors);
-
-    let name = match args::get(&args, "name") {
-        Some(lit) if lit.value().is_empty() => {
-            errors.push(syn::Error::new(lit.span(), "`name` must not be empty"));
-            LitStr::new(
-                &function.sig.ident.unraw_string(),
-                function.sig.ident.span(),
-            )
-        }
-        Some(lit) => lit.clone(),
-        None => LitStr::new(
-            &function.sig.ident.unraw_string(),
-            function.sig.ident.span(),
-        ),
-    };
-    let krate = match args::get(&args, "crate").map(args::crate_path) {
-        Some(Ok(path)) => path,
-        Some(Err(err)) => {
-            errors.push(err);
-            default_crate_path()
-        }
-        None => default_crate_path(),
-    };
-
-    let budget_ms = match args::get(&args, "budget").map(parse_budget) {
+    let args = HandlerArgs::parse(args, &mut errors);
+    let name = args.name.resolve(&function.sig.ident, &mut errors);
+    let krate = args.krate.resolve(&default_crate_path(), &mut errors);
+    let budget_ms = match args.budget.as_ref().map(parse_budget) {
         Some(Ok(ms)) => Some(ms),
         Some(Err(err)) => {
             errors.push(err);
@@ -270,14 +242,4 @@ fn contains_impl_trait(ty: &Type) -> bool {
     let mut finder = Finder(false);
     finder.visit_type(ty);
     finder.0
-}
-trait UnrawString {
-    fn unraw_string(&self) -> String;
-}
-
-impl UnrawString for Ident {
-    fn unraw_string(&self) -> String {
-        use syn::ext::IdentExt;
-        self.unraw().to_string()
-    }
 }

@@ -20,24 +20,15 @@
 
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
-use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
     Attribute, Expr, GenericArgument, Ident, Item, ItemConst, ItemStatic, LitStr, Meta,
     PathArguments, StaticMutability, Type, Visibility,
 };
 
-use crate::args::{self, Kind};
+use crate::args::LazyArgs;
 use crate::diagnostics::{item_keyword_span, Errors};
 use crate::path::default_crate_path;
-
-const ARGS: &[(&str, Kind)] = &[
-    ("name", Kind::Value),
-    ("prewarm", Kind::Flag),
-    ("async", Kind::Flag),
-    ("fallible", Kind::Flag),
-    ("crate", Kind::Value),
-];
 
 /// The `#[lazy(...)]` attribute macro.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -78,7 +69,7 @@ struct Static {
 
 fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let args = args::parse(args, ARGS, &mut errors);
+    let args = LazyArgs::parse(args, &mut errors);
 
     // The item: a non-`mut` static. A `static mut` or a `const` is expanded as if it were one
     // (so the name still resolves and nothing else errors), with the error appended.
@@ -140,40 +131,30 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
         }
     };
 
-    let name = match args::get(&args, "name") {
-        Some(lit) if lit.value().is_empty() => {
-            errors.push(syn::Error::new(lit.span(), "`name` must not be empty"));
-            default_name(&item.ident)
+    let name = args.name.resolve(&item.ident, &mut errors);
+    let krate = args.krate.resolve(default_krate, &mut errors);
+    let fallible = if args.form.fallible {
+        let ok_err = result_arguments(&item.ty);
+        if ok_err.is_none() {
+            errors.push(syn::Error::new_spanned(
+                &item.ty,
+                "`#[lazy(fallible)]` needs the declared type spelled `Result<T, E>`: the \
+                 initializer returns it, and the static holds the `T`",
+            ));
         }
-        Some(lit) => lit.clone(),
-        None => default_name(&item.ident),
+        ok_err
+    } else {
+        None
     };
-    let krate = match args::get(&args, "crate").map(args::crate_path) {
-        Some(Ok(path)) => path,
-        Some(Err(err)) => {
-            errors.push(err);
-            default_krate.clone()
-        }
-        None => default_krate.clone(),
-    };
-    let is_async = args::flag(&args, "async").is_some();
-    let fallible = match args::flag(&args, "fallible") {
-        None => None,
-        Some(_) => match result_arguments(&item.ty) {
-            Some(ok_err) => Some(ok_err),
-            None => {
-                errors.push(syn::Error::new_spanned(
-                    &item.ty,
-                    "`#[lazy(fallible)]` needs the declared type spelled `Result<T, E>`: the \
-                     initializer returns it, and the static holds the `T`",
-                ));
-                None
-            }
-        },
-    };
-    let prewarm = args::flag(&args, "prewarm").is_some();
 
-    let expanded = lower(&item, &name, prewarm, is_async, fallible, &krate);
+    let expanded = lower(
+        &item,
+        &name,
+        args.prewarm,
+        args.form.is_async,
+        fallible,
+        &krate,
+    );
     errors.emit(expanded)
 }
 
@@ -263,10 +244,6 @@ fn result_arguments(ty: &Type) -> Option<(Type, Type)> {
         ([ok, err], 2) => Some(((*ok).clone(), (*err).clone())),
         _ => None,
     }
-}
-
-fn default_name(ident: &Ident) -> LitStr {
-    LitStr::new(&ident.unraw().to_string(), ident.span())
 }
 
 /// Gives every token of `tokens` the span `span` (groups included).
