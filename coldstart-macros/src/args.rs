@@ -1,25 +1,122 @@
-//! Parsing of `key = "value"` and flag (`prewarm`) attribute arguments, shared by the attribute
-//! macros.
+//! The attributes' arguments, parsed once into typed structs ([`HandlerArgs`], [`LazyArgs`]);
+//! the expansions read their fields. The name and the crate path are the same types in both.
+//!
+//! Parsing never fails as a whole: every mistake is pushed to the caller's [`Errors`] and the
+//! argument is left out, so the caller expands with defaults and appends the errors.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Token};
 
-/// What an argument looks like.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// `key = "value"`.
-    Value,
-    /// A bare word: `prewarm`.
-    Flag,
+use crate::diagnostics::Errors;
+use crate::path::CratePath;
+
+/// `#[cold_start_handler(name = "...", budget = "...", crate = "...")]`.
+#[derive(Default)]
+pub(crate) struct HandlerArgs {
+    pub(crate) name: Name,
+    /// `budget = "100ms"`, checked by the handler expansion.
+    pub(crate) budget: Option<LitStr>,
+    pub(crate) krate: CratePath,
 }
 
-/// One argument: `key = "value"`, or a bare `key` (a flag).
-pub(crate) struct Arg {
-    pub(crate) key: Ident,
-    pub(crate) value: Option<LitStr>,
+impl HandlerArgs {
+    const KEYS: &'static [Key<Self>] = &[
+        Key::value("name", |args, lit| args.name = Name(Some(lit))),
+        Key::value("budget", |args, lit| args.budget = Some(lit)),
+        Key::value("crate", |args, lit| args.krate = CratePath::new(lit)),
+    ];
+
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        parse_list(tokens, Self::KEYS, errors)
+    }
+}
+
+/// `#[lazy(async, fallible, prewarm, name = "...", crate = "...")]`.
+#[derive(Default)]
+pub(crate) struct LazyArgs {
+    pub(crate) form: Form,
+    /// `prewarm`: initialize during prewarm.
+    pub(crate) prewarm: bool,
+    pub(crate) name: Name,
+    pub(crate) krate: CratePath,
+}
+
+impl LazyArgs {
+    const KEYS: &'static [Key<Self>] = &[
+        Key::value("name", |args, lit| args.name = Name(Some(lit))),
+        Key::flag("prewarm", |args| args.prewarm = true),
+        Key::flag("async", |args| args.form.is_async = true),
+        Key::flag("fallible", |args| args.form.fallible = true),
+        Key::value("crate", |args, lit| args.krate = CratePath::new(lit)),
+    ];
+
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        parse_list(tokens, Self::KEYS, errors)
+    }
+}
+
+/// Which of the four lazy forms: `#[lazy]`, `(async)`, `(fallible)` or `(async, fallible)`.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Form {
+    pub(crate) is_async: bool,
+    pub(crate) fallible: bool,
+}
+
+/// The `name = "..."` argument, if given.
+#[derive(Default)]
+pub(crate) struct Name(Option<LitStr>);
+
+impl Name {
+    /// The given name, or the item's own name `ident` (unraw'd, spanned on it) when none is given.
+    /// An empty name is an error and also gives the item's own name.
+    pub(crate) fn resolve(&self, ident: &Ident, errors: &mut Errors) -> LitStr {
+        match &self.0 {
+            Some(lit) if lit.value().is_empty() => {
+                errors.push(syn::Error::new(lit.span(), "`name` must not be empty"));
+            }
+            Some(lit) => return lit.clone(),
+            None => {}
+        }
+        LitStr::new(&ident.unraw().to_string(), ident.span())
+    }
+}
+
+/// One accepted key of an argument list and how it sets its field.
+struct Key<A> {
+    name: &'static str,
+    set: Set<A>,
+}
+
+enum Set<A> {
+    /// `key = "value"`.
+    Value(fn(&mut A, LitStr)),
+    /// A bare word: `prewarm`.
+    Flag(fn(&mut A)),
+}
+
+impl<A> Key<A> {
+    const fn value(name: &'static str, set: fn(&mut A, LitStr)) -> Self {
+        Key {
+            name,
+            set: Set::Value(set),
+        }
+    }
+
+    const fn flag(name: &'static str, set: fn(&mut A)) -> Self {
+        Key {
+            name,
+            set: Set::Flag(set),
+        }
+    }
+}
+
+/// One argument as written: `key = "value"`, or a bare `key` (a flag).
+struct Arg {
+    key: Ident,
+    value: Option<LitStr>,
 }
 
 impl Parse for Arg {
@@ -44,86 +141,55 @@ impl Parse for Arg {
     }
 }
 
-/// Parses a comma-separated argument list, checking every key against `allowed` and its kind.
-///
-/// Returns the arguments that parsed and the combined error for the rest, so that the caller can
-/// expand with what it has and still report every mistake at once.
-pub(crate) fn parse(
-    tokens: TokenStream,
-    allowed: &[(&str, Kind)],
-) -> (Vec<Arg>, Option<syn::Error>) {
+/// Parses a comma-separated argument list into `A`, checking every key against `keys` and its
+/// kind. A list that does not parse gives `A::default()`; a key that is unknown, of the wrong
+/// kind or repeated is left out. Every mistake is pushed to `errors`.
+fn parse_list<A: Default>(tokens: TokenStream, keys: &[Key<A>], errors: &mut Errors) -> A {
+    let mut args = A::default();
     let parsed = match Punctuated::<Arg, Token![,]>::parse_terminated.parse2(tokens) {
         Ok(parsed) => parsed,
-        Err(err) => return (Vec::new(), Some(err)),
+        Err(err) => {
+            errors.push(err);
+            return args;
+        }
     };
-    let mut args: Vec<Arg> = Vec::new();
-    let mut errors: Option<syn::Error> = None;
-    let mut push = |err: syn::Error| match &mut errors {
-        Some(existing) => existing.combine(err),
-        None => errors = Some(err),
-    };
-    for arg in parsed {
-        let key = arg.key.unraw().to_string();
-        let kind = allowed
-            .iter()
-            .find(|(name, _)| *name == key)
-            .map(|(_, kind)| *kind);
-        if kind.is_none() {
-            let expected = allowed
+    let mut seen: Vec<String> = Vec::new();
+    for Arg { key: ident, value } in parsed {
+        let key = ident.unraw().to_string();
+        let Some(known) = keys.iter().find(|known| known.name == key) else {
+            let expected = keys
                 .iter()
-                .map(|(k, _)| format!("`{k}`"))
+                .map(|known| format!("`{}`", known.name))
                 .collect::<Vec<_>>()
                 .join(", ");
-            push(syn::Error::new(
-                arg.key.span(),
+            errors.push(syn::Error::new(
+                ident.span(),
                 format!("unknown argument `{key}`; expected one of: {expected}"),
             ));
-        } else if kind == Some(Kind::Value) && arg.value.is_none() {
-            push(syn::Error::new(
-                arg.key.span(),
+            continue;
+        };
+        match (&known.set, value) {
+            (Set::Value(_), None) => errors.push(syn::Error::new(
+                ident.span(),
                 format!("expected `{key} = \"...\"`"),
-            ));
-        } else if let (Some(Kind::Flag), Some(value)) = (kind, &arg.value) {
-            push(syn::Error::new(
+            )),
+            (Set::Flag(_), Some(value)) => errors.push(syn::Error::new(
                 value.span(),
                 format!("`{key}` takes no value: write `{key}` alone"),
-            ));
-        } else if args.iter().any(|seen| seen.key.unraw() == key) {
-            push(syn::Error::new(
-                arg.key.span(),
+            )),
+            _ if seen.contains(&key) => errors.push(syn::Error::new(
+                ident.span(),
                 format!("duplicate argument `{key}`"),
-            ));
-        } else {
-            args.push(arg);
+            )),
+            (Set::Value(set), Some(value)) => {
+                set(&mut args, value);
+                seen.push(key);
+            }
+            (Set::Flag(set), None) => {
+                set(&mut args);
+                seen.push(key);
+            }
         }
     }
-    (args, errors)
-}
-
-/// The value of `key`, if given.
-pub(crate) fn get<'a>(args: &'a [Arg], key: &str) -> Option<&'a LitStr> {
-    args.iter()
-        .find(|arg| arg.key.unraw() == key)
-        .and_then(|arg| arg.value.as_ref())
-}
-
-/// The flag `key`, if given.
-pub(crate) fn flag<'a>(args: &'a [Arg], key: &str) -> Option<&'a Ident> {
-    args.iter()
-        .find(|arg| arg.key.unraw() == key)
-        .map(|arg| &arg.key)
-}
-
-/// Parses `crate = "..."` into a path, keeping the literal's span on error.
-pub(crate) fn crate_path(lit: &LitStr) -> syn::Result<TokenStream> {
-    let path: syn::Path = lit.parse().map_err(|_| {
-        syn::Error::new(
-            lit.span(),
-            format!(
-                "`crate` must be a path to the coldstart crate, like `crate = \"::coldstart\"`; found {:?}",
-                lit.value()
-            ),
-        )
-    })?;
-    Ok(quote::quote_spanned!(Span::call_site()=> #path))
+    args
 }

@@ -27,65 +27,33 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
-use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Ident, Item, ItemFn, LitStr, ReturnType, Stmt, Type};
 
-use crate::args;
+use crate::args::HandlerArgs;
+use crate::diagnostics::{item_keyword_span, Errors};
 use crate::path::default_crate_path;
 
-const ARGS: &[(&str, args::Kind)] = &[
-    ("name", args::Kind::Value),
-    ("budget", args::Kind::Value),
-    ("crate", args::Kind::Value),
-];
-
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let (args, arg_errors) = args::parse(args, ARGS);
     let function = match check_item(&item) {
         Ok(function) => function,
-        Err(mut shape_error) => {
-            // The item cannot be instrumented: emit it untouched so the user sees only this error.
-            if let Some(arg_errors) = arg_errors {
-                shape_error.combine(arg_errors);
-            }
-            return emit_with_errors(item, shape_error);
+        Err(shape_error) => {
+            // The item cannot be instrumented: emit it untouched so the user sees only this error
+            // (and any mistakes in the arguments).
+            let mut errors = Errors::from(shape_error);
+            HandlerArgs::parse(args, &mut errors);
+            return errors.emit(item);
         }
     };
-    let mut errors = arg_errors;
-    let mut push = |err: syn::Error| match &mut errors {
-        Some(existing) => existing.combine(err),
-        None => errors = Some(err),
-    };
-
-    let name = match args::get(&args, "name") {
-        Some(lit) if lit.value().is_empty() => {
-            push(syn::Error::new(lit.span(), "`name` must not be empty"));
-            LitStr::new(
-                &function.sig.ident.unraw_string(),
-                function.sig.ident.span(),
-            )
-        }
-        Some(lit) => lit.clone(),
-        None => LitStr::new(
-            &function.sig.ident.unraw_string(),
-            function.sig.ident.span(),
-        ),
-    };
-    let krate = match args::get(&args, "crate").map(args::crate_path) {
-        Some(Ok(path)) => path,
-        Some(Err(err)) => {
-            push(err);
-            default_crate_path()
-        }
-        None => default_crate_path(),
-    };
-
-    let budget_ms = match args::get(&args, "budget").map(parse_budget) {
+    let mut errors = Errors::default();
+    let args = HandlerArgs::parse(args, &mut errors);
+    let name = args.name.resolve(&function.sig.ident, &mut errors);
+    let krate = args.krate.resolve(&default_crate_path(), &mut errors);
+    let budget_ms = match args.budget.as_ref().map(parse_budget) {
         Some(Ok(ms)) => Some(ms),
         Some(Err(err)) => {
-            push(err);
+            errors.push(err);
             None
         }
         None => None,
@@ -97,11 +65,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 
     // Argument mistakes still expand (with defaults), so the handler keeps type-checking and IDE
     // completion keeps working; the errors are appended.
-    let expanded = instrument(function, &name, budget_ms, &krate);
-    match errors {
-        Some(errors) => emit_with_errors(expanded, errors),
-        None => expanded,
-    }
+    errors.emit(instrument(function, &name, budget_ms, &krate))
 }
 
 /// Accepts a fn with a body that can be timed at run time; everything else is a spanned error.
@@ -148,28 +112,6 @@ fn looks_like_fn(tokens: &TokenStream) -> bool {
         .clone()
         .into_iter()
         .any(|token| matches!(&token, proc_macro2::TokenTree::Ident(ident) if ident == "fn"))
-}
-
-/// The span of the keyword that says what the item is (`struct`, `static`, ...), falling back to
-/// the whole item.
-fn item_keyword_span(item: &Item) -> Span {
-    match item {
-        Item::Const(i) => i.const_token.span,
-        Item::Enum(i) => i.enum_token.span,
-        Item::ExternCrate(i) => i.extern_token.span,
-        Item::ForeignMod(i) => i.abi.extern_token.span,
-        Item::Impl(i) => i.impl_token.span,
-        Item::Macro(i) => i.mac.path.span(),
-        Item::Mod(i) => i.mod_token.span,
-        Item::Static(i) => i.static_token.span,
-        Item::Struct(i) => i.struct_token.span,
-        Item::Trait(i) => i.trait_token.span,
-        Item::TraitAlias(i) => i.trait_token.span,
-        Item::Type(i) => i.type_token.span,
-        Item::Union(i) => i.union_token.span,
-        Item::Use(i) => i.use_token.span,
-        other => other.span(),
-    }
 }
 
 /// `budget = "100ms"` / `"1.5s"` / `"250 ms"` into whole milliseconds, spanned on the literal.
@@ -300,20 +242,4 @@ fn contains_impl_trait(ty: &Type) -> bool {
     let mut finder = Finder(false);
     finder.visit_type(ty);
     finder.0
-}
-
-fn emit_with_errors(item: TokenStream, errors: syn::Error) -> TokenStream {
-    let errors = errors.to_compile_error();
-    quote!(#item #errors)
-}
-
-trait UnrawString {
-    fn unraw_string(&self) -> String;
-}
-
-impl UnrawString for Ident {
-    fn unraw_string(&self) -> String {
-        use syn::ext::IdentExt;
-        self.unraw().to_string()
-    }
 }

@@ -20,29 +20,21 @@
 
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
-use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
     Attribute, Expr, GenericArgument, Ident, Item, ItemConst, ItemStatic, LitStr, Meta,
     PathArguments, StaticMutability, Type, Visibility,
 };
 
-use crate::args::{self, Kind};
+use crate::args::LazyArgs;
+use crate::diagnostics::{item_keyword_span, Errors};
 use crate::path::default_crate_path;
-
-const ARGS: &[(&str, Kind)] = &[
-    ("name", Kind::Value),
-    ("prewarm", Kind::Flag),
-    ("async", Kind::Flag),
-    ("fallible", Kind::Flag),
-    ("crate", Kind::Value),
-];
 
 /// The `#[lazy(...)]` attribute macro.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     match syn::parse2::<Item>(item.clone()) {
         Ok(parsed) => expand_item(args, parsed, &default_crate_path()),
-        Err(err) => emit_with_errors(item, Some(err)),
+        Err(err) => Errors::from(err).emit(item),
     }
 }
 
@@ -55,7 +47,7 @@ pub(crate) fn expand_in_handler(attr: &Attribute, item: Item, krate: &TokenStrea
         Meta::NameValue(name_value) => {
             let err =
                 syn::Error::new_spanned(name_value, "expected `#[lazy]` or `#[lazy(option, ...)]`");
-            return emit_with_errors(item.into_token_stream(), Some(err));
+            return Errors::from(err).emit(item.into_token_stream());
         }
     };
     expand_item(args, item, krate)
@@ -76,11 +68,8 @@ struct Static {
 }
 
 fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> TokenStream {
-    let (args, mut errors) = args::parse(args, ARGS);
-    let mut push = |err: syn::Error| match &mut errors {
-        Some(existing) => existing.combine(err),
-        None => errors = Some(err),
-    };
+    let mut errors = Errors::default();
+    let args = LazyArgs::parse(args, &mut errors);
 
     // The item: a non-`mut` static. A `static mut` or a `const` is expanded as if it were one
     // (so the name still resolves and nothing else errors), with the error appended.
@@ -95,7 +84,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
             ..
         }) => {
             if let StaticMutability::Mut(mut_token) = mutability {
-                push(syn::Error::new_spanned(
+                errors.push(syn::Error::new_spanned(
                     mut_token,
                     "a `#[lazy]` static cannot be `mut`: it is initialized once and then shared; \
                      put a `Mutex` or an atomic inside it to change its contents",
@@ -118,7 +107,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
             expr,
             ..
         }) => {
-            push(syn::Error::new_spanned(
+            errors.push(syn::Error::new_spanned(
                 const_token,
                 "`#[lazy]` applies to a `static`, not a `const`: a `const` is inlined at every \
                  use, a lazy value must live in one place; write `static`",
@@ -137,46 +126,36 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
                 "`#[lazy]` can only be applied to a `static` item, like \
                  `#[lazy] static NAME: Type = expression;`",
             );
-            push(err);
-            return emit_with_errors(other.into_token_stream(), errors);
+            errors.push(err);
+            return errors.emit(other.into_token_stream());
         }
     };
 
-    let name = match args::get(&args, "name") {
-        Some(lit) if lit.value().is_empty() => {
-            push(syn::Error::new(lit.span(), "`name` must not be empty"));
-            default_name(&item.ident)
+    let name = args.name.resolve(&item.ident, &mut errors);
+    let krate = args.krate.resolve(default_krate, &mut errors);
+    let fallible = if args.form.fallible {
+        let ok_err = result_arguments(&item.ty);
+        if ok_err.is_none() {
+            errors.push(syn::Error::new_spanned(
+                &item.ty,
+                "`#[lazy(fallible)]` needs the declared type spelled `Result<T, E>`: the \
+                 initializer returns it, and the static holds the `T`",
+            ));
         }
-        Some(lit) => lit.clone(),
-        None => default_name(&item.ident),
+        ok_err
+    } else {
+        None
     };
-    let krate = match args::get(&args, "crate").map(args::crate_path) {
-        Some(Ok(path)) => path,
-        Some(Err(err)) => {
-            push(err);
-            default_krate.clone()
-        }
-        None => default_krate.clone(),
-    };
-    let is_async = args::flag(&args, "async").is_some();
-    let fallible = match args::flag(&args, "fallible") {
-        None => None,
-        Some(_) => match result_arguments(&item.ty) {
-            Some(ok_err) => Some(ok_err),
-            None => {
-                push(syn::Error::new_spanned(
-                    &item.ty,
-                    "`#[lazy(fallible)]` needs the declared type spelled `Result<T, E>`: the \
-                     initializer returns it, and the static holds the `T`",
-                ));
-                None
-            }
-        },
-    };
-    let prewarm = args::flag(&args, "prewarm").is_some();
 
-    let expanded = lower(&item, &name, prewarm, is_async, fallible, &krate);
-    emit_with_errors(expanded, errors)
+    let expanded = lower(
+        &item,
+        &name,
+        args.prewarm,
+        args.form.is_async,
+        fallible,
+        &krate,
+    );
+    errors.emit(expanded)
 }
 
 fn lower(
@@ -267,10 +246,6 @@ fn result_arguments(ty: &Type) -> Option<(Type, Type)> {
     }
 }
 
-fn default_name(ident: &Ident) -> LitStr {
-    LitStr::new(&ident.unraw().to_string(), ident.span())
-}
-
 /// Gives every token of `tokens` the span `span` (groups included).
 fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
@@ -287,33 +262,4 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             }
         })
         .collect()
-}
-
-/// The span of the keyword that says what the item is (`fn`, `struct`, ...).
-fn item_keyword_span(item: &Item) -> Span {
-    match item {
-        Item::Fn(i) => i.sig.fn_token.span,
-        Item::Struct(i) => i.struct_token.span,
-        Item::Enum(i) => i.enum_token.span,
-        Item::Union(i) => i.union_token.span,
-        Item::Impl(i) => i.impl_token.span,
-        Item::Mod(i) => i.mod_token.span,
-        Item::Trait(i) => i.trait_token.span,
-        Item::Type(i) => i.type_token.span,
-        Item::Use(i) => i.use_token.span,
-        Item::ExternCrate(i) => i.extern_token.span,
-        Item::ForeignMod(i) => i.abi.extern_token.span,
-        Item::Macro(i) => i.mac.path.span(),
-        other => other.span(),
-    }
-}
-
-fn emit_with_errors(item: TokenStream, errors: Option<syn::Error>) -> TokenStream {
-    match errors {
-        Some(errors) => {
-            let errors = errors.to_compile_error();
-            quote!(#item #errors)
-        }
-        None => item,
-    }
 }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod diagnostics;
 mod handler;
 mod lazy;
 mod path;
