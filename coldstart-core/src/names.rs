@@ -19,11 +19,13 @@ use std::sync::Once;
 
 use metrics::Unit;
 
-/// `faas.coldstarts`: user-facing cold starts (start kind `cold`).
+/// `faas.coldstarts`: user-facing cold starts (start kind `cold`); no `handler` label when the
+/// cold request's payload was rejected before reaching the handler.
 pub const COLDSTARTS: &str = "faas.coldstarts";
 /// `faas.invocations`: invocations that completed successfully.
 pub const INVOCATIONS: &str = "faas.invocations";
-/// `faas.errors`: invocations that returned an error, panicked or were dropped unfinished.
+/// `faas.errors`: invocations that returned an error, panicked or were dropped unfinished, and
+/// payloads rejected before reaching the handler (`outcome="rejected"`, no `handler` label).
 pub const ERRORS: &str = "faas.errors";
 /// `faas.invoke_duration`: the handler's own run time, in seconds.
 pub const INVOKE_DURATION: &str = "faas.invoke_duration";
@@ -142,7 +144,7 @@ pub const ALL: &[MetricDef] = &[
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER],
-        description: "User-facing cold starts: the first invocation of an on-demand environment.",
+        description: "User-facing cold starts: the first invocation of an on-demand environment (no handler label if its payload was rejected).",
     },
     MetricDef {
         name: INVOCATIONS,
@@ -156,7 +158,7 @@ pub const ALL: &[MetricDef] = &[
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER, LABEL_START, LABEL_OUTCOME],
-        description: "Invocations that returned an error, panicked, or were dropped unfinished.",
+        description: "Invocations that returned an error, panicked, were dropped unfinished, or whose payload was rejected (no handler label).",
     },
     MetricDef {
         name: INVOKE_DURATION,

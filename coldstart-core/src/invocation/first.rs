@@ -47,18 +47,39 @@ pub struct FirstInvocation {
     /// `true` when the first event was a warm-up ping: it consumed the environment's coldness,
     /// and the next real invocation is `warm`.
     pub warmup: bool,
+    /// `true` when the first event's payload never reached a handler (`lambda_runtime` could not
+    /// deserialize it into the handler's event type): that request waited for INIT and was
+    /// answered with an error, and the next request is `warm`.
+    pub rejected: bool,
 }
 
 /// The [`FirstInvocation::handler`] of a first event that was a warm-up ping.
 pub const WARMUP_HANDLER: &str = "(warm-up ping)";
 
+/// The [`FirstInvocation::handler`] of a first event whose payload was rejected before reaching
+/// a handler.
+pub const REJECTED_HANDLER: &str = "(rejected payload)";
+
+/// What an event turned out to be, for numbering.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// It reached a handler.
+    Handled,
+    /// A warm-up ping, answered by `coldstart::lambda`.
+    #[cfg_attr(not(feature = "lambda"), allow(dead_code))]
+    Warmup,
+    /// Its payload was rejected before reaching a handler.
+    #[cfg_attr(not(feature = "lambda"), allow(dead_code))]
+    Rejected,
+}
+
 /// Takes the next invocation number (from 1) and, for number 1, decides the environment's
 /// start kind. The one `fetch_add` every invocation and ping pays.
 #[inline]
-pub(crate) fn begin(handler: &'static str, warmup: bool, started_at: Instant) -> (u64, StartKind) {
+pub(crate) fn begin(handler: &'static str, event: Event, started_at: Instant) -> (u64, StartKind) {
     let number = INVOCATIONS.fetch_add(1, Ordering::AcqRel) + 1;
     let start_kind = if number == 1 {
-        begin_first(handler, warmup, started_at)
+        begin_first(handler, event, started_at)
     } else {
         StartKind::Warm
     };
@@ -67,7 +88,7 @@ pub(crate) fn begin(handler: &'static str, warmup: bool, started_at: Instant) ->
 
 /// The cold path: runs once per process, may allocate.
 #[cold]
-fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> StartKind {
+fn begin_first(handler: &'static str, event: Event, started_at: Instant) -> StartKind {
     let init_end = phases::init_end();
     // When the event arrived: taken by `coldstart::lambda`'s layer before deserialization,
     // otherwise approximated by the start of the first invocation.
@@ -84,7 +105,8 @@ fn begin_first(handler: &'static str, warmup: bool, started_at: Instant) -> Star
         handler,
         start_kind,
         started_at,
-        warmup,
+        warmup: event == Event::Warmup,
+        rejected: event == Event::Rejected,
     });
     if pending::deferring() {
         pending::leave_first_invocation_work();
@@ -140,7 +162,7 @@ fn record_phases() {
 #[cfg(feature = "lambda")]
 pub(crate) fn warmup(source: &'static str) -> StartKind {
     let started_at = Instant::now();
-    let (_, start_kind) = begin(WARMUP_HANDLER, true, started_at);
+    let (_, start_kind) = begin(WARMUP_HANDLER, Event::Warmup, started_at);
     timeline::started(started_at);
     metrics::counter!(
         names::WARMUPS,
@@ -148,6 +170,33 @@ pub(crate) fn warmup(source: &'static str) -> StartKind {
         names::LABEL_START => start_kind.as_str(),
     )
     .increment(1);
+    start_kind
+}
+
+/// Records one event whose payload `lambda_runtime` could not deserialize into the handler's
+/// event type, so it never reached a handler (`coldstart::lambda`'s layer sees this), and
+/// returns its start kind.
+///
+/// Like a ping it takes an invocation number, so a rejected first event is the environment's
+/// first invocation: the request waited for INIT, and the next one is [`StartKind::Warm`]. It
+/// counts in `faas.errors{start, outcome="rejected"}` and, when it was a cold start, in
+/// `faas.coldstarts`, without a `handler` label (it never reached one); never in
+/// `faas.invocations` or `faas.invoke_duration`.
+#[cfg(feature = "lambda")]
+pub(crate) fn rejected() -> StartKind {
+    let started_at = Instant::now();
+    let (_, start_kind) = begin(REJECTED_HANDLER, Event::Rejected, started_at);
+    timeline::started(started_at);
+    if start_kind == StartKind::Cold {
+        metrics::counter!(names::COLDSTARTS).increment(1);
+    }
+    metrics::counter!(
+        names::ERRORS,
+        names::LABEL_START => start_kind.as_str(),
+        names::LABEL_OUTCOME => Outcome::Rejected.as_str(),
+    )
+    .increment(1);
+    timeline::finished(Instant::now());
     start_kind
 }
 
@@ -177,8 +226,8 @@ pub fn first_invocation() -> Option<FirstInvocation> {
     FIRST.get().copied()
 }
 
-/// How many invocations have begun in this process, across all handlers, warm-up pings
-/// included.
+/// How many invocations have begun in this process, across all handlers, warm-up pings and
+/// rejected payloads included.
 ///
 /// ```
 /// assert_eq!(coldstart::invocation::invocation_count(), 0);

@@ -61,7 +61,7 @@ impl Handler {
     /// [`Outcome::Cancelled`] otherwise.
     pub fn begin(&'static self) -> Invocation {
         let started_at = Instant::now();
-        let (number, start_kind) = first::begin(self.name, false, started_at);
+        let (number, start_kind) = first::begin(self.name, first::Event::Handled, started_at);
         let idle = timeline::started(started_at);
         Invocation {
             handler: self,

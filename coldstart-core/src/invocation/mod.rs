@@ -5,7 +5,8 @@
 //! metrics when it returns, unwinds or is dropped. Exactly one invocation per process is the
 //! first, even when invocations run concurrently: the decision is a single atomic `fetch_add`
 //! on a process-wide counter. A warm-up ping answered by `coldstart::lambda` takes a number too,
-//! so a ping that is the first event consumes the environment's coldness. When init end was
+//! and so does a payload rejected before it reached the handler, so either one, as the first
+//! event, consumes the environment's coldness. When init end was
 //! marked, an on-demand first invocation whose event arrived more than [`proactive_threshold`]
 //! after it is [`StartKind::Proactive`].
 //!
@@ -40,15 +41,17 @@ mod recorder;
 mod settings;
 mod timeline;
 
-pub use self::first::{first_invocation, invocation_count, FirstInvocation, WARMUP_HANDLER};
+pub use self::first::{
+    first_invocation, invocation_count, FirstInvocation, REJECTED_HANDLER, WARMUP_HANDLER,
+};
 pub use self::kinds::{Outcome, StartKind};
 pub use self::settings::{cold_start_budget, proactive_threshold, DEFAULT_PROACTIVE_THRESHOLD};
 pub use self::timeline::{
     current_invocation, environment_age, idle_since_last_invocation, CurrentInvocation,
 };
 
-pub(crate) use self::first::{start_kind_of, FirstRealInvocation};
 #[cfg(feature = "lambda")]
-pub(crate) use self::first::{warmup, warmup_finished};
+pub(crate) use self::first::{rejected, warmup, warmup_finished};
+pub(crate) use self::first::{start_kind_of, FirstRealInvocation};
 #[cfg(feature = "lambda")]
 pub(crate) use self::settings::{set_cold_start_budget, set_proactive_threshold};

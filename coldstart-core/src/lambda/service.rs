@@ -379,6 +379,7 @@ where
         // service synchronously in here; the response is posted by the returned future.
         let future = self.inner.call(invocation);
         if !armed.reached() {
+            crate::invocation::rejected();
             self.shared.flush(Outcome::Rejected);
         }
         AfterResponse { future }

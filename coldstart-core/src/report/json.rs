@@ -26,6 +26,8 @@ impl ColdStartReport {
         json.key("handler").str(self.handler);
         json.key("start").str(self.start_kind.as_str());
         json.key("warmed_by_ping").bool(self.warmed_by_ping);
+        json.key("first_event_rejected")
+            .bool(self.first_event_rejected);
         json.key("outcome").str(self.outcome.as_str());
         json.key("process_start")
             .str(match self.process_start_source {

@@ -55,6 +55,10 @@ pub struct ColdStartReport {
     pub start_kind: StartKind,
     /// `true` when the environment's first event was a warm-up ping.
     pub warmed_by_ping: bool,
+    /// `true` when the environment's first event was a payload rejected before it reached the
+    /// handler (its request took the cold start; see
+    /// [`FirstInvocation::rejected`](crate::invocation::FirstInvocation::rejected)).
+    pub first_event_rejected: bool,
     /// How the first real invocation ended.
     pub outcome: Outcome,
     /// Where the process start instant came from.
@@ -160,6 +164,7 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
         handler: first.handler,
         start_kind: first.start_kind,
         warmed_by_ping: invocation::first_invocation().is_some_and(|f| f.warmup),
+        first_event_rejected: invocation::first_invocation().is_some_and(|f| f.rejected),
         outcome: first.outcome,
         process_start_source,
         init,

@@ -23,6 +23,12 @@ impl fmt::Display for ColdStartReport {
         if self.warmed_by_ping {
             writeln!(f, "  (a warm-up ping was this environment's first event)")?;
         }
+        if self.first_event_rejected {
+            writeln!(
+                f,
+                "  (this environment's first event was rejected before reaching the handler)"
+            )?;
+        }
         row(f, "init", self.init)?;
         row(f, "wait for the first event", self.wait_for_first_event)?;
         row(
