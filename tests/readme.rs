@@ -1,4 +1,5 @@
-//! The README's metric table says exactly what `coldstart_core::names::ALL` says.
+//! The README says what the crate does: its metric table is `coldstart::names::ALL`, and its
+//! dependency blocks build with the code beside them.
 
 use coldstart::names::{self, MetricDef};
 
@@ -43,4 +44,106 @@ fn readme_metric_table_matches_the_names_module() {
     let table = readme_table();
     let expected: Vec<Vec<String>> = names::ALL.iter().map(expected_row).collect();
     assert_eq!(table, expected);
+}
+
+/// Every `toml` block of the README and the `rust` block right after it: what a user copies
+/// together into a new crate.
+fn readme_snippets() -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let block = |from: usize, fence: &str| -> Option<(usize, String)> {
+        let start = readme[from..].find(fence)? + from + fence.len();
+        let start = readme[start..].find('\n')? + start + 1;
+        let end = readme[start..].find("\n```")? + start;
+        Some((end, readme[start..end].to_owned()))
+    };
+    let mut snippets = Vec::new();
+    let mut at = 0;
+    while let Some((end, toml)) = block(at, "```toml") {
+        let (after, rust) = block(end, "```rust").expect("a rust block after each toml block");
+        snippets.push((toml, rust));
+        at = after;
+    }
+    snippets
+}
+
+/// The crates a Rust snippet names at the start of a path (`use x::…`, `x::…`, `#[x::…]`),
+/// other than the standard library's.
+fn crates_named(rust: &str) -> std::collections::BTreeSet<String> {
+    let mut crates = std::collections::BTreeSet::new();
+    let bytes = rust.as_bytes();
+    for (i, _) in rust.match_indices("::") {
+        let start = rust[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |p| p + 1);
+        let name = &rust[start..i];
+        // Only a path's first segment: not preceded by `::` or `.`, and not a type (`Box::new`).
+        let preceded =
+            start >= 2 && &rust[start - 2..start] == "::" || start >= 1 && bytes[start - 1] == b'.';
+        if name.is_empty()
+            || preceded
+            || name.starts_with(|c: char| c.is_ascii_uppercase())
+            || ["std", "core", "alloc", "crate", "self", "super"].contains(&name)
+        {
+            continue;
+        }
+        crates.insert(name.to_owned());
+    }
+    crates
+}
+
+#[test]
+fn every_readme_dependency_block_declares_the_crates_of_the_code_beside_it() {
+    let snippets = readme_snippets();
+    assert!(!snippets.is_empty(), "the README shows its Cargo.toml");
+    for (toml, rust) in snippets {
+        let declared: Vec<String> = toml
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(name, _)| name.trim().replace('-', "_"))
+            .collect();
+        for name in crates_named(&rust) {
+            assert!(
+                declared.contains(&name),
+                "the README's code uses `{name}` but its Cargo.toml does not declare it:\n{toml}"
+            );
+        }
+    }
+}
+
+/// Builds each README dependency block with the code beside it as a crate of its own, the way a
+/// user copies them (`coldstart` pointed at this checkout, the workspace's lock file for the
+/// versions). A cargo build of its own (about a minute): `.ci/run` runs it with `--ignored`.
+#[test]
+#[ignore = "builds a separate crate (about a minute); run by .ci/run"]
+fn every_readme_dependency_block_builds_with_the_code_beside_it() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = root.join("target").join("readme-snippets");
+    for (n, (toml, rust)) in readme_snippets().into_iter().enumerate() {
+        let dir = target.join(format!("snippet-{n}"));
+        std::fs::create_dir_all(dir.join("src")).expect("snippet dir");
+        let dependencies = toml.replace(
+            "coldstart = \"0.1\"",
+            &format!("coldstart = {{ path = {:?} }}", root.display().to_string()),
+        );
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"readme-snippet-{n}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n{dependencies}\n\n[workspace]\n"
+            ),
+        )
+        .expect("Cargo.toml");
+        std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).expect("Cargo.lock");
+        std::fs::write(dir.join("src").join("main.rs"), &rust).expect("main.rs");
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", target.join("target"))
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "README snippet {n} does not build:\n{toml}\n{rust}"
+        );
+    }
 }

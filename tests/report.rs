@@ -99,7 +99,7 @@ fn report_budget_idle_gap_age_memory_and_current_invocation() {
     assert_eq!(budget.took, user_facing);
     assert_eq!(budget.exceeded_by, Some(user_facing - budget.budget));
     let what: Vec<&str> = budget.dominant.iter().map(|(w, _)| w.as_str()).collect();
-    assert_eq!(what[0], "phase init", "{what:?}");
+    assert_eq!(what[0], "init", "{what:?}");
     assert!(
         what.contains(&"lazy `slow-client` (during the first invocation)"),
         "{what:?}"

@@ -38,6 +38,7 @@ impl ColdStartReport {
         json.first_key("init").opt_ms(self.init);
         json.key("wait_for_first_event")
             .opt_ms(self.wait_for_first_event);
+        json.key("event_to_handler").opt_ms(self.event_to_handler);
         json.key("to_first_invocation").ms(self.to_first_invocation);
         json.key("first_invocation").ms(self.first_invocation);
         json.key("user_facing").opt_ms(self.user_facing);

@@ -8,9 +8,11 @@ use super::{ms, ColdStartReport};
 impl fmt::Display for ColdStartReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let env = &self.environment;
-        let row = |f: &mut fmt::Formatter<'_>, what: &str, value: Option<Duration>| match value {
-            Some(value) => writeln!(f, "  {what:<28} {:>10.3} ms", ms(value)),
-            None => writeln!(f, "  {what:<28} {:>13}", "-"),
+        let row = |f: &mut fmt::Formatter<'_>, what: &str, value: Option<Duration>, span: &str| {
+            match value {
+                Some(value) => writeln!(f, "  {what:<22} {:>10.3} ms  {span}", ms(value)),
+                None => writeln!(f, "  {what:<22} {:>13}  {span}", "-"),
+            }
         };
         writeln!(
             f,
@@ -29,15 +31,38 @@ impl fmt::Display for ColdStartReport {
                 "  (this environment's first event was rejected before reaching the handler)"
             )?;
         }
-        row(f, "init", self.init)?;
-        row(f, "wait for the first event", self.wait_for_first_event)?;
+        // The rows are the phases as the JSON line and the `phase` label name them.
+        row(f, "init", self.init, "process start -> init end")?;
         row(
             f,
-            "process start -> first call",
-            Some(self.to_first_invocation),
+            "wait_for_first_event",
+            self.wait_for_first_event,
+            "init end -> the first event arrived",
         )?;
-        row(f, "first invocation", Some(self.first_invocation))?;
-        row(f, "user-facing cold start", self.user_facing)?;
+        row(
+            f,
+            "event_to_handler",
+            self.event_to_handler,
+            "the event arrived -> the handler was called",
+        )?;
+        row(
+            f,
+            "to_first_invocation",
+            Some(self.to_first_invocation),
+            "process start -> the handler was called",
+        )?;
+        row(
+            f,
+            "first_invocation",
+            Some(self.first_invocation),
+            "the handler's own run",
+        )?;
+        row(
+            f,
+            "user_facing",
+            self.user_facing,
+            "process start -> the handler returned (what a cold request waited)",
+        )?;
         if let Some(budget) = &self.budget {
             match budget.exceeded_by {
                 Some(over) => {
@@ -49,7 +74,7 @@ impl fmt::Display for ColdStartReport {
                         ms(over)
                     )?;
                     for (what, duration) in &budget.dominant {
-                        writeln!(f, "    {what:<40} {:>10.3} ms", ms(*duration))?;
+                        writeln!(f, "    {what:<50} {:>10.3} ms", ms(*duration))?;
                     }
                 }
                 None => writeln!(
