@@ -32,6 +32,32 @@
 //! initialized the environment ahead of demand, answers warm-up pings before they reach your
 //! typed handler, and runs an optional flush hook before every response is posted.
 //!
+//! # Getting started
+//!
+//! - **See it run first.** In this crate's repository, `cargo run --example quickstart` serves a
+//!   handler through the real `lambda_runtime` loop against a Lambda Runtime API on loopback
+//!   ([`local`](mod@local), feature `local`; no AWS account) and prints its cold-start report and
+//!   its Prometheus metrics.
+//! - **Install a recorder during INIT**, before `lambda::run`: [`prometheus::install`] (feature
+//!   `prometheus`), pushed to a Pushgateway by [`prometheus::Pushgateway`] from the flush hook; or
+//!   a CloudWatch EMF recorder such as `metrics_cloudwatch_embedded`, flushed from
+//!   [`lambda::Coldstart::on_flush`] (the README's "CloudWatch EMF" section has the code). Any
+//!   `metrics` recorder works; without one the metrics go nowhere, but the report below does not
+//!   need one.
+//! - **Read the cold-start report.** After the first real invocation of every environment the
+//!   crate prints one JSON line on stdout — with or without a recorder installed — which
+//!   CloudWatch Logs Insights finds with `filter ispresent(coldstart_report)`:
+//!
+//! ```text
+//! {"coldstart_report":1,"function":"orders","version":"$LATEST","memory_mb":512,"init_type":"on-demand",
+//!  "handler":"orders","start":"cold","outcome":"ok","phases_ms":{"init":137.653,"wait_for_first_event":1.086,
+//!  "event_to_handler":0.047,"to_first_invocation":138.785,"first_invocation":31.066,"user_facing":169.851},
+//!  "lazy":[{"name":"price-rules","ms":30.829,"during":"cold","invocation":1,...}],"memory":{...},...}
+//! ```
+//!
+//! (Shown wrapped. [`cold_start_report()`] returns the same as a value whose `Display` is a
+//! table, and [`report`] documents every field.)
+//!
 //! # Lazy statics
 //!
 //! Expensive statics — SDK clients, connection pools, parsed configuration, compiled rule tables —
