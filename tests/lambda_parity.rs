@@ -2,7 +2,8 @@
 //! malformed, mistyped, huge, ping lookalikes, and valid ones — go through plain `run` and then
 //! through `coldstart::lambda::run` (two runtimes in turn, one Runtime API), and the Runtime API
 //! must receive byte-identical answers: same `errorType`, same `errorMessage` (with the same
-//! serde path, line and column), same response bodies.
+//! serde path, line and column), same response bodies. A real warm-up ping sent to
+//! `coldstart::lambda::run` after them is still acknowledged.
 
 mod support;
 
@@ -48,6 +49,11 @@ fn payloads() -> Vec<Vec<u8>> {
         br#"{"warmup": false}"#.to_vec(),
         br#"{"warmer": "yes", "id": 1, "items": []}"#.to_vec(),
         br#"{"source": "aws.events"}"#.to_vec(),
+        // Ping keys next to real data, a repeated key, a ping shape with text that is not
+        // UTF-8: events, not pings (issue 11).
+        br#"{"id":5,"warmup":true}"#.to_vec(),
+        br#"{"warmup":false,"warmup":true}"#.to_vec(),
+        b"{\"warmer\":true,\"__WARMER_INVOCATION__\":1,\"__WARMER_CONCURRENCY__\":1,\"__WARMER_CORRELATIONID__\":\"c0\xffee\"}".to_vec(),
         // Huge: malformed, mistyped, valid.
         format!(r#"{{"id": 1, "items": [], "note": "{huge}"#).into_bytes(),
         format!(r#"{{"id": 1, "items": [{{"sku": 1}}], "note": "{huge}"}}"#).into_bytes(),
@@ -56,6 +62,10 @@ fn payloads() -> Vec<Vec<u8>> {
         br#"{"id": 2, "items": [{"sku": "a"}], "note": "hi"}"#.to_vec(),
     ]
 }
+
+/// A real warm-up ping (lambda-warmer's fan-out payload, one of one: no wait), sent to
+/// `coldstart::lambda::run` after the payloads.
+const PING: &[u8] = br#"{"warmer":true,"__WARMER_INVOCATION__":1,"__WARMER_CONCURRENCY__":1,"__WARMER_CORRELATIONID__":"c0ffee"}"#;
 
 /// Serves every payload with a fresh runtime, then shuts that runtime down (closing its
 /// connections, so the next runtime's `/next` gets the next event).
@@ -72,6 +82,9 @@ fn serve(api: &LocalRuntimeApi, ours: bool) -> Vec<InvocationResult> {
         for payload in &payloads {
             api.push(LocalEvent::new(payload.clone()));
         }
+        if ours {
+            api.push(LocalEvent::new(PING));
+        }
         api.wait_for_all(Duration::from_secs(60))
             .await
             .expect("every payload answered")
@@ -86,10 +99,11 @@ fn every_non_ping_payload_is_answered_exactly_as_plain_lambda_runtime_answers_it
 
     let plain = serve(&api, false);
     let ours = serve(&api, true);
+    let (ack, ours) = ours.split_last().expect("the ping's answer");
     assert_eq!(plain.len(), ours.len());
 
     let mut errors = 0;
-    for (n, (plain, ours)) in plain.iter().zip(&ours).enumerate() {
+    for (n, (plain, ours)) in plain.iter().zip(ours).enumerate() {
         assert_eq!(plain.reply, ours.reply, "payload #{n}");
         assert_eq!(plain.body, ours.body, "payload #{n}");
         assert_eq!(plain.streaming, ours.streaming, "payload #{n}");
@@ -111,11 +125,17 @@ fn every_non_ping_payload_is_answered_exactly_as_plain_lambda_runtime_answers_it
     assert!(message(3).contains("[items[1].sku]"), "{}", message(3));
     assert!(message(3).contains("line 2"), "{}", message(3));
     assert_eq!(
-        plain[15].json().unwrap(),
+        plain[18].json().unwrap(),
         json!({ "id": 2, "items": 1, "note": 2 })
     );
-    // The second runtime did go through the wrapper; nothing here was a warm-up ping.
+    // The second runtime did go through the wrapper; nothing but the ping was a warm-up ping
+    // (pings count as invocations, the plain handler's events do not), and it was acknowledged.
     assert!(coldstart::phases::first_event().is_some());
     assert!(coldstart::phases::init_end().is_some());
-    assert_eq!(coldstart::invocation::invocation_count(), 0);
+    assert_eq!(coldstart::invocation::invocation_count(), 1);
+    assert!(coldstart::invocation::first_invocation().unwrap().warmup);
+    assert!(!ack.is_error(), "{ack:?}");
+    let ack = ack.json().unwrap();
+    assert_eq!(ack["warmup"], true, "{ack}");
+    assert_eq!(ack["source"], "lambda-warmer", "{ack}");
 }

@@ -38,11 +38,14 @@
 //!    [`Coldstart::proactive_threshold`] after init end is
 //!    [`StartKind::Proactive`](crate::invocation::StartKind::Proactive), not `cold`.
 //! 3. **Warm-up pings** (see [`detect_ping`]) are recognized on the raw payload, before the
-//!    typed deserialization that would reject them: they get a small JSON [`Ack`], never reach
-//!    your handler, build the `prewarm` statics, wait [`Coldstart::warmup_delay`] when they are
-//!    part of a fan-out, and count in `coldstart.warmups{source, start}`, never in
-//!    `faas.invocations` or `faas.invoke_duration`. A ping that is the first event of an
-//!    environment consumes its coldness: the next real invocation is `warm`.
+//!    typed deserialization that would reject them, and only in the shape their tool sends:
+//!    every key one of that tool's keys, with the tool's type of value (a payload with any
+//!    other key, a repeated key or text that is not UTF-8 is an event for your handler). They
+//!    get a small JSON [`Ack`], never reach your handler, build the `prewarm` statics, wait
+//!    [`Coldstart::warmup_delay`] when they are part of a fan-out, and count in
+//!    `coldstart.warmups{source, start}`, never in `faas.invocations` or
+//!    `faas.invoke_duration`. A ping that is the first event of an environment consumes its
+//!    coldness: the next real invocation is `warm`.
 //! 4. **The flush hook** ([`Coldstart::on_flush`]) runs after every invocation, before the
 //!    response is posted.
 //! 5. **After the first response** is posted, before the runtime asks for the next event (the
