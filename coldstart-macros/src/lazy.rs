@@ -18,7 +18,7 @@
 //! to a `fn` pointer and the static stays const-constructible. The wrapper type carries the span
 //! of the user's type, so a type that is not `Sync` is reported there by rustc itself.
 
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{
@@ -27,7 +27,7 @@ use syn::{
 };
 
 use crate::args::LazyArgs;
-use crate::diagnostics::{item_keyword_span, Errors};
+use crate::diagnostics::{item_keyword_span, outer_spans, respan, Errors};
 use crate::path::default_crate_path;
 
 /// The `#[lazy(...)]` attribute macro.
@@ -176,12 +176,7 @@ fn lower(
     // Spanned on the user's type (its first token opens it, its last token closes it), so that
     // rustc's "cannot be shared between threads safely" (and any other error about the static's
     // type) points at that type.
-    let ty_span = ty.span();
-    let ty_end = ty
-        .to_token_stream()
-        .into_iter()
-        .last()
-        .map_or(ty_span, |token| token.span());
+    let (ty_span, ty_end) = outer_spans(ty);
     let expr_span = expr.span();
     let private = respan(quote!(#krate::__private), ty_span);
     let (wrapper, arguments) = match (is_async, &fallible) {
@@ -244,22 +239,4 @@ fn result_arguments(ty: &Type) -> Option<(Type, Type)> {
         ([ok, err], 2) => Some(((*ok).clone(), (*err).clone())),
         _ => None,
     }
-}
-
-/// Gives every token of `tokens` the span `span` (groups included).
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|token| match token {
-            TokenTree::Group(group) => {
-                let mut respanned = Group::new(group.delimiter(), respan(group.stream(), span));
-                respanned.set_span(span);
-                TokenTree::Group(respanned)
-            }
-            mut other => {
-                other.set_span(span);
-                other
-            }
-        })
-        .collect()
 }
