@@ -173,6 +173,28 @@ pub use coldstart_core::report::{cold_start_report, ColdStartReport};
 /// generics, `where` clauses, reference and extra arguments, methods with `self` and `impl Trait`
 /// return types all work, and the future is `Send` whenever the body is.
 ///
+/// A plain `fn` is timed until it returns, so one that returns a future (`impl Future`,
+/// `Pin<Box<dyn Future>>`, `BoxFuture`, or an alias of any of them) is a compile error on its
+/// return type: it would be timed only while it builds the future, and always count as a
+/// success. Write it as an `async fn`; where a boxed future is needed, box the instrumented
+/// `async fn`'s future in a plain wrapper:
+///
+/// ```
+/// use coldstart::cold_start_handler;
+/// use std::future::Future;
+/// use std::pin::Pin;
+///
+/// #[cold_start_handler]
+/// async fn handler(event: u32) -> Result<u32, String> {
+///     Ok(event)
+/// }
+///
+/// fn boxed(event: u32) -> Pin<Box<dyn Future<Output = Result<u32, String>> + Send>> {
+///     Box::pin(handler(event))
+/// }
+/// # let _ = boxed(1);
+/// ```
+///
 /// # Arguments
 ///
 /// - `name = "..."`: the `handler` label (default: the function's name).
