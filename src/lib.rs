@@ -259,7 +259,12 @@ pub use coldstart_macros::cold_start_handler;
 ///
 /// # Options
 ///
-/// - `name = "..."`: the `lazy` label and report name (default: the static's identifier).
+/// - `name = "..."`: the `lazy` label and report name, kept verbatim. The default is unique in
+///   the program: the module path below the crate root joined with the static's identifier
+///   (`orders::TABLE` for a `static TABLE` in `mod orders`, `TABLE` at the crate root), built at
+///   compile time. A static in a function body takes the function's module. Two statics given
+///   the same `name` share the label; the list of statics and the report keep both, with their
+///   module (see [`Statics::get`](lazy::Statics::get)).
 /// - `prewarm`: built by [`prewarm()`](prewarm).
 /// - `crate = "..."`: the path to this crate, if it is re-exported under another name.
 ///

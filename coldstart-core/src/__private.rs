@@ -4,8 +4,11 @@
 use core::future::Future;
 use core::ops::Deref;
 
+/// The `lazy` label of a static declared without `name = "…"` (see `lazy/label.rs`).
+pub use crate::__coldstart_default_label as default_label;
 pub use crate::invocation::handler::{Handler, Invocation};
 pub use crate::invocation::Outcome;
+pub use crate::lazy::label::{default_label_bytes, default_label_len, label_str};
 pub use crate::lazy::registry::{box_future, InitFuture, Registered, Registration};
 pub use crate::lazy::{AsyncLazy, AsyncTryLazy, Lazy, TryLazy};
 pub use core::module_path;

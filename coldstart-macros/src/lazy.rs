@@ -4,14 +4,19 @@
 //!
 //! ```text
 //! static RULES: ::coldstart::__private::Lazy<Rules> = ::coldstart::__private::Lazy::new(
-//!     "RULES", ::coldstart::__private::module_path!(), false, || -> Rules { Rules::compile() },
+//!     ::coldstart::__private::default_label!("RULES"),
+//!     ::coldstart::__private::module_path!(),
+//!     false,
+//!     || -> Rules { Rules::compile() },
 //! );
 //! ::coldstart::__private::inventory::submit! {
 //!     ::coldstart::__private::Registration::new(|| &RULES)
 //! }
 //! ```
 //!
-//! The other forms differ only in the wrapper type (`AsyncLazy<T>`, `TryLazy<T, E>`,
+//! `default_label!` builds the `lazy` label at compile time: the module path below the crate root
+//! joined with the identifier (`orders::RULES`, or `RULES` at the crate root); with
+//! `name = "…"` the literal is passed instead. The other forms differ only in the wrapper type (`AsyncLazy<T>`, `TryLazy<T, E>`,
 //! `AsyncTryLazy<T, E>`) and, for `async`, the initializer, which is
 //! `|| ::coldstart::__private::box_future::<T, _>(expr)` so that an expression that is not a
 //! future is reported on the expression itself. The initializer captures nothing, so it coerces
@@ -20,6 +25,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
     Attribute, Expr, GenericArgument, Ident, Item, ItemConst, ItemStatic, LitStr, Meta,
@@ -131,8 +137,17 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
         }
     };
 
-    let name = args.name.resolve(&item.ident, &mut errors);
+    let given_name = args.name.given(&mut errors);
     let krate = args.krate.resolve(default_krate, &mut errors);
+    // `name = "…"` verbatim; by default the module path below the crate root joined with the
+    // identifier, built at compile time by `default_label!` (see `coldstart-core/src/lazy/label.rs`).
+    let name = match given_name {
+        Some(name) => name.into_token_stream(),
+        None => {
+            let ident = LitStr::new(&item.ident.unraw().to_string(), item.ident.span());
+            quote!(#krate::__private::default_label!(#ident))
+        }
+    };
     let fallible = if args.form.fallible {
         let ok_err = result_arguments(&item.ty);
         if ok_err.is_none() {
@@ -160,7 +175,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
 
 fn lower(
     item: &Static,
-    name: &LitStr,
+    name: &TokenStream,
     prewarm: bool,
     is_async: bool,
     fallible: Option<(Type, Type)>,
