@@ -199,6 +199,28 @@ pub use coldstart_core::report::{cold_start_report, ColdStartReport};
 /// generics, `where` clauses, reference and extra arguments, methods with `self` and `impl Trait`
 /// return types all work, and the future is `Send` whenever the body is.
 ///
+/// A plain `fn` is timed until it returns, so one that returns a future (`impl Future`,
+/// `Pin<Box<dyn Future>>`, `BoxFuture`, or an alias of any of them) is a compile error on its
+/// return type: it would be timed only while it builds the future, and always count as a
+/// success. Write it as an `async fn`; where a boxed future is needed, box the instrumented
+/// `async fn`'s future in a plain wrapper:
+///
+/// ```
+/// use coldstart::cold_start_handler;
+/// use std::future::Future;
+/// use std::pin::Pin;
+///
+/// #[cold_start_handler]
+/// async fn handler(event: u32) -> Result<u32, String> {
+///     Ok(event)
+/// }
+///
+/// fn boxed(event: u32) -> Pin<Box<dyn Future<Output = Result<u32, String>> + Send>> {
+///     Box::pin(handler(event))
+/// }
+/// # let _ = boxed(1);
+/// ```
+///
 /// # Arguments
 ///
 /// - `name = "..."`: the `handler` label (default: the function's name).
@@ -263,7 +285,12 @@ pub use coldstart_macros::cold_start_handler;
 ///
 /// # Options
 ///
-/// - `name = "..."`: the `lazy` label and report name (default: the static's identifier).
+/// - `name = "..."`: the `lazy` label and report name, kept verbatim. The default is unique in
+///   the program: the module path below the crate root joined with the static's identifier
+///   (`orders::TABLE` for a `static TABLE` in `mod orders`, `TABLE` at the crate root), built at
+///   compile time. A static in a function body takes the function's module. Two statics given
+///   the same `name` share the label; the list of statics and the report keep both, with their
+///   module (see [`Statics::get`](lazy::Statics::get)).
 /// - `prewarm`: built by [`prewarm()`](prewarm).
 /// - `crate = "..."`: the path to this crate, if it is re-exported under another name.
 ///

@@ -65,7 +65,8 @@ pub const LABEL_START: &str = "start";
 pub const LABEL_OUTCOME: &str = "outcome";
 /// Label: which start-up phase (see [`crate::phases`]).
 pub const LABEL_PHASE: &str = "phase";
-/// Label: a lazy static's name (`#[lazy(name = "...")]`, default the static's identifier).
+/// Label: a lazy static's name (`#[lazy(name = "...")]`, default its module path below the
+/// crate root and its identifier, `orders::TABLE`).
 pub const LABEL_LAZY: &str = "lazy";
 /// Label: where a lazy initializer ran: `init`, `prewarm`, or the start kind of the invocation
 /// it ran in (`cold`, `proactive`, `provisioned`, `snapstart`, `warm`), or `warmup` (forced by a

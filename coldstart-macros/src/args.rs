@@ -73,14 +73,20 @@ impl Name {
     /// The given name, or the item's own name `ident` (unraw'd, spanned on it) when none is given.
     /// An empty name is an error and also gives the item's own name.
     pub(crate) fn resolve(&self, ident: &Ident, errors: &mut Errors) -> LitStr {
+        self.given(errors)
+            .unwrap_or_else(|| LitStr::new(&ident.unraw().to_string(), ident.span()))
+    }
+
+    /// The given name, if any and not empty (an empty one is an error, and counts as none).
+    pub(crate) fn given(&self, errors: &mut Errors) -> Option<LitStr> {
         match &self.0 {
             Some(lit) if lit.value().is_empty() => {
                 errors.push(syn::Error::new(lit.span(), "`name` must not be empty"));
+                None
             }
-            Some(lit) => return lit.clone(),
-            None => {}
+            Some(lit) => Some(lit.clone()),
+            None => None,
         }
-        LitStr::new(&ident.unraw().to_string(), ident.span())
     }
 }
 

@@ -5,8 +5,8 @@
 //! defaults), never alone, so a mistake in the attribute does not turn into a cascade of
 //! "cannot find value" errors elsewhere.
 
-use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::Item;
 
@@ -63,4 +63,35 @@ pub(crate) fn item_keyword_span(item: &Item) -> Span {
         Item::Use(i) => i.use_token.span,
         other => other.span(),
     }
+}
+
+/// The spans of the first and the last token of `tokens`. An expression generated with its first
+/// token on the one and its last token on the other is reported by rustc on all of `tokens`
+/// (on stable, where a proc macro cannot join spans itself).
+pub(crate) fn outer_spans(tokens: &impl ToTokens) -> (Span, Span) {
+    let first = tokens.span();
+    let last = tokens
+        .to_token_stream()
+        .into_iter()
+        .last()
+        .map_or(first, |token| token.span());
+    (first, last)
+}
+
+/// Gives every token of `tokens` the span `span` (groups included).
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut respanned = Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                TokenTree::Group(respanned)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
 }

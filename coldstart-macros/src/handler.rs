@@ -17,7 +17,9 @@
 //! future is `Send` exactly when the user's body is. The `let` annotation is the "return edge"
 //! that keeps `?` and inference working inside the inner block; it is left out when the return
 //! type contains `impl Trait`. A plain `fn` runs its body in an immediately called `move`
-//! closure instead. Panics unwind through the invocation guard, which records them and lets the
+//! closure instead, and its value goes through `__private::check_sync_return`, which refuses
+//! (at compile time, on the return type) a value that is a future: such a `fn` would be timed
+//! only while it builds the future, and always count as a success. Panics unwind through the invocation guard, which records them and lets the
 //! unwinding continue.
 //!
 //! `#[lazy]` statics declared in the body (directly, or in any block nested in it) are expanded
@@ -25,14 +27,14 @@
 //! `use coldstart::lazy` for them. Only a bare `#[lazy]` path is taken; `#[coldstart::lazy]`
 //! expands by itself.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::visit::Visit;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Ident, Item, ItemFn, LitStr, ReturnType, Stmt, Type};
 
 use crate::args::HandlerArgs;
-use crate::diagnostics::{item_keyword_span, Errors};
+use crate::diagnostics::{item_keyword_span, outer_spans, respan, Errors};
 use crate::path::default_crate_path;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -189,6 +191,11 @@ fn instrument(
             .with_budget(#krate::__private::Duration::from_millis(#ms))
         }
     });
+    // A plain `fn` is timed until it returns: refuse one whose return value is a future.
+    let refuse_future = match (&sig.asyncness, &sig.output) {
+        (None, ReturnType::Type(_, ty)) => Some(refuse_future(ty, &output, krate)),
+        _ => None,
+    };
     let setup = quote_spanned! {call_site=>
         static __COLDSTART_HANDLER: #krate::__private::Handler =
             #krate::__private::Handler::new(#name)#budget;
@@ -200,9 +207,24 @@ fn instrument(
             #setup
             #[allow(clippy::let_unit_value, clippy::redundant_closure_call)]
             let #output #let_type = #run_body;
+            #refuse_future
             #invocation.finish(#krate::__private::Probe(&#output).outcome());
             #output
         }
+    }
+}
+
+/// `check_sync_return(SyncReturn(&output).kind());`, which fails to compile when the value a
+/// plain `fn` returns is a future (see `coldstart::__private::SyncReturn`). The tested
+/// expression opens on the first token of the declared return type and closes on its last, so
+/// the error underlines the whole return type.
+fn refuse_future(ty: &Type, output: &Ident, krate: &TokenStream) -> TokenStream {
+    let (first, last) = outer_spans(ty);
+    let private = respan(quote!(#krate::__private), first);
+    let mut kind_arguments = Group::new(Delimiter::Parenthesis, TokenStream::new());
+    kind_arguments.set_span(last);
+    quote_spanned! {first=>
+        #private::check_sync_return(#private::SyncReturn(&#output).kind #kind_arguments);
     }
 }
 

@@ -4,22 +4,28 @@
 //!
 //! ```text
 //! static RULES: ::coldstart::__private::Lazy<Rules> = ::coldstart::__private::Lazy::new(
-//!     "RULES", ::coldstart::__private::module_path!(), false, || -> Rules { Rules::compile() },
+//!     ::coldstart::__private::default_label!("RULES"),
+//!     ::coldstart::__private::module_path!(),
+//!     false,
+//!     || -> Rules { Rules::compile() },
 //! );
 //! ::coldstart::__private::inventory::submit! {
 //!     ::coldstart::__private::Registration::new(|| &RULES)
 //! }
 //! ```
 //!
-//! The other forms differ only in the wrapper type (`AsyncLazy<T>`, `TryLazy<T, E>`,
+//! `default_label!` builds the `lazy` label at compile time: the module path below the crate root
+//! joined with the identifier (`orders::RULES`, or `RULES` at the crate root); with
+//! `name = "…"` the literal is passed instead. The other forms differ only in the wrapper type (`AsyncLazy<T>`, `TryLazy<T, E>`,
 //! `AsyncTryLazy<T, E>`) and, for `async`, the initializer, which is
 //! `|| ::coldstart::__private::box_future::<T, _>(expr)` so that an expression that is not a
 //! future is reported on the expression itself. The initializer captures nothing, so it coerces
 //! to a `fn` pointer and the static stays const-constructible. The wrapper type carries the span
 //! of the user's type, so a type that is not `Sync` is reported there by rustc itself.
 
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
     Attribute, Expr, GenericArgument, Ident, Item, ItemConst, ItemStatic, LitStr, Meta,
@@ -27,7 +33,7 @@ use syn::{
 };
 
 use crate::args::LazyArgs;
-use crate::diagnostics::{item_keyword_span, Errors};
+use crate::diagnostics::{item_keyword_span, outer_spans, respan, Errors};
 use crate::path::default_crate_path;
 
 /// The `#[lazy(...)]` attribute macro.
@@ -131,8 +137,17 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
         }
     };
 
-    let name = args.name.resolve(&item.ident, &mut errors);
+    let given_name = args.name.given(&mut errors);
     let krate = args.krate.resolve(default_krate, &mut errors);
+    // `name = "…"` verbatim; by default the module path below the crate root joined with the
+    // identifier, built at compile time by `default_label!` (see `coldstart-core/src/lazy/label.rs`).
+    let name = match given_name {
+        Some(name) => name.into_token_stream(),
+        None => {
+            let ident = LitStr::new(&item.ident.unraw().to_string(), item.ident.span());
+            quote!(#krate::__private::default_label!(#ident))
+        }
+    };
     let fallible = if args.form.fallible {
         let ok_err = result_arguments(&item.ty);
         if ok_err.is_none() {
@@ -160,7 +175,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
 
 fn lower(
     item: &Static,
-    name: &LitStr,
+    name: &TokenStream,
     prewarm: bool,
     is_async: bool,
     fallible: Option<(Type, Type)>,
@@ -176,12 +191,7 @@ fn lower(
     // Spanned on the user's type (its first token opens it, its last token closes it), so that
     // rustc's "cannot be shared between threads safely" (and any other error about the static's
     // type) points at that type.
-    let ty_span = ty.span();
-    let ty_end = ty
-        .to_token_stream()
-        .into_iter()
-        .last()
-        .map_or(ty_span, |token| token.span());
+    let (ty_span, ty_end) = outer_spans(ty);
     let expr_span = expr.span();
     let private = respan(quote!(#krate::__private), ty_span);
     let (wrapper, arguments) = match (is_async, &fallible) {
@@ -244,22 +254,4 @@ fn result_arguments(ty: &Type) -> Option<(Type, Type)> {
         ([ok, err], 2) => Some(((*ok).clone(), (*err).clone())),
         _ => None,
     }
-}
-
-/// Gives every token of `tokens` the span `span` (groups included).
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|token| match token {
-            TokenTree::Group(group) => {
-                let mut respanned = Group::new(group.delimiter(), respan(group.stream(), span));
-                respanned.set_span(span);
-                TokenTree::Group(respanned)
-            }
-            mut other => {
-                other.set_span(span);
-                other
-            }
-        })
-        .collect()
 }

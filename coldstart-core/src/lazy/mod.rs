@@ -28,7 +28,7 @@
 //! # What is recorded
 //!
 //! Every run of an initializer, successful or not, records `coldstart.lazy_init_duration`
-//! (seconds) with labels `lazy` (the static's name), `during` (see [`During`]: `init`,
+//! (seconds) with labels `lazy` (the static's [name](LazyInfo::name)), `during` (see [`During`]: `init`,
 //! `prewarm`, `warmup`, `cold`, `proactive`, `provisioned`, `snapstart`, `warm`) and `outcome`
 //! (`ok`, `error`, `panic`, `cancelled`), and updates the static's entry in [`statics`].
 //!
@@ -77,6 +77,7 @@
 
 mod attempt;
 mod forms;
+pub(crate) mod label;
 mod prewarm;
 pub(crate) mod registry;
 mod slot;

@@ -26,6 +26,12 @@ pub struct Statics {
 impl Statics {
     /// The entry named `name` (the `lazy` label), if any.
     ///
+    /// Default labels are unique in the program (module path and identifier), but two statics
+    /// can be given the same `name = "…"`. Both are then in [`lazies`](Self::lazies), and their
+    /// durations are recorded under the same `lazy` label; `get` returns the first in the list's
+    /// order (the more expensive one; on a tie, the first by module path). Tell them apart by
+    /// [`LazyInfo::module_path`], or use [`Lazy::info`](super::Lazy::info) on the static itself.
+    ///
     /// ```
     /// assert!(coldstart::lazy::statics().get("no such static").is_none());
     /// ```

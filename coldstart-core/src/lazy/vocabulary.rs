@@ -205,9 +205,11 @@ impl fmt::Display for State {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LazyInfo {
-    /// The `lazy` label: `name = "…"`, or the static's identifier.
+    /// The `lazy` label: `name = "…"` as written, or by default the module path below the crate
+    /// root joined with the static's identifier (`orders::TABLE`; `TABLE` at the crate root).
+    /// Statics declared in function bodies are named after the function's module.
     pub name: &'static str,
-    /// The module it is declared in.
+    /// The module it is declared in, crate name included (`module_path!()`).
     pub module_path: &'static str,
     /// Which form it was declared as.
     pub form: Form,

@@ -223,7 +223,11 @@ fn dominant(phases: Phases, lazies: &[LazyInfo]) -> Vec<(String, Duration)> {
             _ => continue,
         };
         if let Some(duration) = info.duration {
-            parts.push((format!("lazy `{}` (during {paid})", info.name), duration));
+            let what = match module_if_name_repeats(info, lazies) {
+                Some(module) => format!("lazy `{}` in {module} (during {paid})", info.name),
+                None => format!("lazy `{}` (during {paid})", info.name),
+            };
+            parts.push((what, duration));
         }
     }
     parts.retain(|(_, duration)| !duration.is_zero());
@@ -232,6 +236,14 @@ fn dominant(phases: Phases, lazies: &[LazyInfo]) -> Vec<(String, Duration)> {
     });
     parts.truncate(5);
     parts
+}
+
+/// The module `info` is declared in, when another static in `lazies` has the same label (two
+/// explicit `name = "…"`s): what tells them apart in the table and the budget explanation. The
+/// JSON line always carries the module.
+fn module_if_name_repeats(info: &LazyInfo, lazies: &[LazyInfo]) -> Option<&'static str> {
+    let same_name = lazies.iter().filter(|other| other.name == info.name);
+    (same_name.count() > 1).then_some(info.module_path)
 }
 
 fn ms(duration: Duration) -> f64 {

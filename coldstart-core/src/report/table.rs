@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{ms, ColdStartReport};
+use super::{module_if_name_repeats, ms, ColdStartReport};
 
 impl fmt::Display for ColdStartReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -94,7 +94,11 @@ impl fmt::Display for ColdStartReport {
                 let during = info
                     .during
                     .map_or_else(|| "never".to_owned(), |d| d.to_string());
-                writeln!(f, "    {:<24} {cost}  {during}", info.name)?;
+                write!(f, "    {:<24} {cost}  {during}", info.name)?;
+                match module_if_name_repeats(info, &self.lazies) {
+                    Some(module) => writeln!(f, "  (in {module})")?,
+                    None => writeln!(f)?,
+                }
             }
         }
         if let Some(memory) = &self.memory {

@@ -59,6 +59,7 @@ async fn main() {
     assert_eq!((client.form, client.during), (Form::Async, Some(During::Prewarm)));
     assert_eq!(report.get("broken").unwrap().state, State::Failed { failures: 1 });
     assert_eq!(report.get("crate-visible").unwrap().module_path, module_path!());
-    assert_eq!(report.get("INSIDE").unwrap().module_path, concat!(module_path!(), "::nested"));
+    // Without `name = "…"`, the label is the module path below the crate root and the identifier.
+    assert_eq!(report.get("nested::INSIDE").unwrap().module_path, concat!(module_path!(), "::nested"));
     assert_eq!(report.get("async-pool").unwrap().form, Form::AsyncFallible);
 }
