@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::kinds::{Outcome, StartKind};
-use super::{pending, timeline};
+use super::pending;
+#[cfg(feature = "lambda")]
+use super::timeline;
 use crate::environment::Environment;
 use crate::{names, phases};
 
