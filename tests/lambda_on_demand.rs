@@ -2,7 +2,9 @@
 //! invocation is `cold` (its event followed init end at once), INIT and the wait for the first
 //! event are recorded, later ones are `warm`; an error, a panic (posted, recorded, the next
 //! invocation fine), a malformed payload and a 5 MB one behave as with `lambda_runtime::run`;
-//! and the flush hook runs before the Runtime API receives each response, for every outcome.
+//! and the flush hook runs after the Runtime API receives each response and before the runtime
+//! asks for the next event, for every outcome (`FlushAt::BeforeResponse` is
+//! `tests/lambda_flush_before_response.rs`).
 
 mod support;
 
@@ -38,7 +40,7 @@ async fn handler(event: LambdaEvent<Order>) -> Result<Value, Error> {
 static FLUSHED: Mutex<Vec<(Outcome, Instant)>> = Mutex::new(Vec::new());
 
 #[test]
-fn on_demand_cold_then_warm_errors_panics_and_flushes_before_each_response() {
+fn on_demand_cold_then_warm_errors_panics_and_flushes_after_each_response() {
     support::recorder();
     std::panic::set_hook(Box::new(|_| {}));
     let api = support::local_api("on-demand");
@@ -83,18 +85,26 @@ fn on_demand_cold_then_warm_errors_panics_and_flushes_before_each_response() {
         );
     }
 
-    // The flush hook ran once per invocation, in order, before the response arrived.
+    // The flush hook ran once per invocation, in order, after its response arrived and before
+    // the runtime asked for the next event (every event was queued, so the next one was
+    // delivered as soon as it asked).
     let flushed = FLUSHED.lock().unwrap().clone();
     let kinds: Vec<Outcome> = flushed.iter().map(|(finished, _)| *finished).collect();
     use Outcome::*;
     assert_eq!(kinds, [Ok, Ok, Error, Panic, Ok, Rejected, Ok, Rejected]);
-    for ((finished, at), result) in flushed.iter().zip(&results) {
+    for (i, ((finished, at), result)) in flushed.iter().zip(&results).enumerate() {
         assert!(
-            result.delivered_at <= *at && *at < result.completed_at,
-            "{finished}: flushed at {at:?}, delivered {:?}, completed {:?}",
-            result.delivered_at,
+            result.completed_at <= *at,
+            "{finished}: flushed at {at:?}, before its response arrived at {:?}",
             result.completed_at
         );
+        if let Some(next) = results.get(i + 1) {
+            assert!(
+                *at < next.delivered_at,
+                "{finished}: flushed at {at:?}, after the next event was delivered at {:?}",
+                next.delivered_at
+            );
+        }
     }
 
     // What the crate recorded.
@@ -141,6 +151,11 @@ fn on_demand_cold_then_warm_errors_panics_and_flushes_before_each_response() {
         wait[0] < coldstart::invocation::proactive_threshold().as_secs_f64(),
         "{wait:?}"
     );
-    // Six payloads reached the handler; the two rejected ones never began an invocation.
-    assert_eq!(coldstart::invocation::invocation_count(), 6);
+    // Six payloads reached the handler; the two rejected ones never did, but each took an
+    // invocation number too (as the first event, one would have taken the cold start).
+    assert_eq!(coldstart::invocation::invocation_count(), 8);
+    assert_eq!(
+        recorded.counter(names::ERRORS, &[("start", "warm"), ("outcome", "rejected")]),
+        2
+    );
 }

@@ -128,12 +128,15 @@ fn every_non_ping_payload_is_answered_exactly_as_plain_lambda_runtime_answers_it
         plain[18].json().unwrap(),
         json!({ "id": 2, "items": 1, "note": 2 })
     );
-    // The second runtime did go through the wrapper; nothing but the ping was a warm-up ping
-    // (pings count as invocations, the plain handler's events do not), and it was acknowledged.
+    // The second runtime did go through the wrapper: the ping and every rejected payload took
+    // an invocation number (the plain handler's own events do not: it has no attribute), the
+    // first payload, rejected, was the environment's first invocation, and the ping was
+    // acknowledged.
     assert!(coldstart::phases::first_event().is_some());
     assert!(coldstart::phases::init_end().is_some());
-    assert_eq!(coldstart::invocation::invocation_count(), 1);
-    assert!(coldstart::invocation::first_invocation().unwrap().warmup);
+    assert_eq!(coldstart::invocation::invocation_count(), errors as u64 + 1);
+    let first = coldstart::invocation::first_invocation().unwrap();
+    assert!(first.rejected && !first.warmup);
     assert!(!ack.is_error(), "{ack:?}");
     let ack = ack.json().unwrap();
     assert_eq!(ack["warmup"], true, "{ack}");

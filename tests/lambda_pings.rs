@@ -109,15 +109,19 @@ fn every_ping_shape_is_acknowledged_without_reaching_the_typed_handler() {
         assert_eq!(took >= DELAY, fans_out, "ping #{n} took {took:?}");
     }
 
-    // The flush hook ran for each, before its response arrived.
+    // The flush hook ran for each, after its response arrived and before the next event was
+    // handed out.
     let flushed = FLUSHED.lock().unwrap().clone();
     let kinds: Vec<Outcome> = flushed.iter().map(|(finished, _)| *finished).collect();
     assert_eq!(
         kinds,
         [[Outcome::Warmup; 6].as_slice(), &[Outcome::Ok]].concat()
     );
-    for ((_, at), result) in flushed.iter().zip(&results) {
-        assert!(result.delivered_at <= *at && *at < result.completed_at);
+    for (n, ((_, at), result)) in flushed.iter().zip(&results).enumerate() {
+        assert!(result.completed_at <= *at, "#{n}");
+        if let Some(next) = results.get(n + 1) {
+            assert!(*at < next.delivered_at, "#{n}");
+        }
     }
 
     // Counted as warm-ups, by source and by the start kind they found, and nowhere else.

@@ -1,10 +1,12 @@
 //! With `coldstart::lambda::run`, the cold-start report and its memory sample wait until the first
 //! invocation's response has been posted: the request that triggered the cold start does not pay
-//! for them. Observed through the memory sample (`faas.mem_usage`), which the report takes.
+//! for them. Observed through the memory sample (`faas.mem_usage`), which the report takes, from a
+//! flush hook that runs before each response (`FlushAt::BeforeResponse`); with the default,
+//! `tests/flush_after_response.rs` checks that the first flush already carries that sample.
 
 mod support;
 
-use coldstart::lambda::Coldstart;
+use coldstart::lambda::{Coldstart, FlushAt};
 use coldstart::local::LocalRuntimeApi;
 use coldstart::{cold_start_handler, names};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -30,6 +32,7 @@ fn the_report_waits_for_the_first_response() {
         tokio::spawn(
             Coldstart::new()
                 .print_report(false) // the line is not what is checked; its memory sample is
+                .flush_at(FlushAt::BeforeResponse)
                 .on_flush(|_| {
                     let recorded = support::Recorded::take();
                     let samples = recorded.histogram(names::MEM_USAGE, &[]).len();

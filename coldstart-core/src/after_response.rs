@@ -24,6 +24,12 @@ pub(crate) fn enable() {
     invocation::pending::defer_to_after_response();
 }
 
+/// Whether a layer runs [`after_response`] after every response.
+#[cfg(feature = "lambda")]
+pub(crate) fn enabled() -> bool {
+    invocation::pending::deferring()
+}
+
 /// Right before a flush hook runs: what it exports must be recorded and described.
 #[cfg(feature = "lambda")]
 #[inline]

@@ -6,13 +6,14 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_core::Stream;
 use lambda_runtime::{layers::TracingLayer, Diagnostic, Error, LambdaEvent};
 use lambda_runtime::{IntoFunctionResponse, Runtime, Service};
 use serde::{Deserialize, Serialize};
 
+use super::flush::{self, FlushAt, FlushHook};
 use super::ping::{detect_ping, Ping, PingSource};
 use super::service::{ColdstartLayer, WithColdstart};
 use super::warmup::log_prewarm_failures;
@@ -25,10 +26,8 @@ use crate::phases;
 /// that concurrent pings land on distinct environments.
 pub const DEFAULT_WARMUP_DELAY: Duration = Duration::from_millis(25);
 
-/// A flush hook slower than this gets one warning on stderr (per process).
-const SLOW_FLUSH: Duration = Duration::from_millis(5);
-
-type FlushHook = dyn Fn(Outcome) + Send + Sync;
+/// Default of [`Coldstart::flush_timeout`]: 300 ms, above the Pushgateway push's own 250 ms bound.
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(300);
 type PingPredicate = dyn Fn(&[u8]) -> bool + Send + Sync;
 
 /// The configuration the pieces share.
@@ -40,6 +39,8 @@ pub(crate) struct Shared {
     builtin_pings: bool,
     is_ping: Option<Arc<PingPredicate>>,
     on_flush: Option<Arc<FlushHook>>,
+    flush_at: FlushAt,
+    flush_timeout: Duration,
     cold_start_budget: Option<Duration>,
     print_report: Option<bool>,
 }
@@ -78,23 +79,23 @@ impl Shared {
         self.on_flush.is_some()
     }
 
-    /// Runs the flush hook, if any; a panic in it is caught and logged, never propagated.
+    /// Whether the flush hook runs after the response: asked for, and a layer is there to run
+    /// it (without [`Coldstart::layer`] nothing runs after a response, so the hook runs before).
+    pub(super) fn flushes_after_response(&self) -> bool {
+        self.flush_at == FlushAt::AfterResponse && crate::after_response::enabled()
+    }
+
+    /// Runs the flush hook now, if any: inline before a response, on the flush thread within
+    /// [`Coldstart::flush_timeout`] after one. A panic in it is caught and logged, never
+    /// propagated.
     pub(super) fn flush(&self, outcome: Outcome) {
         let Some(hook) = &self.on_flush else { return };
         // What the hook exports must be recorded and described.
         crate::after_response::before_flush();
-        let started = Instant::now();
-        if catch_unwind(AssertUnwindSafe(|| hook(outcome))).is_err() {
-            eprintln!("coldstart: the flush hook panicked after a `{outcome}` invocation; the response is posted anyway");
-        }
-        let took = started.elapsed();
-        static WARNED: AtomicBool = AtomicBool::new(false);
-        if took > SLOW_FLUSH && !WARNED.swap(true, Ordering::Relaxed) {
-            eprintln!(
-                "coldstart: the flush hook took {:.1} ms; it delays every response, keep it well under {} ms",
-                took.as_secs_f64() * 1e3,
-                SLOW_FLUSH.as_millis()
-            );
+        if self.flushes_after_response() {
+            flush::run_bounded(hook, outcome, self.flush_timeout);
+        } else {
+            flush::run_inline(&**hook, outcome, FlushAt::BeforeResponse);
         }
     }
 }
@@ -148,6 +149,8 @@ impl fmt::Debug for Coldstart {
             builtin_pings,
             is_ping,
             on_flush,
+            flush_at,
+            flush_timeout,
             cold_start_budget,
             print_report,
         } = &*self.shared;
@@ -159,6 +162,8 @@ impl fmt::Debug for Coldstart {
             .field("builtin_pings", builtin_pings)
             .field("is_ping", &function(is_ping.is_some()))
             .field("on_flush", &function(on_flush.is_some()))
+            .field("flush_at", flush_at)
+            .field("flush_timeout", flush_timeout)
             .field("cold_start_budget", cold_start_budget)
             .field("print_report", print_report)
             .finish()
@@ -182,6 +187,8 @@ impl Coldstart {
                 builtin_pings: true,
                 is_ping: None,
                 on_flush: None,
+                flush_at: FlushAt::AfterResponse,
+                flush_timeout: DEFAULT_FLUSH_TIMEOUT,
                 cold_start_budget: None,
                 print_report: None,
             }),
@@ -287,14 +294,20 @@ impl Coldstart {
     }
 
     /// A function run after every invocation — success, error, panic, warm-up ping, rejected
-    /// payload — *before* `lambda_runtime` posts the response: once the response is posted,
-    /// Lambda may freeze the environment, and metrics still buffered would be lost or delayed.
+    /// payload — to hand the invocation's metrics to an exporter (write EMF lines, push to a
+    /// gateway) before Lambda freezes the environment. The invocation's own metrics, and for the
+    /// first invocation the start-up phases, memory sample and cold-start report, are recorded
+    /// when it runs.
     ///
-    /// **Time budget:** the caller is waiting for the response while it runs, so keep it well
-    /// under a few milliseconds (write EMF lines to stdout, hand a buffer to an extension; no
-    /// network round trips). A hook slower than 5 ms gets one warning on stderr. A panic in
-    /// the hook is caught and logged: the response is posted anyway. A panic in the handler
-    /// runs the hook, then goes on to `lambda_runtime`, which reports it.
+    /// **When:** by default ([`FlushAt::AfterResponse`]) after the response is posted and before
+    /// the runtime asks for the next event — Lambda freezes an environment only when it asks, so
+    /// the hook still runs, and no client waits for it. It runs on a thread of its own, and the
+    /// runtime waits for it at most [`flush_timeout`](Self::flush_timeout) (300 ms by default)
+    /// before asking for the next event; a hook still stuck then makes later flushes be skipped
+    /// until it returns (said on stderr). With [`FlushAt::BeforeResponse`] it runs inline while
+    /// the client waits (a hook slower than 5 ms then gets one warning). A panic in the hook is
+    /// caught and logged, in either mode; a panic in the handler runs the hook with
+    /// [`Outcome::Panic`], and `lambda_runtime` still reports it.
     ///
     /// ```
     /// use coldstart::{lambda::Coldstart, Outcome};
@@ -308,6 +321,32 @@ impl Coldstart {
     /// ```
     pub fn on_flush(self, hook: impl Fn(Outcome) + Send + Sync + 'static) -> Self {
         self.with(|shared| shared.on_flush = Some(Arc::new(hook)))
+    }
+
+    /// When the flush hook runs: after the response (the default) or before it; see
+    /// [`FlushAt`] and [`on_flush`](Self::on_flush).
+    ///
+    /// ```
+    /// use coldstart::lambda::{Coldstart, FlushAt};
+    ///
+    /// let coldstart = Coldstart::new().flush_at(FlushAt::BeforeResponse);
+    /// # let _ = coldstart;
+    /// ```
+    pub fn flush_at(self, when: FlushAt) -> Self {
+        self.with(|shared| shared.flush_at = when)
+    }
+
+    /// How long the runtime waits for a flush hook that runs after the response before it asks
+    /// for the next event anyway (default [`DEFAULT_FLUSH_TIMEOUT`], 300 ms). The hook goes on
+    /// running on its thread; flushes that come while it is still running are skipped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let coldstart = coldstart::lambda::Coldstart::new().flush_timeout(Duration::from_millis(100));
+    /// # let _ = coldstart;
+    /// ```
+    pub fn flush_timeout(self, bound: Duration) -> Self {
+        self.with(|shared| shared.flush_timeout = bound)
     }
 
     /// Wraps a handler so that it answers warm-up pings and runs the flush hook; use it with

@@ -92,6 +92,7 @@ mod service;
 pub mod http;
 
 mod config;
+mod flush;
 mod warmup;
 
 use std::fmt;
@@ -101,7 +102,8 @@ use futures_core::Stream;
 use lambda_runtime::{Diagnostic, Error, IntoFunctionResponse, LambdaEvent, Service};
 use serde::{Deserialize, Serialize};
 
-pub use self::config::{Coldstart, DEFAULT_WARMUP_DELAY};
+pub use self::config::{Coldstart, DEFAULT_FLUSH_TIMEOUT, DEFAULT_WARMUP_DELAY};
+pub use self::flush::FlushAt;
 pub use self::ping::{detect_ping, Ping, PingSource, MAX_PING_BYTES};
 pub use self::service::{
     Ack, AfterResponse, Answer, Body, ColdstartLayer, ColdstartService, PingOr, WithColdstart,

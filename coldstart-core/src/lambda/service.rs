@@ -36,6 +36,25 @@ thread_local! {
     /// Whether [`WithColdstart::call`] ran inside the layer's `call` (else the payload was
     /// rejected before the handler: deserialization failed).
     static REACHED: Cell<bool> = const { Cell::new(false) };
+    /// How the invocation whose handler (or ping) just completed ended, for the flush the
+    /// layer's [`AfterResponse`] runs. The handler's future completes inside a poll of
+    /// `lambda_runtime`'s future, which `AfterResponse` makes and reads right after, on the same
+    /// thread: no other invocation can run in between.
+    static FINISHED: Cell<Option<Outcome>> = const { Cell::new(None) };
+}
+
+/// The handler (or ping) ended with `outcome`: flushes now, or leaves it for the layer to flush
+/// after the response.
+pub(super) fn finished(shared: &Shared, outcome: Outcome) {
+    if shared.flushes_after_response() {
+        let _ = FINISHED.try_with(|finished| finished.set(Some(outcome)));
+    } else {
+        shared.flush(outcome);
+    }
+}
+
+fn take_finished() -> Option<Outcome> {
+    FINISHED.try_with(Cell::take).ok().flatten()
 }
 
 /// Sets the slots for one synchronous `call`, and clears them however it ends.
@@ -227,7 +246,7 @@ where
                         },
                     },
                     Err(panic) => {
-                        self.shared.flush(Outcome::Panic);
+                        finished(&self.shared, Outcome::Panic);
                         resume_unwind(panic)
                     }
                 }
@@ -282,16 +301,18 @@ where
                     Some(shared) => match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
                         Ok(Poll::Pending) => Poll::Pending,
                         Ok(Poll::Ready(result)) => {
-                            shared.flush(if result.is_ok() {
+                            let outcome = if result.is_ok() {
                                 Outcome::Ok
                             } else {
                                 Outcome::Error
-                            });
+                            };
+                            finished(shared, outcome);
                             Poll::Ready(result)
                         }
                         Err(panic) => {
-                            // Flush, then let the panic go on to lambda_runtime, which reports it.
-                            shared.flush(Outcome::Panic);
+                            // Flush (or leave it for after the response), then let the panic
+                            // go on to lambda_runtime, which reports it.
+                            finished(shared, Outcome::Panic);
                             resume_unwind(panic)
                         }
                     },
@@ -375,31 +396,49 @@ where
             .map(|context| &context.custom);
         let ping = self.shared.detect(&invocation.body, custom);
         let armed = Armed::arm(ping);
+        let _ = take_finished();
         // lambda_runtime deserializes (taking the ping from the slot) and calls the handler
         // service synchronously in here; the response is posted by the returned future.
         let future = self.inner.call(invocation);
+        let mut outcome = take_finished();
         if !armed.reached() {
             crate::invocation::rejected();
-            self.shared.flush(Outcome::Rejected);
+            outcome = Some(Outcome::Rejected);
+            if !self.shared.flushes_after_response() {
+                self.shared.flush(Outcome::Rejected);
+            }
         }
-        AfterResponse { future }
+        let flush = (self.shared.has_hook() && self.shared.flushes_after_response())
+            .then(|| self.shared.clone());
+        AfterResponse {
+            future,
+            flush,
+            outcome,
+        }
     }
 }
 
 pin_project_lite::pin_project! {
     /// `lambda_runtime`'s future for one invocation (it posts the response), followed by the
-    /// work that must not delay that response: the first real invocation's cold-start report
-    /// (see [`crate::report`] and `coldstart-core/src/after_response.rs` for the order). It runs before the runtime asks for the next event, while the
-    /// environment is still running.
+    /// work that must not delay that response, in the order `after_response.rs` gives: the
+    /// first invocation's record-keeping and cold-start report, then the flush hook
+    /// ([`FlushAt::AfterResponse`](super::FlushAt::AfterResponse)). It runs before the runtime
+    /// asks for the next event, while the environment is still running.
     pub struct AfterResponse<F> {
         #[pin]
         future: F,
+        // The configuration, when a flush hook runs after the response.
+        flush: Option<Arc<Shared>>,
+        // How the handler (or ping) ended, once it has.
+        outcome: Option<Outcome>,
     }
 }
 
 impl<F> fmt::Debug for AfterResponse<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AfterResponse").finish_non_exhaustive()
+        f.debug_struct("AfterResponse")
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
     }
 }
 
@@ -407,8 +446,19 @@ impl<F: Future> Future for AfterResponse<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let output = ready!(self.project().future.poll(cx));
+        let this = self.project();
+        let polled = this.future.poll(cx);
+        if this.flush.is_some() {
+            if let Some(outcome) = take_finished() {
+                *this.outcome = Some(outcome);
+            }
+        }
+        let output = ready!(polled);
         crate::after_response::after_response();
+        if let Some(shared) = this.flush.take() {
+            // No outcome: the handler's future was dropped unfinished.
+            shared.flush(this.outcome.take().unwrap_or(Outcome::Cancelled));
+        }
         Poll::Ready(output)
     }
 }

@@ -21,7 +21,7 @@ pub(super) fn answer_ping(ping: Ping, shared: Arc<Shared>) -> BoxFuture<Ack> {
             delay(shared.warmup_delay).await;
         }
         invocation::warmup_finished();
-        shared.flush(Outcome::Warmup);
+        super::service::finished(&shared, Outcome::Warmup);
         Ack {
             source: ping.source.as_str(),
             start: start.as_str(),
