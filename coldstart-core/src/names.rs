@@ -27,6 +27,10 @@ pub const INVOCATIONS: &str = "faas.invocations";
 /// `faas.errors`: invocations that returned an error, panicked or were dropped unfinished, and
 /// payloads rejected before reaching the handler (`outcome="rejected"`, no `handler` label).
 pub const ERRORS: &str = "faas.errors";
+/// `faas.timeouts`: invocations still running shortly before their deadline (recorded then by
+/// `coldstart::lambda`, before Lambda stops the environment; also in `faas.errors` with
+/// `outcome="timeout"`).
+pub const TIMEOUTS: &str = "faas.timeouts";
 /// `faas.invoke_duration`: the handler's own run time, in seconds.
 pub const INVOKE_DURATION: &str = "faas.invoke_duration";
 /// `faas.init_duration`: process start to init end, in seconds (needs init end to be marked).
@@ -160,6 +164,13 @@ pub const ALL: &[MetricDef] = &[
         unit: Unit::Count,
         labels: &[LABEL_HANDLER, LABEL_START, LABEL_OUTCOME],
         description: "Invocations that returned an error, panicked, were dropped unfinished, or whose payload was rejected (no handler label).",
+    },
+    MetricDef {
+        name: TIMEOUTS,
+        kind: MetricKind::Counter,
+        unit: Unit::Count,
+        labels: &[LABEL_HANDLER, LABEL_START],
+        description: "Invocations still running shortly before their deadline (also in faas.errors, outcome timeout).",
     },
     MetricDef {
         name: INVOKE_DURATION,

@@ -11,7 +11,7 @@ use super::first::{self, FirstRealInvocation};
 use super::keys::{with_handle, Keys, METADATA};
 use super::kinds::{Outcome, StartKind};
 use super::recorder::is_global_recorder;
-use super::{pending, settings, timeline};
+use super::{pending, settings, timeline, timeouts};
 
 /// One instrumented handler: a `static` the `#[cold_start_handler]` expansion declares. Not
 /// public API.
@@ -62,6 +62,7 @@ impl Handler {
     pub fn begin(&'static self) -> Invocation {
         let started_at = Instant::now();
         let (number, start_kind) = first::begin(self.name, first::Event::Handled, started_at);
+        timeouts::began(number, self.name, start_kind);
         let idle = timeline::started(started_at);
         Invocation {
             handler: self,
@@ -141,7 +142,9 @@ impl Invocation {
             idle: self.idle.map(|idle| idle.as_secs_f64()),
             age: timeline::environment_age_at(finished_at).as_secs_f64(),
         };
-        if self.number == 1 && pending::deferring() {
+        if timeouts::take_timed_out(self.number) {
+            // Already recorded as a timeout, shortly before its deadline: counted once.
+        } else if self.number == 1 && pending::deferring() {
             pending::leave_first_metrics(recorded);
         } else {
             recorded.record(self.number > 1);

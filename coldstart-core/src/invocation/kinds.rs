@@ -110,6 +110,7 @@ impl fmt::Display for StartKind {
 /// | [`Cancelled`](Outcome::Cancelled) | `cancelled` | `faas.errors`, `coldstart.lazy_init_duration` |
 /// | [`Rejected`](Outcome::Rejected) | `rejected` | the flush hook: the payload never reached the handler |
 /// | [`Warmup`](Outcome::Warmup) | `warmup` | the flush hook: a warm-up ping was answered |
+/// | [`Timeout`](Outcome::Timeout) | `timeout` | `faas.errors`, the flush hook: still running shortly before its deadline |
 ///
 /// ```
 /// use coldstart::Outcome;
@@ -136,6 +137,10 @@ pub enum Outcome {
     Rejected,
     /// A warm-up ping was answered; the handler was not called.
     Warmup,
+    /// The handler was still running shortly before the invocation's deadline
+    /// (`coldstart::lambda::Coldstart::timeout_margin`): recorded then, and flushed, before
+    /// Lambda stops the environment.
+    Timeout,
 }
 
 impl Outcome {
@@ -146,7 +151,7 @@ impl Outcome {
     pub(crate) const FAILED: [Outcome; Outcome::FAILURES] =
         [Outcome::Error, Outcome::Panic, Outcome::Cancelled];
 
-    /// The label value (`ok`, `error`, `panic`, `cancelled`, `rejected`, `warmup`).
+    /// The label value (`ok`, `error`, `panic`, `cancelled`, `rejected`, `warmup`, `timeout`).
     ///
     /// ```
     /// assert_eq!(coldstart::Outcome::Cancelled.as_str(), "cancelled");
@@ -159,6 +164,7 @@ impl Outcome {
             Outcome::Cancelled => "cancelled",
             Outcome::Rejected => "rejected",
             Outcome::Warmup => "warmup",
+            Outcome::Timeout => "timeout",
         }
     }
 
@@ -172,7 +178,7 @@ impl Outcome {
     }
 
     /// `true` for the outcomes Lambda counts as errors: `error`, `panic`, `cancelled`,
-    /// `rejected`.
+    /// `rejected`, `timeout`.
     ///
     /// ```
     /// assert!(coldstart::Outcome::Cancelled.is_failure());

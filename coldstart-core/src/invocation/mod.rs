@@ -40,6 +40,7 @@ pub(crate) mod pending;
 mod recorder;
 mod settings;
 mod timeline;
+pub(crate) mod timeouts;
 
 pub use self::first::{
     first_invocation, invocation_count, FirstInvocation, REJECTED_HANDLER, WARMUP_HANDLER,

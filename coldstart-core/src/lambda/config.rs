@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::flush::{self, FlushAt, FlushHook};
 use super::ping::{detect_ping, Ping, PingSource};
 use super::service::{ColdstartLayer, WithColdstart};
+use super::timeouts::{self, DEFAULT_TIMEOUT_MARGIN};
 use super::warmup::log_prewarm_failures;
 use crate::environment::Environment;
 use crate::invocation::{self, Outcome};
@@ -41,6 +42,7 @@ pub(crate) struct Shared {
     on_flush: Option<Arc<FlushHook>>,
     flush_at: FlushAt,
     flush_timeout: Duration,
+    timeout_margin: Duration,
     cold_start_budget: Option<Duration>,
     print_report: Option<bool>,
 }
@@ -98,6 +100,14 @@ impl Shared {
             flush::run_inline(&**hook, outcome, FlushAt::BeforeResponse);
         }
     }
+
+    /// Runs the flush hook from outside the invocation (the timeout watchdog), on the flush
+    /// thread within [`Coldstart::flush_timeout`], whatever [`FlushAt`] says.
+    pub(super) fn flush_now(&self, outcome: Outcome) {
+        if let Some(hook) = &self.on_flush {
+            flush::run_bounded(hook, outcome, self.flush_timeout);
+        }
+    }
 }
 
 /// Configures the Lambda integration, then runs the handler (or hands out the pieces).
@@ -151,6 +161,7 @@ impl fmt::Debug for Coldstart {
             on_flush,
             flush_at,
             flush_timeout,
+            timeout_margin,
             cold_start_budget,
             print_report,
         } = &*self.shared;
@@ -164,6 +175,7 @@ impl fmt::Debug for Coldstart {
             .field("on_flush", &function(on_flush.is_some()))
             .field("flush_at", flush_at)
             .field("flush_timeout", flush_timeout)
+            .field("timeout_margin", timeout_margin)
             .field("cold_start_budget", cold_start_budget)
             .field("print_report", print_report)
             .finish()
@@ -189,6 +201,7 @@ impl Coldstart {
                 on_flush: None,
                 flush_at: FlushAt::AfterResponse,
                 flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+                timeout_margin: DEFAULT_TIMEOUT_MARGIN,
                 cold_start_budget: None,
                 print_report: None,
             }),
@@ -349,6 +362,24 @@ impl Coldstart {
         self.with(|shared| shared.flush_timeout = bound)
     }
 
+    /// How long before an invocation's deadline a handler still running counts as timed out
+    /// (default [`DEFAULT_TIMEOUT_MARGIN`], 300 ms; `Duration::ZERO` turns timeout detection
+    /// off). Then, from a watchdog thread, `faas.timeouts{handler, start}` and
+    /// `faas.errors{outcome="timeout"}` are recorded and the flush hook runs with
+    /// [`Outcome::Timeout`], so the data leaves before Lambda stops the environment at the
+    /// deadline. A handler that finishes inside the margin after all is still counted once, as
+    /// a timeout (nothing more is recorded or flushed for it): keep the margin above your flush's
+    /// duration and well below your function's timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let coldstart = coldstart::lambda::Coldstart::new().timeout_margin(Duration::from_millis(500));
+    /// # let _ = coldstart;
+    /// ```
+    pub fn timeout_margin(self, margin: Duration) -> Self {
+        self.with(|shared| shared.timeout_margin = margin)
+    }
+
     /// Wraps a handler so that it answers warm-up pings and runs the flush hook; use it with
     /// [`Coldstart::layer`] (see the [module docs](super)).
     ///
@@ -409,6 +440,9 @@ impl Coldstart {
         } else {
             None
         };
+        if !timeouts::start(self.shared.clone(), self.shared.timeout_margin) {
+            eprintln!("coldstart: no thread could be started to watch for timeouts; they are not recorded");
+        }
         invocation::set_proactive_threshold(self.shared.proactive_threshold);
         if let Some(budget) = self.shared.cold_start_budget {
             invocation::set_cold_start_budget(budget);

@@ -93,6 +93,7 @@ pub mod http;
 
 mod config;
 mod flush;
+mod timeouts;
 mod warmup;
 
 use std::fmt;
@@ -109,6 +110,7 @@ pub use self::service::{
     Ack, AfterResponse, Answer, Body, ColdstartLayer, ColdstartService, PingOr, WithColdstart,
     WithColdstartFuture,
 };
+pub use self::timeouts::DEFAULT_TIMEOUT_MARGIN;
 
 /// A drop-in for `lambda_runtime::run` with the default [`Coldstart`] configuration: marks init
 /// end, prewarms when INIT is not user-facing, answers warm-up pings, then serves `handler`

@@ -26,6 +26,7 @@ use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use super::config::Shared;
 use super::ping::Ping;
+use super::timeouts::Watched;
 use crate::invocation::Outcome;
 use crate::lazy::BoxFuture;
 use crate::phases;
@@ -237,12 +238,14 @@ where
                 },
             },
             PingOr::Event(payload) => {
+                let watched = super::timeouts::watch(context.deadline);
                 let event = LambdaEvent::new(payload, context);
                 match catch_unwind(AssertUnwindSafe(|| self.inner.call(event))) {
                     Ok(future) => WithColdstartFuture {
                         state: State::Handler {
                             future,
                             shared: self.shared.has_hook().then(|| self.shared.clone()),
+                            watched,
                         },
                     },
                     Err(panic) => {
@@ -266,11 +269,13 @@ pin_project_lite::pin_project! {
 pin_project_lite::pin_project! {
     #[project = Projected]
     enum State<Fut, E> {
-        // The handler runs; with a flush hook, `shared` is there to run it.
+        // The handler runs; with a flush hook, `shared` is there to run it; with timeout
+        // detection, the watchdog watches it.
         Handler {
             #[pin]
             future: Fut,
             shared: Option<Arc<Shared>>,
+            watched: Option<Watched>,
         },
         // A ping is answered.
         Ping {
@@ -295,29 +300,37 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            Projected::Handler { future, shared } => {
-                let polled = match shared {
-                    None => future.poll(cx),
-                    Some(shared) => match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-                        Ok(Poll::Pending) => Poll::Pending,
-                        Ok(Poll::Ready(result)) => {
-                            let outcome = if result.is_ok() {
-                                Outcome::Ok
-                            } else {
-                                Outcome::Error
-                            };
-                            finished(shared, outcome);
-                            Poll::Ready(result)
-                        }
-                        Err(panic) => {
-                            // Flush (or leave it for after the response), then let the panic
-                            // go on to lambda_runtime, which reports it.
-                            finished(shared, Outcome::Panic);
-                            resume_unwind(panic)
-                        }
-                    },
+            Projected::Handler {
+                future,
+                shared,
+                watched,
+            } => {
+                if shared.is_none() && watched.is_none() {
+                    return future.poll(cx).map(|result| result.map(Answer::Handler));
+                }
+                let polled = {
+                    let _polling = watched.as_ref().and_then(Watched::polling);
+                    catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
                 };
-                polled.map(|result| result.map(Answer::Handler))
+                let outcome = match &polled {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Ok(_))) => Outcome::Ok,
+                    Ok(Poll::Ready(Err(_))) => Outcome::Error,
+                    Err(_) => Outcome::Panic,
+                };
+                if watched.take().is_some_and(Watched::finish) {
+                    // Recorded and flushed as a timeout already: nothing more (and no second
+                    // flush after the response).
+                    let _ = FINISHED.try_with(|finished| finished.set(Some(Outcome::Timeout)));
+                } else if let Some(shared) = shared {
+                    // Flush (or leave it for after the response).
+                    finished(shared, outcome);
+                }
+                match polled {
+                    Ok(polled) => polled.map(|result| result.map(Answer::Handler)),
+                    // Let the panic go on to lambda_runtime, which reports it.
+                    Err(panic) => resume_unwind(panic),
+                }
             }
             Projected::Ping { answer, .. } => {
                 answer.as_mut().poll(cx).map(|ack| Ok(Answer::Ack(ack)))
@@ -456,8 +469,12 @@ impl<F: Future> Future for AfterResponse<F> {
         let output = ready!(polled);
         crate::after_response::after_response();
         if let Some(shared) = this.flush.take() {
-            // No outcome: the handler's future was dropped unfinished.
-            shared.flush(this.outcome.take().unwrap_or(Outcome::Cancelled));
+            match this.outcome.take() {
+                // Flushed by the timeout watchdog already.
+                Some(Outcome::Timeout) => {}
+                // No outcome: the handler's future was dropped unfinished.
+                outcome => shared.flush(outcome.unwrap_or(Outcome::Cancelled)),
+            }
         }
         Poll::Ready(output)
     }

@@ -1,0 +1,248 @@
+//! Timeouts: an invocation still running [`Coldstart::timeout_margin`] before its deadline is
+//! recorded as timed out (`faas.timeouts`, `faas.errors{outcome="timeout"}`) and the flush hook
+//! runs with [`Outcome::Timeout`] — from a watchdog thread, since the handler may be blocking its
+//! own — so the data leaves before Lambda stops the environment at the deadline. If the handler
+//! finishes after all, its invocation records nothing more and no second flush runs: it is
+//! counted once, as a timeout.
+//!
+//! The watchdog sleeps until the earliest time an invocation could need it, so registering an
+//! invocation is a lock and a push, with no wake-up of the watchdog in the steady state: when
+//! idle it sleeps for the shortest deadline span seen (minus the margin), and every later
+//! invocation's deadline is at least that far away.
+//!
+//! [`Coldstart::timeout_margin`]: super::Coldstart::timeout_margin
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::config::Shared;
+use crate::invocation::{self, Outcome, StartKind};
+use crate::names;
+
+/// Default of [`Coldstart::timeout_margin`](super::Coldstart::timeout_margin): 300 ms, enough for
+/// a flush bounded by the default [`flush_timeout`](super::Coldstart::flush_timeout).
+pub const DEFAULT_TIMEOUT_MARGIN: Duration = Duration::from_millis(300);
+
+/// How long an idle watchdog sleeps before any deadline span has been seen.
+const IDLE_SLEEP: Duration = Duration::from_secs(3600);
+
+use crate::invocation::timeouts::Begun;
+
+struct Entry {
+    id: u64,
+    fire_at: Instant,
+    begun: Option<Begun>,
+    fired: bool,
+}
+
+struct State {
+    entries: Vec<Entry>,
+    /// When the watchdog wakes next on its own.
+    target: Instant,
+    /// The shortest deadline span (deadline minus registration) seen, minus the margin.
+    idle_span: Option<Duration>,
+}
+
+struct Watchdog {
+    state: Mutex<State>,
+    changed: Condvar,
+    shared: Arc<Shared>,
+    margin: Duration,
+    next_id: AtomicU64,
+}
+
+static WATCHDOG: OnceLock<Option<Watchdog>> = OnceLock::new();
+
+impl Watchdog {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Starts the watchdog (once per process; `Coldstart::end_init` calls it) unless the margin is
+/// zero. Returns `false` when no thread could be started.
+pub(super) fn start(shared: Arc<Shared>, margin: Duration) -> bool {
+    if margin.is_zero() {
+        return true;
+    }
+    WATCHDOG
+        .get_or_init(|| {
+            let watchdog = Watchdog {
+                state: Mutex::new(State {
+                    entries: Vec::with_capacity(4),
+                    target: Instant::now() + IDLE_SLEEP,
+                    idle_span: None,
+                }),
+                changed: Condvar::new(),
+                shared,
+                margin,
+                next_id: AtomicU64::new(0),
+            };
+            invocation::timeouts::on_begin(began);
+            crate::spawn_detached("coldstart-timeout", Box::new(serve)).then_some(watchdog)
+        })
+        .is_some()
+}
+
+fn watchdog() -> Option<&'static Watchdog> {
+    WATCHDOG.get().and_then(Option::as_ref)
+}
+
+fn serve() {
+    // The thread starts inside `get_or_init`: wait until the watchdog is stored.
+    let watchdog = loop {
+        match WATCHDOG.get() {
+            Some(Some(watchdog)) => break watchdog,
+            Some(None) => return,
+            None => std::thread::yield_now(),
+        }
+    };
+    let mut state = watchdog.lock();
+    loop {
+        let now = Instant::now();
+        let due: Vec<Option<Begun>> = state
+            .entries
+            .iter_mut()
+            .filter(|entry| !entry.fired && entry.fire_at <= now)
+            .map(|entry| {
+                entry.fired = true;
+                entry.begun
+            })
+            .collect();
+        if !due.is_empty() {
+            drop(state);
+            for begun in due {
+                timed_out(watchdog, begun);
+            }
+            state = watchdog.lock();
+            continue;
+        }
+        let next = state
+            .entries
+            .iter()
+            .filter(|entry| !entry.fired)
+            .map(|entry| entry.fire_at)
+            .min();
+        state.target = next.unwrap_or_else(|| now + state.idle_span.unwrap_or(IDLE_SLEEP));
+        let sleep = state.target.saturating_duration_since(now);
+        state = watchdog
+            .changed
+            .wait_timeout(state, sleep)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+}
+
+/// Records a timeout and flushes. Runs on the watchdog thread.
+fn timed_out(watchdog: &Watchdog, begun: Option<Begun>) {
+    if let Some((number, _, _)) = begun {
+        invocation::timeouts::mark_timed_out(number);
+    }
+    // The first invocation's own record-keeping may still be waiting for its response.
+    crate::after_response::before_flush();
+    let start = begun
+        .map_or(StartKind::Warm, |(_, _, start)| start)
+        .as_str();
+    match begun {
+        Some((_, handler, _)) => {
+            metrics::counter!(names::TIMEOUTS, names::LABEL_HANDLER => handler, names::LABEL_START => start)
+                .increment(1);
+            metrics::counter!(
+                names::ERRORS,
+                names::LABEL_HANDLER => handler,
+                names::LABEL_START => start,
+                names::LABEL_OUTCOME => Outcome::Timeout.as_str(),
+            )
+            .increment(1);
+        }
+        None => {
+            metrics::counter!(names::TIMEOUTS, names::LABEL_START => start).increment(1);
+            metrics::counter!(
+                names::ERRORS,
+                names::LABEL_START => start,
+                names::LABEL_OUTCOME => Outcome::Timeout.as_str(),
+            )
+            .increment(1);
+        }
+    }
+    watchdog.shared.flush_now(Outcome::Timeout);
+}
+
+/// One invocation under watch, from the handler's call to its end (or its drop).
+pub(super) struct Watched {
+    id: Option<u64>,
+}
+
+/// Names the invocation watch `id`'s handler began (called from `Handler::begin`).
+fn began(id: u64, begun: Begun) {
+    let Some(watchdog) = watchdog() else { return };
+    let mut state = watchdog.lock();
+    if let Some(entry) = state.entries.iter_mut().find(|entry| entry.id == id) {
+        entry.begun = Some(begun);
+    }
+}
+
+/// Watches an invocation whose deadline is `deadline_ms` (milliseconds since the Unix epoch, as
+/// `lambda_runtime::Context::deadline`); `None` when there is no watchdog.
+pub(super) fn watch(deadline_ms: u64) -> Option<Watched> {
+    let watchdog = watchdog()?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    let span = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    let now = Instant::now();
+    let fire_at = now + span.saturating_sub(watchdog.margin);
+    let id = watchdog.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut state = watchdog.lock();
+    state.entries.push(Entry {
+        id,
+        fire_at,
+        begun: None,
+        fired: false,
+    });
+    let idle = span.saturating_sub(watchdog.margin);
+    state.idle_span = Some(state.idle_span.map_or(idle, |seen| seen.min(idle)));
+    if fire_at < state.target {
+        watchdog.changed.notify_one();
+    }
+    Some(Watched { id: Some(id) })
+}
+
+impl Watched {
+    /// While the returned guard lives, a handler that begins an invocation on this thread is
+    /// this watch's: the watchdog learns its number, handler and start kind at once.
+    pub(super) fn polling(&self) -> Option<invocation::timeouts::Polling> {
+        self.id.map(invocation::timeouts::polling)
+    }
+
+    /// The invocation ended; `true` if it had already been recorded as timed out.
+    pub(super) fn finish(mut self) -> bool {
+        self.remove()
+    }
+
+    fn remove(&mut self) -> bool {
+        let (Some(id), Some(watchdog)) = (self.id.take(), watchdog()) else {
+            return false;
+        };
+        let mut state = watchdog.lock();
+        let Some(at) = state.entries.iter().position(|entry| entry.id == id) else {
+            return false;
+        };
+        let entry = state.entries.swap_remove(at);
+        drop(state);
+        if entry.fired {
+            // Clear the mark even if the invocation recorded itself in the instant before it.
+            if let Some((number, _, _)) = entry.begun {
+                invocation::timeouts::take_timed_out(number);
+            }
+        }
+        entry.fired
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
