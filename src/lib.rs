@@ -30,7 +30,8 @@
 //! first invocation also knows how long INIT took and whether its request waited for it (`cold`)
 //! or arrived long after (`proactive`); it builds the `prewarm` statics during INIT when Lambda
 //! initialized the environment ahead of demand, answers warm-up pings before they reach your
-//! typed handler, and runs an optional flush hook before every response is posted.
+//! typed handler, records timeouts before the deadline, and runs an optional flush hook after
+//! every response is posted, before Lambda may freeze the environment.
 //!
 //! # Getting started
 //!

@@ -4,8 +4,8 @@
 //! A Prometheus server cannot scrape a Lambda environment (it is frozen between invocations and
 //! has no stable address), so functions push. [`Pushgateway::push`] sends the current exposition
 //! synchronously, within a bounded time, to `…/metrics/job/<job>/instance/<instance>` (one group
-//! per execution environment); call it after every invocation, before the response is posted,
-//! so the numbers leave before the environment may be frozen or shut down.
+//! per execution environment); call it from the flush hook (`Coldstart::on_flush`), which runs
+//! after every response and before the environment may be frozen, so no client waits for it.
 //!
 //! Only plain `http://` gateways are supported (no TLS stack is compiled in); put the gateway in
 //! the function's VPC. Nothing here pulls in hyper or a second async runtime:

@@ -1,7 +1,7 @@
 //! Lambda integration: a drop-in for `lambda_runtime::run` that marks the end of INIT, classifies
 //! start kinds (including proactive initialization), prewarms `prewarm` statics when INIT is not
-//! user-facing, answers warm-up pings before they reach a typed handler, and runs a flush hook
-//! before every response is posted.
+//! user-facing, answers warm-up pings before they reach a typed handler, records timeouts before
+//! the deadline, and runs a flush hook after every response is posted.
 //!
 //! ```no_run
 //! use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -46,13 +46,15 @@
 //!    `coldstart.warmups{source, start}`, never in `faas.invocations` or
 //!    `faas.invoke_duration`. A ping that is the first event of an environment consumes its
 //!    coldness: the next real invocation is `warm`.
-//! 4. **The flush hook** ([`Coldstart::on_flush`]) runs after every invocation, before the
-//!    response is posted.
-//! 5. **After the first response** is posted, before the runtime asks for the next event (the
-//!    environment is still running): the cold-start report ([`crate::report`]), the metric
-//!    descriptions, and — when no flush hook needs them earlier — the first invocation's own
-//!    metrics and phase durations. The request that paid for the cold start does not also wait
-//!    for the recorder's first registrations; with a flush hook they are recorded before it runs.
+//! 4. **After every response** is posted, before the runtime asks for the next event (the
+//!    environment is still running): for the first invocation, its own metrics, the phase
+//!    durations, the metric descriptions, a memory sample and the cold-start report
+//!    ([`crate::report`]) — the request that paid for the cold start does not also wait for the
+//!    recorder's first registrations — then the flush hook ([`Coldstart::on_flush`]; or before
+//!    the response, with [`FlushAt::BeforeResponse`]), bounded by [`Coldstart::flush_timeout`].
+//! 5. **Timeouts**: an invocation still running [`Coldstart::timeout_margin`] before its deadline
+//!    is recorded (`faas.timeouts`) and flushed from a watchdog thread before Lambda stops the
+//!    environment.
 //!
 //! Every other payload goes exactly where `lambda_runtime::run` would send it: same
 //! deserialization (same errors, posted the same way), same panic handling, same tracing span.
