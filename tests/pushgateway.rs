@@ -12,8 +12,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[cold_start_handler(name = "pushed")]
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -38,6 +38,9 @@ fn scrape(url: &str) -> String {
     response
 }
 
+/// When each push was accepted by the gateway.
+static PUSHED: Mutex<Vec<Instant>> = Mutex::new(Vec::new());
+
 #[test]
 #[ignore = "needs a Pushgateway at COLDSTART_PUSHGATEWAY_URL (.ci/run starts one)"]
 fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
@@ -61,6 +64,7 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
                     hook_gateway
                         .push(&handle)
                         .expect("the gateway accepts the push");
+                    PUSHED.lock().unwrap().push(Instant::now());
                 })
                 .run(service_fn(handler)),
         );
@@ -74,7 +78,19 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
     });
     assert_eq!(results.iter().filter(|r| r.is_error()).count(), 1);
 
-    // The last push happened before the last response was posted: the gateway has it all.
+    // Every push was accepted by the gateway after its invocation's response arrived (the client
+    // did not wait for it) and before the runtime asked for the next event (every event was
+    // queued, so the next one was delivered the moment it asked).
+    let pushed = PUSHED.lock().unwrap().clone();
+    assert_eq!(pushed.len(), results.len());
+    for (n, (at, result)) in pushed.iter().zip(&results).enumerate() {
+        assert!(result.completed_at <= *at, "push #{n} before its response");
+        if let Some(next) = results.get(n + 1) {
+            assert!(*at < next.delivered_at, "push #{n} after the next event");
+        }
+    }
+
+    // The last push came after the last response, before the next /next: the gateway has it all.
     let metrics = scrape(&url);
     let series = |name: &str, labels: &str| {
         format!(r#"{name}{{handler="pushed",instance="{instance}",job="coldstart-test"{labels}}}"#)
