@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     on_flush: Option<Arc<FlushHook>>,
     cold_start_budget: Option<Duration>,
     print_report: Option<bool>,
+    #[cfg(all(unix, feature = "shutdown"))]
+    pub(super) on_shutdown: Option<super::shutdown::ShutdownHook>,
 }
 
 impl Shared {
@@ -150,8 +152,14 @@ impl fmt::Debug for Coldstart {
             on_flush,
             cold_start_budget,
             print_report,
+            #[cfg(all(unix, feature = "shutdown"))]
+            on_shutdown,
         } = &*self.shared;
         let function = |set: bool| if set { Some("<fn>") } else { None };
+        #[cfg(all(unix, feature = "shutdown"))]
+        let on_shutdown = function(on_shutdown.is_some());
+        #[cfg(not(all(unix, feature = "shutdown")))]
+        let on_shutdown = function(false);
         f.debug_struct("Coldstart")
             .field("proactive_threshold", proactive_threshold)
             .field("prewarm_on_demand", prewarm_on_demand)
@@ -161,6 +169,7 @@ impl fmt::Debug for Coldstart {
             .field("on_flush", &function(on_flush.is_some()))
             .field("cold_start_budget", cold_start_budget)
             .field("print_report", print_report)
+            .field("on_shutdown", &on_shutdown)
             .finish()
     }
 }
@@ -184,11 +193,13 @@ impl Coldstart {
                 on_flush: None,
                 cold_start_budget: None,
                 print_report: None,
+                #[cfg(all(unix, feature = "shutdown"))]
+                on_shutdown: None,
             }),
         }
     }
 
-    fn with(mut self, change: impl FnOnce(&mut Shared)) -> Self {
+    pub(super) fn with(mut self, change: impl FnOnce(&mut Shared)) -> Self {
         change(Arc::make_mut(&mut self.shared));
         self
     }
@@ -376,6 +387,11 @@ impl Coldstart {
         }
         if let Some(print) = self.shared.print_report {
             crate::report::set_enabled(print);
+        }
+        // Extensions must register before the runtime loop starts, that is, during INIT.
+        #[cfg(all(unix, feature = "shutdown"))]
+        if let Some(hook) = &self.shared.on_shutdown {
+            super::shutdown::register(hook.clone()).await;
         }
         phases::mark_init_end();
         prewarmed

@@ -92,6 +92,8 @@ mod service;
 pub mod http;
 
 mod config;
+#[cfg(all(unix, feature = "shutdown"))]
+mod shutdown;
 mod warmup;
 
 use std::fmt;
@@ -107,6 +109,9 @@ pub use self::service::{
     Ack, AfterResponse, Answer, Body, ColdstartLayer, ColdstartService, PingOr, WithColdstart,
     WithColdstartFuture,
 };
+#[cfg(all(unix, feature = "shutdown"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "shutdown"))))]
+pub use self::shutdown::SHUTDOWN_HOOK_BOUND;
 
 /// A drop-in for `lambda_runtime::run` with the default [`Coldstart`] configuration: marks init
 /// end, prewarms when INIT is not user-facing, answers warm-up pings, then serves `handler`
