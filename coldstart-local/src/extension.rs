@@ -49,10 +49,9 @@ pub(crate) async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
     match rest {
         "register" if post => register(shared, req).await,
         "event/next" if req.method() == Method::GET => next_event(shared, &req).await,
-        "init/error" | "exit/error" if post => match known_id(&shared, &req) {
-            Ok(()) => accepted(),
-            Err(refused) => refused,
-        },
+        "init/error" | "exit/error" if post => {
+            refuse_unknown_id(&shared, &req).unwrap_or_else(accepted)
+        }
         "register" | "init/error" | "exit/error" => method_not_allowed("POST"),
         "event/next" => method_not_allowed("GET"),
         _ => not_found(&req),
@@ -142,7 +141,7 @@ async fn register(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Respo
 /// (an extension that subscribed to none, as the graceful-shutdown helper's, gets none on
 /// Lambda either); the connection closes when the emulator is dropped.
 async fn next_event(shared: Arc<Shared>, req: &Request<Incoming>) -> Response<ResponseBody> {
-    if let Err(refused) = known_id(&shared, req) {
+    if let Some(refused) = refuse_unknown_id(&shared, req) {
         return refused;
     }
     shared.pending_extension_next.fetch_add(1, Ordering::SeqCst);
@@ -150,23 +149,21 @@ async fn next_event(shared: Arc<Shared>, req: &Request<Incoming>) -> Response<Re
     std::future::pending().await
 }
 
-/// `Ok` when the request carries the identifier of a registered extension, else the `403`
-/// to answer.
-fn known_id(shared: &Shared, req: &Request<Incoming>) -> Result<(), Response<ResponseBody>> {
+/// The `403` to answer when the request does not carry the identifier of a registered
+/// extension; `None` when it does.
+fn refuse_unknown_id(shared: &Shared, req: &Request<Incoming>) -> Option<Response<ResponseBody>> {
     let id = req
         .headers()
         .get(HDR_EXTENSION_ID)
         .and_then(|id| id.to_str().ok());
     let known = id.is_some_and(|id| shared.lock().extensions.iter().any(|ext| ext.id == id));
-    if known {
-        Ok(())
-    } else {
-        Err(error_response(
+    (!known).then(|| {
+        error_response(
             StatusCode::FORBIDDEN,
             "Extension.UnknownExtensionIdentifier",
             &format!("no extension is registered with the identifier {id:?}"),
-        ))
-    }
+        )
+    })
 }
 
 struct PendingGuard<'a>(&'a Shared);
