@@ -53,6 +53,10 @@
 //!    descriptions, and — when no flush hook needs them earlier — the first invocation's own
 //!    metrics and phase durations. The request that paid for the cold start does not also wait
 //!    for the recorder's first registrations; with a flush hook they are recorded before it runs.
+//! 6. **At shutdown** (feature `shutdown`, unix), when a hook is set with
+//!    `Coldstart::on_shutdown`: `end_init` registers a no-op internal extension during INIT so that
+//!    Lambda sends the process SIGTERM before it kills it, and the hook runs then, bounded by
+//!    `SHUTDOWN_HOOK_BOUND`.
 //!
 //! Every other payload goes exactly where `lambda_runtime::run` would send it: same
 //! deserialization (same errors, posted the same way), same panic handling, same tracing span.
