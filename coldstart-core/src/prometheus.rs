@@ -99,8 +99,10 @@ pub fn install_with(
 ///
 /// The grouping key is `job` and `instance`; the default instance is the environment's log
 /// stream name (`AWS_LAMBDA_LOG_STREAM_NAME`, unique per execution environment), or
-/// `pid-<pid>` outside Lambda. Groups stay in the gateway until deleted: clean up old ones (the
-/// gateway's `DELETE` API or its `--persistence` settings), as with any Pushgateway use.
+/// `pid-<pid>` outside Lambda. Groups stay in the gateway until deleted: delete the group when
+/// the environment shuts down ([`Pushgateway::delete`] from `Coldstart::on_shutdown`, feature
+/// `shutdown`), and clean up the groups of environments that were killed without a Shutdown
+/// phase, as with any Pushgateway use.
 ///
 /// ```
 /// use coldstart::prometheus::Pushgateway;
@@ -282,12 +284,42 @@ impl Pushgateway {
         }
     }
 
+    /// Deletes this environment's group from the gateway (HTTP `DELETE` on [`path`](Self::path)),
+    /// so that a gateway shared by a fleet holds live environments only. Same bound and errors
+    /// as [`push`](Self::push); the gateway answers `202` whether or not the group existed.
+    ///
+    /// Call it last, when the environment shuts down: with feature `shutdown`, from
+    /// `Coldstart::on_shutdown`, after a final `push` (the README's "Shutdown" recipe).
+    ///
+    /// ```no_run
+    /// use coldstart::prometheus::Pushgateway;
+    /// let gateway = Pushgateway::new("http://10.0.0.12:9091", "orders-api")?;
+    /// // when the environment shuts down:
+    /// gateway.delete()?;
+    /// # Ok::<(), coldstart::prometheus::PushError>(())
+    /// ```
+    pub fn delete(&self) -> Result<(), PushError> {
+        self.send("DELETE", None)
+    }
+
     /// Pushes an already rendered exposition.
     fn push_text(&self, body: &str) -> Result<(), PushError> {
+        self.send("PUT", Some(body))
+    }
+
+    /// One request on this gateway's group, bounded by the timeout from connecting to reading
+    /// the status line; `body` is sent as the text exposition.
+    fn send(&self, method: &str, body: Option<&str>) -> Result<(), PushError> {
         let deadline = Instant::now() + self.timeout;
         let mut stream = self.connect(deadline)?;
+        let content_type = if body.is_some() {
+            "Content-Type: text/plain; version=0.0.4\r\n"
+        } else {
+            ""
+        };
+        let body = body.unwrap_or("");
         let head = format!(
-            "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {} HTTP/1.1\r\nHost: {}\r\n{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n",
             self.path,
             self.host,
             body.len()
@@ -561,6 +593,65 @@ mod tests {
             "{request}"
         );
         assert!(request.contains("Content-Length: 4\r\n"), "{request}");
+    }
+
+    #[test]
+    fn delete_sends_a_delete_on_the_group_path() {
+        let (url, server) =
+            one_shot_gateway_for_delete(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+        let url = format!("{url}/prefix");
+        let gateway = Pushgateway::new(&url, "gone").unwrap().instance("env/1");
+        gateway.delete().unwrap();
+        let request = server.join().unwrap();
+        assert!(
+            request.starts_with(
+                "DELETE /prefix/metrics/job/gone/instance@base64/ZW52LzE HTTP/1.1\r\n"
+            ),
+            "{request}"
+        );
+        assert!(request.contains("Content-Length: 0\r\n"), "{request}");
+        assert!(!request.contains("Content-Type"), "{request}");
+    }
+
+    #[test]
+    fn a_delete_on_a_hung_or_refusing_gateway_is_bounded_and_an_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let gateway = Pushgateway::new(&url, "hung")
+            .unwrap()
+            .timeout(Duration::from_millis(150));
+        let err = gateway.delete().unwrap_err();
+        assert!(matches!(err, PushError::Timeout(_)), "{err:?}");
+        drop(listener);
+
+        let (url, server) = one_shot_gateway_for_delete(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+        let err = Pushgateway::new(&url, "refused")
+            .unwrap()
+            .delete()
+            .unwrap_err();
+        server.join().unwrap();
+        assert!(matches!(err, PushError::Status(405)), "{err:?}");
+    }
+
+    /// Accepts one connection, reads the head of a request without a body, answers `response`.
+    fn one_shot_gateway_for_delete(
+        response: &'static [u8],
+    ) -> (String, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(response).unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        (url, server)
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use crate::headers::{ascii_json, header_value_from_ascii, header_value_from_token};
 use crate::ids::generate_request_id;
 use crate::state::{Position, QueuedEvent, Shared};
-use crate::{InitError, InvocationResult, LocalEvent, LocalRuntimeApiBuilder};
+use crate::{Extension, InitError, InvocationResult, LocalEvent, LocalRuntimeApiBuilder};
 
 /// A Lambda Runtime API emulator listening on `127.0.0.1`.
 ///
@@ -140,6 +140,32 @@ impl LocalRuntimeApi {
     /// they received).
     pub fn pending_next_requests(&self) -> usize {
         self.shared.pending_next.load(Ordering::SeqCst)
+    }
+
+    /// The extensions registered so far (`POST /2020-01-01/extension/register`), in
+    /// registration order; `coldstart`'s `on_shutdown` registers one named
+    /// `_lambda-rust-runtime-no-op-graceful-shutdown-helper`, subscribed to no events.
+    ///
+    /// ```
+    /// let api = coldstart::local::LocalRuntimeApi::start()?;
+    /// assert!(api.extensions().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn extensions(&self) -> Vec<Extension> {
+        self.shared.lock().extensions.clone()
+    }
+
+    /// How many `/2020-01-01/extension/event/next` requests are being held open right now.
+    /// The emulator sends extensions no events, so a registered extension's loop waits there
+    /// for as long as the emulator runs.
+    ///
+    /// ```
+    /// let api = coldstart::local::LocalRuntimeApi::start()?;
+    /// assert_eq!(api.pending_extension_next_requests(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn pending_extension_next_requests(&self) -> usize {
+        self.shared.pending_extension_next.load(Ordering::SeqCst)
     }
 
     /// How many pushed events have not been handed to a `/next` request yet.

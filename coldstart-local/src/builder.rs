@@ -109,6 +109,7 @@ impl LocalRuntimeApiBuilder {
             pending_next: AtomicUsize::new(0),
             pushed: AtomicUsize::new(0),
             restore_next_calls: AtomicUsize::new(0),
+            pending_extension_next: AtomicUsize::new(0),
         });
 
         let (shutdown_tx, shutdown_rx) = oneshot::channel();

@@ -4,7 +4,8 @@
 //! [Lambda Runtime API](https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html)
 //! that a function's runtime client uses (`/runtime/invocation/next`, `/response`,
 //! `/error`, and the SnapStart `/restore/next`, `/init/error` and `/restore/error`
-//! endpoints) on `127.0.0.1`. Point the real `lambda_runtime` client loop at it
+//! endpoints), and of the Extensions API that an internal extension uses (register, wait for
+//! the next event), on `127.0.0.1`. Point the real `lambda_runtime` client loop at it
 //! through [`LocalRuntimeApi::set_env`], queue events with
 //! [`LocalRuntimeApi::push`], and inspect what the handler answered with
 //! [`LocalRuntimeApi::wait_for_all`] (or [`LocalRuntimeApi::wait_for_results`]). No AWS account, container or network
@@ -24,6 +25,10 @@
 //! | either of the above with an unknown or completed `{id}` | `400`, recorded nowhere |
 //! | `GET .../restore/next` | `200`, counted by [`LocalRuntimeApi::restore_next_calls`] |
 //! | `POST .../init/error`, `POST .../restore/error` | `202`, recorded in [`LocalRuntimeApi::init_errors`] |
+//! | `POST /2020-01-01/extension/register` | `200` with a `Lambda-Extension-Identifier` header and `{"functionName", "functionVersion", "handler": "bootstrap"}` (plus `"accountId"` when the client accepts it); `400` without a `Lambda-Extension-Name`; recorded in [`LocalRuntimeApi::extensions`] |
+//! | `GET /2020-01-01/extension/event/next` | held open, never answered (no INVOKE or SHUTDOWN events are sent); counted by [`LocalRuntimeApi::pending_extension_next_requests`] |
+//! | `POST /2020-01-01/extension/init/error`, `.../exit/error` | `202` |
+//! | an extension request whose `Lambda-Extension-Identifier` was never given out | `403` |
 //! | a known path with another method | `405` |
 //! | anything else | `404` |
 //!
@@ -38,6 +43,7 @@ use std::time::Duration;
 mod api;
 mod builder;
 mod event;
+mod extension;
 mod headers;
 mod ids;
 mod result;
@@ -48,6 +54,7 @@ mod wait;
 pub use self::api::LocalRuntimeApi;
 pub use self::builder::LocalRuntimeApiBuilder;
 pub use self::event::LocalEvent;
+pub use self::extension::Extension;
 pub use self::result::{InitError, InitPhase, InvocationResult, Reply, WaitTimeout};
 
 /// Function name used by [`LocalRuntimeApi::start`].

@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::extension::EXTENSION_PREFIX;
 use crate::headers::{
     header_value_from_ascii, HDR_CLIENT_CONTEXT, HDR_DEADLINE_MS, HDR_ERROR_BODY, HDR_ERROR_TYPE,
     HDR_FUNCTION_ARN, HDR_REQUEST_ID, HDR_RESPONSE_MODE, HDR_TRACE_ID,
@@ -24,7 +25,7 @@ use crate::{InitError, InitPhase, InvocationResult, Reply};
 
 const API_PREFIX: &str = "/2018-06-01/runtime/";
 
-type ResponseBody = Full<Bytes>;
+pub(crate) type ResponseBody = Full<Bytes>;
 
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
@@ -65,6 +66,9 @@ async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
 }
 
 async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Response<ResponseBody> {
+    if req.uri().path().starts_with(EXTENSION_PREFIX) {
+        return crate::extension::route(shared, req).await;
+    }
     let Some(rest) = req.uri().path().strip_prefix(API_PREFIX) else {
         return not_found(&req);
     };
@@ -320,18 +324,22 @@ fn empty_response(status: StatusCode) -> Response<ResponseBody> {
     response
 }
 
-fn accepted() -> Response<ResponseBody> {
+pub(crate) fn accepted() -> Response<ResponseBody> {
     json_response(StatusCode::ACCEPTED, &json!({ "status": "OK" }))
 }
 
-fn error_response(status: StatusCode, error_type: &str, message: &str) -> Response<ResponseBody> {
+pub(crate) fn error_response(
+    status: StatusCode,
+    error_type: &str,
+    message: &str,
+) -> Response<ResponseBody> {
     json_response(
         status,
         &json!({ "errorType": error_type, "errorMessage": message }),
     )
 }
 
-fn not_found(req: &Request<Incoming>) -> Response<ResponseBody> {
+pub(crate) fn not_found(req: &Request<Incoming>) -> Response<ResponseBody> {
     error_response(
         StatusCode::NOT_FOUND,
         "NotFound",
@@ -339,7 +347,7 @@ fn not_found(req: &Request<Incoming>) -> Response<ResponseBody> {
     )
 }
 
-fn method_not_allowed(allow: &'static str) -> Response<ResponseBody> {
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response<ResponseBody> {
     let mut response = error_response(
         StatusCode::METHOD_NOT_ALLOWED,
         "MethodNotAllowed",

@@ -11,7 +11,7 @@ use hyper::header::HeaderValue;
 use tokio::sync::{oneshot, watch};
 
 use crate::builder::Config;
-use crate::{InitError, InvocationResult};
+use crate::{Extension, InitError, InvocationResult};
 
 pub(crate) struct Shared {
     pub(crate) config: Config,
@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     /// How many events were pushed, ever.
     pub(crate) pushed: AtomicUsize,
     pub(crate) restore_next_calls: AtomicUsize,
+    /// `/extension/event/next` requests being held open.
+    pub(crate) pending_extension_next: AtomicUsize,
 }
 
 impl Shared {
@@ -54,6 +56,8 @@ pub(crate) struct State {
     pub(crate) in_flight: HashMap<String, InFlight>,
     pub(crate) results: Vec<InvocationResult>,
     pub(crate) init_errors: Vec<InitError>,
+    /// Registered extensions, in registration order.
+    pub(crate) extensions: Vec<Extension>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -606,6 +606,107 @@ async fn snapstart_endpoints_and_errors() {
     assert!(api.results().is_empty());
 }
 
+/// What `lambda-extension`'s client sends to register (as `lambda_runtime`'s graceful-shutdown
+/// helper does: no events), and what it reads back.
+#[tokio::test]
+async fn extensions_register_wait_and_report_errors() {
+    let api = LocalRuntimeApi::builder()
+        .function_name("ext-fn")
+        .version("3")
+        .start()
+        .unwrap();
+    let addr = api.addr();
+    let register = |name: &str, accept: &str, body: &str| {
+        format!(
+            "POST /2020-01-01/extension/register HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+             Lambda-Extension-Name: {name}\r\n{accept}Content-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    };
+    let no_op = send_raw(
+        addr,
+        &register(
+            "no-op",
+            "Lambda-Extension-Accept-Feature: accountId\r\n",
+            r#"{"events":[]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(no_op.status, 200);
+    let id = no_op
+        .header("lambda-extension-identifier")
+        .expect("an identifier")
+        .to_owned();
+    assert_eq!(
+        no_op.json(),
+        json!({ "functionName": "ext-fn", "functionVersion": "3", "handler": "bootstrap",
+                "accountId": "000000000000" })
+    );
+    let both = send_raw(
+        addr,
+        &register("both", "", r#"{"events":["INVOKE","SHUTDOWN"]}"#),
+    )
+    .await;
+    assert_eq!(both.status, 200);
+    assert_eq!(both.json().get("accountId"), None);
+    assert_ne!(
+        both.header("lambda-extension-identifier"),
+        Some(id.as_str())
+    );
+
+    let extensions = api.extensions();
+    assert_eq!(extensions.len(), 2);
+    assert_eq!(
+        (extensions[0].name.as_str(), extensions[0].id.as_str()),
+        ("no-op", id.as_str())
+    );
+    assert!(extensions[0].events.is_empty());
+    assert_eq!(extensions[1].events, ["INVOKE", "SHUTDOWN"]);
+
+    // event/next is held open for a known identifier (and counted), refused for others.
+    let next = format!(
+        "GET /2020-01-01/extension/event/next HTTP/1.1\r\nHost: localhost\r\n\
+         Lambda-Extension-Identifier: {id}\r\n\r\n"
+    );
+    let mut waiting = TcpStream::connect(addr).await.unwrap();
+    waiting.write_all(next.as_bytes()).await.unwrap();
+    eventually("the extension's event/next is held", || {
+        api.pending_extension_next_requests() == 1
+    })
+    .await;
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_millis(200), waiting.read(&mut buf)).await;
+    assert!(read.is_err(), "event/next must not be answered");
+    let unknown = send_raw(addr, &get("/2020-01-01/extension/event/next")).await;
+    assert_eq!(unknown.status, 403);
+    drop(waiting);
+    eventually("a closed event/next is no longer counted", || {
+        api.pending_extension_next_requests() == 0
+    })
+    .await;
+
+    // Errors from a known extension are accepted; the rest as for the Runtime API.
+    let error = format!(
+        "POST /2020-01-01/extension/init/error HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Lambda-Extension-Identifier: {id}\r\nContent-Length: 0\r\n\r\n"
+    );
+    assert_eq!(send_raw(addr, error.as_bytes()).await.status, 202);
+    let nameless = post("/2020-01-01/extension/register", r#"{"events":[]}"#);
+    assert_eq!(send_raw(addr, &nameless).await.status, 400);
+    let wrong_method = send_raw(addr, &get("/2020-01-01/extension/register")).await;
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.header("allow"), Some("POST"));
+    assert_eq!(
+        send_raw(addr, &get("/2020-01-01/extension/other"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(api.extensions().len(), 2);
+}
+
 #[tokio::test]
 async fn malformed_requests_get_4xx_and_the_server_survives() {
     let api = LocalRuntimeApi::start().unwrap();

@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     timeout_margin: Duration,
     cold_start_budget: Option<Duration>,
     print_report: Option<bool>,
+    #[cfg(all(unix, feature = "shutdown"))]
+    pub(super) on_shutdown: Option<super::shutdown::ShutdownHook>,
 }
 
 impl Shared {
@@ -164,8 +166,14 @@ impl fmt::Debug for Coldstart {
             timeout_margin,
             cold_start_budget,
             print_report,
+            #[cfg(all(unix, feature = "shutdown"))]
+            on_shutdown,
         } = &*self.shared;
         let function = |set: bool| if set { Some("<fn>") } else { None };
+        #[cfg(all(unix, feature = "shutdown"))]
+        let on_shutdown = function(on_shutdown.is_some());
+        #[cfg(not(all(unix, feature = "shutdown")))]
+        let on_shutdown = function(false);
         f.debug_struct("Coldstart")
             .field("proactive_threshold", proactive_threshold)
             .field("prewarm_on_demand", prewarm_on_demand)
@@ -178,6 +186,7 @@ impl fmt::Debug for Coldstart {
             .field("timeout_margin", timeout_margin)
             .field("cold_start_budget", cold_start_budget)
             .field("print_report", print_report)
+            .field("on_shutdown", &on_shutdown)
             .finish()
     }
 }
@@ -204,11 +213,13 @@ impl Coldstart {
                 timeout_margin: DEFAULT_TIMEOUT_MARGIN,
                 cold_start_budget: None,
                 print_report: None,
+                #[cfg(all(unix, feature = "shutdown"))]
+                on_shutdown: None,
             }),
         }
     }
 
-    fn with(mut self, change: impl FnOnce(&mut Shared)) -> Self {
+    pub(super) fn with(mut self, change: impl FnOnce(&mut Shared)) -> Self {
         change(Arc::make_mut(&mut self.shared));
         self
     }
@@ -449,6 +460,11 @@ impl Coldstart {
         }
         if let Some(print) = self.shared.print_report {
             crate::report::set_enabled(print);
+        }
+        // Extensions must register before the runtime loop starts, that is, during INIT.
+        #[cfg(all(unix, feature = "shutdown"))]
+        if let Some(hook) = &self.shared.on_shutdown {
+            super::shutdown::register(hook.clone()).await;
         }
         phases::mark_init_end();
         prewarmed

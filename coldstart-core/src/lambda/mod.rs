@@ -55,6 +55,10 @@
 //! 5. **Timeouts**: an invocation still running [`Coldstart::timeout_margin`] before its deadline
 //!    is recorded (`faas.timeouts`) and flushed from a watchdog thread before Lambda stops the
 //!    environment.
+//! 6. **At shutdown** (feature `shutdown`, unix), when a hook is set with
+//!    `Coldstart::on_shutdown`: `end_init` registers a no-op internal extension during INIT so that
+//!    Lambda sends the process SIGTERM before it kills it, and the hook runs then, bounded by
+//!    `SHUTDOWN_HOOK_BOUND`.
 //!
 //! Every other payload goes exactly where `lambda_runtime::run` would send it: same
 //! deserialization (same errors, posted the same way), same panic handling, same tracing span.
@@ -95,6 +99,8 @@ pub mod http;
 
 mod config;
 mod flush;
+#[cfg(all(unix, feature = "shutdown"))]
+mod shutdown;
 mod timeouts;
 mod warmup;
 
@@ -112,6 +118,9 @@ pub use self::service::{
     Ack, AfterResponse, Answer, Body, ColdstartLayer, ColdstartService, PingOr, WithColdstart,
     WithColdstartFuture,
 };
+#[cfg(all(unix, feature = "shutdown"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "shutdown"))))]
+pub use self::shutdown::SHUTDOWN_HOOK_BOUND;
 pub use self::timeouts::DEFAULT_TIMEOUT_MARGIN;
 
 /// A drop-in for `lambda_runtime::run` with the default [`Coldstart`] configuration: marks init
