@@ -42,8 +42,10 @@ for run in $(seq 1 "$runs"); do
         target/release/cold-driver --once --linger-ms 3000 -- \
             valgrind --tool=callgrind --callgrind-out-file="$file" "$send" "$into_req" \
             "target/release/$bin" >/dev/null 2>"$out/$bin.$run.log"
+        # awk reads to the end (no `exit`): an early exit would SIGPIPE callgrind_annotate, and
+        # under pipefail that ended the whole script, at random, before it printed the row.
         maps=$(callgrind_annotate --inclusive=yes "$file.1" 2>/dev/null \
-            | awk '/pthread_getattr_np/ { gsub(",", "", $1); print $1; exit }')
+            | awk '!found && /pthread_getattr_np/ { gsub(",", "", $1); print $1; found = 1 }')
         # Parts in order: part N is the cost up to its trigger; the program-termination dump is
         # the last part.
         for part in "$file".* "$file"; do
