@@ -4,8 +4,11 @@
 //! use the `coldstart.` prefix. Label values are bounded sets (handler names come from source
 //! code, never from requests), so every metric has a small, fixed number of series.
 //!
-//! Exporters rewrite names to their own rules: Prometheus turns `faas.coldstarts` into
-//! `faas_coldstarts` (counters) and `faas.invoke_duration` into `faas_invoke_duration_*`.
+//! Exporters rewrite names to their own rules. The Prometheus recorder of
+//! `coldstart::prometheus` follows Prometheus' naming practice (what `promtool check metrics`
+//! asks for): `faas.coldstarts` becomes `faas_coldstarts_total` and `faas.invoke_duration`
+//! becomes `faas_invoke_duration_seconds_{bucket,sum,count}`; [`MetricDef::prometheus`] holds
+//! each name.
 //!
 //! ```
 //! use coldstart::names::{self, MetricKind};
@@ -126,8 +129,14 @@ impl MetricKind {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetricDef {
-    /// The metric's name.
+    /// The metric's name (the OpenTelemetry style, what the `metrics` facade receives).
     pub name: &'static str,
+    /// Its name in a Prometheus exposition rendered by [`coldstart::prometheus`]'s recorder
+    /// (`with_recommended_naming`: `_total` on counters, the unit in the name); histograms add
+    /// `_bucket`, `_sum` and `_count` to it.
+    ///
+    /// [`coldstart::prometheus`]: https://docs.rs/coldstart/latest/coldstart/prometheus/
+    pub prometheus: &'static str,
     /// Counter, histogram or gauge.
     pub kind: MetricKind,
     /// The unit passed to `describe_*!`.
@@ -142,6 +151,7 @@ pub struct MetricDef {
 pub const ALL: &[MetricDef] = &[
     MetricDef {
         name: COLDSTARTS,
+        prometheus: "faas_coldstarts_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER],
@@ -149,6 +159,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: INVOCATIONS,
+        prometheus: "faas_invocations_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER, LABEL_START],
@@ -156,6 +167,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: ERRORS,
+        prometheus: "faas_errors_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER, LABEL_START, LABEL_OUTCOME],
@@ -163,6 +175,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: INVOKE_DURATION,
+        prometheus: "faas_invoke_duration_seconds",
         kind: MetricKind::Histogram,
         unit: Unit::Seconds,
         labels: &[LABEL_HANDLER, LABEL_START],
@@ -170,6 +183,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: INIT_DURATION,
+        prometheus: "faas_init_duration_seconds",
         kind: MetricKind::Histogram,
         unit: Unit::Seconds,
         labels: &[],
@@ -178,6 +192,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: PHASE_DURATION,
+        prometheus: "coldstart_phase_duration_seconds",
         kind: MetricKind::Histogram,
         unit: Unit::Seconds,
         labels: &[LABEL_PHASE],
@@ -186,6 +201,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: LAZY_INIT_DURATION,
+        prometheus: "coldstart_lazy_init_duration_seconds",
         kind: MetricKind::Histogram,
         unit: Unit::Seconds,
         labels: &[LABEL_LAZY, LABEL_DURING, LABEL_OUTCOME],
@@ -194,6 +210,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: WARMUPS,
+        prometheus: "coldstart_warmups_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_SOURCE, LABEL_START],
@@ -202,6 +219,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: EXPORT_FAILURES,
+        prometheus: "coldstart_export_failures_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_EXPORTER],
@@ -210,6 +228,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: MEM_USAGE,
+        prometheus: "faas_mem_usage_bytes",
         kind: MetricKind::Histogram,
         unit: Unit::Bytes,
         labels: &[],
@@ -217,6 +236,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: IDLE_DURATION,
+        prometheus: "coldstart_idle_duration_seconds",
         kind: MetricKind::Gauge,
         unit: Unit::Seconds,
         labels: &[LABEL_HANDLER],
@@ -224,6 +244,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: ENVIRONMENT_AGE,
+        prometheus: "coldstart_environment_age_seconds",
         kind: MetricKind::Gauge,
         unit: Unit::Seconds,
         labels: &[LABEL_HANDLER],
@@ -231,6 +252,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: BUDGET_EXCEEDED,
+        prometheus: "coldstart_budget_exceeded_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER],
