@@ -59,11 +59,10 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 // ---------------------------------------------------------------------------------------------
 // One execution environment (a child process).
 
-/// `instance=a;init_ms=300;events=s350,s6,f,|,p` — events: `s<ms>` an invocation sleeping `<ms>`,
+/// `init_ms=300;events=s350,s6,f,|,p` — events: `s<ms>` an invocation sleeping `<ms>`,
 /// `f` a failing one (15 ms), `p` a serverless-plugin-warmup ping, `d<ms>` a delay before the next
 /// event, `|` the end of a phase (wait for every result, say so, wait for a line on stdin).
 struct Spec {
-    instance: String,
     init: Duration,
     events: Vec<String>,
 }
@@ -75,7 +74,6 @@ impl Spec {
             .map(|field| field.split_once('=').expect("key=value"))
             .collect();
         Spec {
-            instance: fields["instance"].to_owned(),
             init: Duration::from_millis(fields["init_ms"].parse().unwrap()),
             events: fields["events"].split(',').map(str::to_owned).collect(),
         }
@@ -94,9 +92,9 @@ fn environment_process() {
     let api = support::local_api("orders");
     std::thread::sleep(spec.init); // the function's own INIT work
     let handle = prometheus::install().expect("first recorder");
+    // The default instance: this environment's log stream name, unique to it.
     let gateway = Pushgateway::new(&url, &job)
         .unwrap()
-        .instance(spec.instance.clone())
         .timeout(Duration::from_secs(2));
     let runtime = support::runtime(2);
     runtime.block_on(async {
@@ -155,7 +153,7 @@ impl Environment {
             .args(["environment_process", "--exact", "--ignored", "--nocapture"])
             .env(
                 ENV_VAR,
-                format!("instance={name};init_ms={init_ms};events={events}"),
+                format!("init_ms={init_ms};events={events}"),
             )
             .env("COLDSTART_RECIPES_JOB", job)
             .env("AWS_LAMBDA_INITIALIZATION_TYPE", init_type)

@@ -241,6 +241,15 @@ impl Pushgateway {
 
     /// Sets the `instance` grouping label (default: the log stream name, see the type docs).
     ///
+    /// **It must be unique to this execution environment.** A push replaces the whole group, so
+    /// two live environments given the same instance overwrite each other: the gateway holds
+    /// whichever pushed last, and the other's cold start and counts are lost (the PromQL recipes
+    /// in the README also assume one group per environment). A constant such as the function name
+    /// is shared by every concurrent environment of the function. On Lambda, an instance that
+    /// does not contain this environment's log stream id (the part of
+    /// `AWS_LAMBDA_LOG_STREAM_NAME` after `]`) is reported on stderr here, once per process;
+    /// derive it from the default, e.g. `format!("{prefix}-{log_stream_name}")`.
+    ///
     /// ```
     /// # use coldstart::prometheus::Pushgateway;
     /// let g = Pushgateway::new("http://127.0.0.1:9091/gw", "j").unwrap().instance("i-1");
@@ -249,6 +258,10 @@ impl Pushgateway {
     pub fn instance(mut self, instance: impl Into<String>) -> Pushgateway {
         self.instance = instance.into();
         self.path = self.build_path();
+        if let Some(warning) = shared_instance_warning(&self.instance, Environment::current()) {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| eprintln!("{warning}"));
+        }
         self
     }
 
@@ -433,6 +446,29 @@ fn default_instance() -> String {
         .unwrap_or_else(|| format!("pid-{}", std::process::id()))
 }
 
+/// The warning for an explicit `instance` that other live environments may share: on Lambda (a
+/// log stream name is known), one that does not contain this environment's log stream id.
+/// Outside Lambda nothing identifies an environment, so nothing is said.
+fn shared_instance_warning(instance: &str, env: &Environment) -> Option<String> {
+    let stream = env.log_stream_name().filter(|s| !s.is_empty())?;
+    // `2026/11/27/[$LATEST]0123…`: the id after `]` is unique per environment.
+    let id = stream
+        .rsplit(']')
+        .next()
+        .filter(|id| !id.is_empty())
+        .unwrap_or(stream);
+    if instance.contains(id) {
+        return None;
+    }
+    Some(format!(
+        "coldstart: WARNING: Pushgateway instance {instance:?} is not unique to this execution \
+         environment (it does not contain its log stream id {id:?}). Every live environment \
+         given the same instance overwrites the others' group in the gateway: their cold \
+         starts and counts are lost. Keep the default instance (the log stream name) or include \
+         it in yours."
+    ))
+}
+
 /// `/<value>`, or `@base64/<base64url>` when the value cannot stand in a path segment as is
 /// (the Pushgateway's rule for grouping-key values with `/` or nothing in them).
 fn path_segment(value: &str) -> String {
@@ -575,6 +611,45 @@ mod tests {
             format!("@base64/{}", base64url(b"2026/11/27/[$LATEST]abc"))
         );
         assert_eq!(path_segment(""), "@base64/=");
+    }
+
+    #[test]
+    fn an_instance_shared_by_environments_is_warned_about_on_lambda() {
+        let stream = "2026/11/27/[$LATEST]0123456789abcdef0123456789abcdef";
+        let lambda = Environment::from_lookup(|name| {
+            (name == "AWS_LAMBDA_LOG_STREAM_NAME").then(|| stream.to_owned())
+        });
+        // A constant: every concurrent environment of the function pushes to the same group.
+        let warning = shared_instance_warning("orders-api", &lambda).expect("a warning");
+        assert!(
+            warning.contains("\"orders-api\" is not unique"),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("0123456789abcdef0123456789abcdef"),
+            "{warning}"
+        );
+        // Derived from the environment's log stream: unique, nothing to say.
+        assert_eq!(shared_instance_warning(stream, &lambda), None);
+        assert_eq!(
+            shared_instance_warning("orders-0123456789abcdef0123456789abcdef", &lambda),
+            None
+        );
+        // Outside Lambda nothing identifies an environment.
+        let local = Environment::from_lookup(|_| None);
+        assert_eq!(shared_instance_warning("orders-api", &local), None);
+    }
+
+    #[test]
+    fn the_default_instance_is_the_log_stream_name_and_never_warned_about() {
+        let gateway = Pushgateway::new("http://127.0.0.1:9091", "j").unwrap();
+        let env = Environment::current();
+        assert_eq!(
+            gateway.instance,
+            env.log_stream_name()
+                .map_or_else(|| format!("pid-{}", std::process::id()), str::to_owned)
+        );
+        assert_eq!(shared_instance_warning(&gateway.instance, env), None);
     }
 
     #[test]
