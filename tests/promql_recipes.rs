@@ -151,10 +151,7 @@ impl Environment {
     fn start(job: &str, name: &'static str, init_type: &str, init_ms: u64, events: &str) -> Self {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["environment_process", "--exact", "--ignored", "--nocapture"])
-            .env(
-                ENV_VAR,
-                format!("init_ms={init_ms};events={events}"),
-            )
+            .env(ENV_VAR, format!("init_ms={init_ms};events={events}"))
             .env("COLDSTART_RECIPES_JOB", job)
             .env("AWS_LAMBDA_INITIALIZATION_TYPE", init_type)
             .stdin(Stdio::piped())
