@@ -96,11 +96,17 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
         format!(r#"{name}{{handler="pushed",instance="{instance}",job="coldstart-test"{labels}}}"#)
     };
     for (line, value) in [
-        (series("faas_coldstarts", ""), 1),
-        (series("faas_invocations", r#",start="cold""#), 1),
-        (series("faas_invocations", r#",start="warm""#), 3),
-        (series("faas_errors", r#",outcome="error",start="warm""#), 1),
-        (series("faas_invoke_duration_count", r#",start="warm""#), 4),
+        (series("faas_coldstarts_total", ""), 1),
+        (series("faas_invocations_total", r#",start="cold""#), 1),
+        (series("faas_invocations_total", r#",start="warm""#), 3),
+        (
+            series("faas_errors_total", r#",outcome="error",start="warm""#),
+            1,
+        ),
+        (
+            series("faas_invoke_duration_seconds_count", r#",start="warm""#),
+            4,
+        ),
     ] {
         let found = metrics
             .lines()
@@ -108,8 +114,9 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
             .unwrap_or_else(|| panic!("{line} missing from the gateway:\n{metrics}"));
         assert!(found.ends_with(&format!(" {value}")), "{found}");
     }
-    let init =
-        format!(r#"faas_init_duration_count{{instance="{instance}",job="coldstart-test"}} 1"#);
+    let init = format!(
+        r#"faas_init_duration_seconds_count{{instance="{instance}",job="coldstart-test"}} 1"#
+    );
     assert!(metrics.lines().any(|l| l == init), "{init}\n{metrics}");
     assert_eq!(gateway.failures(), 0);
 }

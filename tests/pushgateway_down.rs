@@ -75,10 +75,13 @@ fn invocations_succeed_within_the_bound_when_the_gateway_is_down_or_hung() {
     assert_eq!(gateways[0].failures(), 3);
     assert_eq!(gateways[1].failures(), 3);
     let text = handle.render();
-    let failures = format!(
-        "{}{{exporter=\"pushgateway\"}} 6",
-        names::EXPORT_FAILURES.replace('.', "_")
-    );
+    let prometheus_name = names::ALL
+        .iter()
+        .find(|def| def.name == names::EXPORT_FAILURES)
+        .unwrap()
+        .prometheus;
+    assert_eq!(prometheus_name, "coldstart_export_failures_total");
+    let failures = format!("{prometheus_name}{{exporter=\"pushgateway\"}} 6");
     assert!(text.lines().any(|l| l == failures), "{failures}\n{text}");
     drop(hung);
 }

@@ -32,6 +32,7 @@ fn expected_row(def: &MetricDef) -> Vec<String> {
         .join(", ");
     vec![
         format!("`{}`", def.name),
+        format!("`{}`", def.prometheus),
         def.kind.as_str().to_owned(),
         def.unit.as_str().to_owned(),
         labels,

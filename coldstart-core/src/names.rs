@@ -4,8 +4,11 @@
 //! use the `coldstart.` prefix. Label values are bounded sets (handler names come from source
 //! code, never from requests), so every metric has a small, fixed number of series.
 //!
-//! Exporters rewrite names to their own rules: Prometheus turns `faas.coldstarts` into
-//! `faas_coldstarts` (counters) and `faas.invoke_duration` into `faas_invoke_duration_*`.
+//! Exporters rewrite names to their own rules. The Prometheus recorder of
+//! `coldstart::prometheus` follows Prometheus' naming practice (what `promtool check metrics`
+//! asks for): `faas.coldstarts` becomes `faas_coldstarts_total` and `faas.invoke_duration`
+//! becomes `faas_invoke_duration_seconds_{bucket,sum,count}`; [`MetricDef::prometheus`] holds
+//! each name.
 //!
 //! ```
 //! use coldstart::names::{self, MetricKind};
@@ -130,8 +133,14 @@ impl MetricKind {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetricDef {
-    /// The metric's name.
+    /// The metric's name (the OpenTelemetry style, what the `metrics` facade receives).
     pub name: &'static str,
+    /// Its name in a Prometheus exposition rendered by [`coldstart::prometheus`]'s recorder
+    /// (`with_recommended_naming`: `_total` on counters, the unit in the name); histograms add
+    /// `_bucket`, `_sum` and `_count` to it.
+    ///
+    /// [`coldstart::prometheus`]: https://docs.rs/coldstart/latest/coldstart/prometheus/
+    pub prometheus: &'static str,
     /// Counter, histogram or gauge.
     pub kind: MetricKind,
     /// The unit passed to `describe_*!`.
@@ -146,6 +155,7 @@ pub struct MetricDef {
 pub const ALL: &[MetricDef] = &[
     MetricDef {
         name: COLDSTARTS,
+        prometheus: "faas_coldstarts_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER],
@@ -153,6 +163,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: INVOCATIONS,
+        prometheus: "faas_invocations_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER, LABEL_START],
@@ -160,6 +171,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: ERRORS,
+        prometheus: "faas_errors_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER, LABEL_START, LABEL_OUTCOME],
@@ -167,6 +179,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: TIMEOUTS,
+        prometheus: "faas_timeouts_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER, LABEL_START],
@@ -174,6 +187,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: INVOKE_DURATION,
+        prometheus: "faas_invoke_duration_seconds",
         kind: MetricKind::Histogram,
         unit: Unit::Seconds,
         labels: &[LABEL_HANDLER, LABEL_START],
@@ -181,6 +195,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: INIT_DURATION,
+        prometheus: "faas_init_duration_seconds",
         kind: MetricKind::Histogram,
         unit: Unit::Seconds,
         labels: &[],
@@ -189,6 +204,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: PHASE_DURATION,
+        prometheus: "coldstart_phase_duration_seconds",
         kind: MetricKind::Histogram,
         unit: Unit::Seconds,
         labels: &[LABEL_PHASE],
@@ -197,6 +213,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: LAZY_INIT_DURATION,
+        prometheus: "coldstart_lazy_init_duration_seconds",
         kind: MetricKind::Histogram,
         unit: Unit::Seconds,
         labels: &[LABEL_LAZY, LABEL_DURING, LABEL_OUTCOME],
@@ -205,6 +222,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: WARMUPS,
+        prometheus: "coldstart_warmups_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_SOURCE, LABEL_START],
@@ -213,6 +231,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: EXPORT_FAILURES,
+        prometheus: "coldstart_export_failures_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_EXPORTER],
@@ -221,6 +240,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: MEM_USAGE,
+        prometheus: "faas_mem_usage_bytes",
         kind: MetricKind::Histogram,
         unit: Unit::Bytes,
         labels: &[],
@@ -228,6 +248,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: IDLE_DURATION,
+        prometheus: "coldstart_idle_duration_seconds",
         kind: MetricKind::Gauge,
         unit: Unit::Seconds,
         labels: &[LABEL_HANDLER],
@@ -235,6 +256,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: ENVIRONMENT_AGE,
+        prometheus: "coldstart_environment_age_seconds",
         kind: MetricKind::Gauge,
         unit: Unit::Seconds,
         labels: &[LABEL_HANDLER],
@@ -242,6 +264,7 @@ pub const ALL: &[MetricDef] = &[
     },
     MetricDef {
         name: BUDGET_EXCEEDED,
+        prometheus: "coldstart_budget_exceeded_total",
         kind: MetricKind::Counter,
         unit: Unit::Count,
         labels: &[LABEL_HANDLER],

@@ -30,25 +30,66 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+pub use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::environment::Environment;
 use crate::names;
 
-/// Histogram buckets (seconds) for every duration metric: the OpenTelemetry FaaS boundaries,
-/// with sub-millisecond ones added for warm Rust invocations.
+/// Histogram buckets (seconds) for every duration metric: sub-millisecond ones for warm Rust
+/// invocations, the OpenTelemetry FaaS boundaries, then on to 900 s, Lambda's maximum timeout,
+/// so that no invocation lands in `+Inf` only.
 ///
 /// ```
-/// assert!(coldstart::prometheus::DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+/// use coldstart::prometheus::DURATION_BUCKETS;
+/// assert!(DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+/// assert_eq!(DURATION_BUCKETS.last(), Some(&900.0));
 /// ```
 pub const DURATION_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
-    1.0, 2.5, 5.0, 7.5, 10.0,
+    1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0,
 ];
 
-/// The builder [`install`] uses: histograms (not summaries) with [`DURATION_BUCKETS`], so that
-/// cold and warm durations from many environments can be aggregated. Adjust it and pass it to
-/// [`install_with`].
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Histogram buckets (bytes) for `faas.mem_usage`: from 8 MiB (a small Rust function) across
+/// Lambda's memory sizes, 128 MB to 10,240 MB (Lambda's "MB" are MiB).
+///
+/// ```
+/// use coldstart::prometheus::MEMORY_BUCKETS;
+/// assert!(MEMORY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+/// assert_eq!(MEMORY_BUCKETS.last(), Some(&(10_240.0 * 1024.0 * 1024.0)));
+/// ```
+pub const MEMORY_BUCKETS: &[f64] = &[
+    8.0 * MIB,
+    16.0 * MIB,
+    32.0 * MIB,
+    64.0 * MIB,
+    128.0 * MIB,
+    192.0 * MIB,
+    256.0 * MIB,
+    384.0 * MIB,
+    512.0 * MIB,
+    768.0 * MIB,
+    1024.0 * MIB,
+    1536.0 * MIB,
+    1769.0 * MIB, // one full vCPU
+    2048.0 * MIB,
+    3072.0 * MIB,
+    4096.0 * MIB,
+    6144.0 * MIB,
+    8192.0 * MIB,
+    10_240.0 * MIB,
+];
+
+/// The builder [`install`] uses:
+/// - Prometheus' naming practice (`with_recommended_naming`): counters end in `_total`, the unit
+///   is in the name (`faas_invoke_duration_seconds`, `faas_mem_usage_bytes`), so the exposition
+///   passes `promtool check metrics` (the names are listed in [`names::ALL`]);
+/// - histograms (not summaries), so that durations from many environments can be aggregated:
+///   [`DURATION_BUCKETS`] for every histogram, [`MEMORY_BUCKETS`] for `faas.mem_usage`.
+///
+/// Adjust it and pass it to [`install_with`]. Per-metric buckets are matched against the
+/// *sanitized* name without unit suffix (`faas_mem_usage`, not `faas.mem_usage_bytes`).
 ///
 /// ```
 /// let builder = coldstart::prometheus::builder().add_global_label("service", "orders");
@@ -57,22 +98,26 @@ pub const DURATION_BUCKETS: &[f64] = &[
 /// ```
 pub fn builder() -> PrometheusBuilder {
     PrometheusBuilder::new()
+        .with_recommended_naming(true)
         .set_buckets(DURATION_BUCKETS)
         .expect("DURATION_BUCKETS is not empty")
+        .set_buckets_for_metric(Matcher::Full(names::MEM_USAGE.to_owned()), MEMORY_BUCKETS)
+        .expect("MEMORY_BUCKETS is not empty")
 }
 
 /// Installs a Prometheus recorder built by [`builder`] as the global `metrics` recorder and
 /// returns the handle that renders the text exposition.
 ///
-/// The crate's metrics are described to it (`# HELP`, units) with the first invocation, not
-/// here, so that INIT does not pay for it (see [`names::describe_metrics`]).
+/// The crate's metrics are described to it here (`# HELP` and the unit, which the recommended
+/// naming puts into the name: without it the first render would say `faas_invoke_duration` and
+/// later ones `faas_invoke_duration_seconds`), so every render uses the same names.
 ///
 /// Fails if a global recorder is already installed.
 ///
 /// ```
 /// let handle = coldstart::prometheus::install().unwrap();
 /// metrics::counter!("demo").increment(1);
-/// assert!(handle.render().contains("demo 1"));
+/// assert!(handle.render().contains("demo_total 1"));
 /// ```
 pub fn install() -> Result<PrometheusHandle, metrics::SetRecorderError<impl metrics::Recorder>> {
     install_with(builder())
@@ -84,7 +129,7 @@ pub fn install() -> Result<PrometheusHandle, metrics::SetRecorderError<impl metr
 /// use coldstart::prometheus;
 /// let handle = prometheus::install_with(prometheus::builder().add_global_label("team", "a")).unwrap();
 /// metrics::counter!("demo").increment(1);
-/// assert!(handle.render().contains(r#"demo{team="a"} 1"#));
+/// assert!(handle.render().contains(r#"demo_total{team="a"} 1"#));
 /// ```
 pub fn install_with(
     builder: PrometheusBuilder,
@@ -92,6 +137,7 @@ pub fn install_with(
     let recorder = builder.build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder)?;
+    names::describe_metrics();
     Ok(handle)
 }
 
@@ -197,6 +243,15 @@ impl Pushgateway {
 
     /// Sets the `instance` grouping label (default: the log stream name, see the type docs).
     ///
+    /// **It must be unique to this execution environment.** A push replaces the whole group, so
+    /// two live environments given the same instance overwrite each other: the gateway holds
+    /// whichever pushed last, and the other's cold start and counts are lost (the PromQL recipes
+    /// in the README also assume one group per environment). A constant such as the function name
+    /// is shared by every concurrent environment of the function. On Lambda, an instance that
+    /// does not contain this environment's log stream id (the part of
+    /// `AWS_LAMBDA_LOG_STREAM_NAME` after `]`) is reported on stderr here, once per process;
+    /// derive it from the default, e.g. `format!("{prefix}-{log_stream_name}")`.
+    ///
     /// ```
     /// # use coldstart::prometheus::Pushgateway;
     /// let g = Pushgateway::new("http://127.0.0.1:9091/gw", "j").unwrap().instance("i-1");
@@ -205,6 +260,10 @@ impl Pushgateway {
     pub fn instance(mut self, instance: impl Into<String>) -> Pushgateway {
         self.instance = instance.into();
         self.path = self.build_path();
+        if let Some(warning) = shared_instance_warning(&self.instance, Environment::current()) {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| eprintln!("{warning}"));
+        }
         self
     }
 
@@ -419,6 +478,29 @@ fn default_instance() -> String {
         .unwrap_or_else(|| format!("pid-{}", std::process::id()))
 }
 
+/// The warning for an explicit `instance` that other live environments may share: on Lambda (a
+/// log stream name is known), one that does not contain this environment's log stream id.
+/// Outside Lambda nothing identifies an environment, so nothing is said.
+fn shared_instance_warning(instance: &str, env: &Environment) -> Option<String> {
+    let stream = env.log_stream_name().filter(|s| !s.is_empty())?;
+    // `2026/11/27/[$LATEST]0123…`: the id after `]` is unique per environment.
+    let id = stream
+        .rsplit(']')
+        .next()
+        .filter(|id| !id.is_empty())
+        .unwrap_or(stream);
+    if instance.contains(id) {
+        return None;
+    }
+    Some(format!(
+        "coldstart: WARNING: Pushgateway instance {instance:?} is not unique to this execution \
+         environment (it does not contain its log stream id {id:?}). Every live environment \
+         given the same instance overwrites the others' group in the gateway: their cold \
+         starts and counts are lost. Keep the default instance (the log stream name) or include \
+         it in yours."
+    ))
+}
+
 /// `/<value>`, or `@base64/<base64url>` when the value cannot stand in a path segment as is
 /// (the Pushgateway's rule for grouping-key values with `/` or nothing in them).
 fn path_segment(value: &str) -> String {
@@ -496,6 +578,47 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
 
+    /// The `le` of the first bucket line of `series` whose count is `count` or more.
+    fn first_bucket_holding(text: &str, series: &str, count: u64) -> String {
+        text.lines()
+            .filter(|line| line.starts_with(&format!("{series}_bucket{{")))
+            .find(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap() >= count)
+            .and_then(|line| line.split("le=\"").nth(1))
+            .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+            .unwrap_or_else(|| panic!("no bucket of {series} holds {count}:\n{text}"))
+    }
+
+    #[test]
+    fn memory_and_long_durations_land_in_finite_buckets() {
+        let recorder = builder().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            names::describe_metrics();
+            metrics::histogram!(names::MEM_USAGE).record(300.0 * MIB);
+            metrics::histogram!(names::INVOKE_DURATION, names::LABEL_START => "warm").record(600.0);
+            metrics::histogram!(names::INIT_DURATION).record(0.0002);
+        });
+        let text = handle.render();
+        // 300 MiB: above 256 MiB, within 384 MiB (the memory buckets, matched on the sanitized
+        // name with the recommended naming on).
+        assert_eq!(
+            first_bucket_holding(&text, "faas_mem_usage_bytes", 1),
+            (384.0 * MIB).to_string()
+        );
+        assert!(
+            !text.contains("faas_mem_usage_bytes_bucket{le=\"0.0001\"}"),
+            "{text}"
+        );
+        assert_eq!(
+            first_bucket_holding(&text, "faas_invoke_duration_seconds", 1),
+            "600"
+        );
+        assert_eq!(
+            first_bucket_holding(&text, "faas_init_duration_seconds", 1),
+            "0.00025"
+        );
+    }
+
     #[test]
     fn base64url_matches_rfc4648_vectors() {
         for (input, expected) in [
@@ -520,6 +643,45 @@ mod tests {
             format!("@base64/{}", base64url(b"2026/11/27/[$LATEST]abc"))
         );
         assert_eq!(path_segment(""), "@base64/=");
+    }
+
+    #[test]
+    fn an_instance_shared_by_environments_is_warned_about_on_lambda() {
+        let stream = "2026/11/27/[$LATEST]0123456789abcdef0123456789abcdef";
+        let lambda = Environment::from_lookup(|name| {
+            (name == "AWS_LAMBDA_LOG_STREAM_NAME").then(|| stream.to_owned())
+        });
+        // A constant: every concurrent environment of the function pushes to the same group.
+        let warning = shared_instance_warning("orders-api", &lambda).expect("a warning");
+        assert!(
+            warning.contains("\"orders-api\" is not unique"),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("0123456789abcdef0123456789abcdef"),
+            "{warning}"
+        );
+        // Derived from the environment's log stream: unique, nothing to say.
+        assert_eq!(shared_instance_warning(stream, &lambda), None);
+        assert_eq!(
+            shared_instance_warning("orders-0123456789abcdef0123456789abcdef", &lambda),
+            None
+        );
+        // Outside Lambda nothing identifies an environment.
+        let local = Environment::from_lookup(|_| None);
+        assert_eq!(shared_instance_warning("orders-api", &local), None);
+    }
+
+    #[test]
+    fn the_default_instance_is_the_log_stream_name_and_never_warned_about() {
+        let gateway = Pushgateway::new("http://127.0.0.1:9091", "j").unwrap();
+        let env = Environment::current();
+        assert_eq!(
+            gateway.instance,
+            env.log_stream_name()
+                .map_or_else(|| format!("pid-{}", std::process::id()), str::to_owned)
+        );
+        assert_eq!(shared_instance_warning(&gateway.instance, env), None);
     }
 
     #[test]
