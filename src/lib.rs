@@ -157,7 +157,9 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use coldstart_core::{environment, invocation, lazy, memory, names, phases, report};
+pub use coldstart_core::{
+    environment, invocation, lazy, memory, named_phases, names, phases, report,
+};
 
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
@@ -177,6 +179,7 @@ pub use coldstart_core::invocation::{
     StartKind,
 };
 pub use coldstart_core::lazy::{prewarm, During, LazyInfo, Prewarmed};
+pub use coldstart_core::named_phases::{phase, phase_async, phase_guard, PhaseGuard};
 pub use coldstart_core::names::describe_metrics;
 pub use coldstart_core::phases::mark_init_end;
 pub use coldstart_core::report::{cold_start_report, ColdStartReport};

@@ -89,5 +89,6 @@ pub use self::prewarm::{prewarm, Prewarmed};
 pub use self::statics::{statics, Statics};
 pub use self::vocabulary::{BoxFuture, During, Form, LazyInfo, State};
 
+pub(crate) use self::attempt::{Attempt, End, FrameKind, Start, Subject};
 #[cfg(feature = "lambda")]
 pub(crate) use self::prewarm::prewarm_as;
