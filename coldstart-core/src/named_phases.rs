@@ -29,7 +29,7 @@
 //! Every run of a phase records `coldstart.phase_duration` (seconds) with labels `phase` (its
 //! name), `during` (where it ran, as for lazy statics: `init` before any invocation, `prewarm`,
 //! `warmup`, or the start kind of the invocation it ran in; see
-//! [`During`](crate::lazy::During)) and `outcome` (`ok`, `panic`, `cancelled`). The built-in
+//! [`During`]) and `outcome` (`ok`, `panic`, `cancelled`). The built-in
 //! phases carry only `phase`. A phase nested in a lazy static's initializer inherits the
 //! static's `during` (so one run by [`prewarm`](crate::lazy::prewarm) says `prewarm`).
 //!

@@ -207,8 +207,8 @@ pub struct Budget {
     pub took: Duration,
     /// By how much it was exceeded; `None` when within budget.
     pub exceeded_by: Option<Duration>,
-    /// What the time went to, largest first: the phases, and the lazy statics a request or INIT
-    /// paid for (a lazy static's time is part of the phase it ran in).
+    /// What the time went to, largest first: the phases, and the lazy statics and named phases a
+    /// request or INIT paid for (their time is part of the built-in phase they ran in).
     pub dominant: Vec<(String, Duration)>,
 }
 
@@ -280,6 +280,7 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
                     first_invocation: first.duration(),
                 },
                 &lazies,
+                &timeline,
             ),
         }),
         _ => None,
@@ -316,7 +317,11 @@ struct Phases {
 
 /// The phases of a user-facing cold start and the lazy statics it paid for, largest first, named
 /// as the report's rows and the `phase` label name them.
-fn dominant(phases: Phases, lazies: &[LazyInfo]) -> Vec<(String, Duration)> {
+fn dominant(
+    phases: Phases,
+    lazies: &[LazyInfo],
+    timeline: &[TimelineEntry],
+) -> Vec<(String, Duration)> {
     let mut parts: Vec<(String, Duration)> = Vec::new();
     match (phases.init, phases.wait_for_first_event) {
         (Some(init), Some(wait)) => {
@@ -342,6 +347,17 @@ fn dominant(phases: Phases, lazies: &[LazyInfo]) -> Vec<(String, Duration)> {
                 None => format!("lazy `{}` (during {paid})", info.name),
             };
             parts.push((what, duration));
+        }
+    }
+    // Named phases, exclusive of what they enclose, as lazy statics are.
+    for entry in timeline.iter().filter(|e| e.kind == TimelineKind::Phase) {
+        let paid = match entry.during {
+            During::Init | During::Prewarm => "INIT",
+            During::Invocation { number: 1, .. } => "the first invocation",
+            _ => continue,
+        };
+        if let Some(duration) = entry.duration {
+            parts.push((format!("phase `{}` (during {paid})", entry.name), duration));
         }
     }
     parts.retain(|(_, duration)| !duration.is_zero());
