@@ -112,7 +112,10 @@ fn a_future_dropped_before_completion_is_cancelled() {
             let mut pending = pin!(phase_async("dropped", std::future::pending::<()>()));
             assert!(pending.as_mut().poll(&mut cx).is_pending());
         } // dropped here, unfinished
-        let mut next = pin!(phase_async("after drop", async { 3 }));
+        let next = phase_async("after drop", async { 3 });
+        fn spawnable<F: Future + Send + 'static>(_: &F) {}
+        spawnable(&next); // `Send` when the work is: `tokio::spawn` and `lambda_http` accept it
+        let mut next = pin!(next);
         assert_eq!(next.as_mut().poll(&mut cx), Poll::Ready(3));
     });
     assert_eq!(
@@ -187,4 +190,42 @@ fn a_panic_propagates_is_recorded_and_poisons_nothing() {
         outer.inclusive.unwrap(),
         "exclusive even when it panicked"
     );
+}
+
+#[coldstart::lazy(prewarm, name = "prewarmed-with-phase")]
+static PREWARMED: u32 = phase("inside prewarm", || {
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    7
+});
+
+#[test]
+fn a_phase_inside_a_prewarmed_static_inherits_prewarm_and_is_excluded_from_it() {
+    let ((), samples) = recording(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(coldstart::prewarm());
+    });
+    assert_eq!(
+        samples,
+        [(
+            "inside prewarm".to_owned(),
+            "prewarm".to_owned(),
+            "ok".to_owned()
+        )]
+    );
+    assert_eq!(*PREWARMED, 7);
+    let run = runs_named("inside prewarm").pop().unwrap();
+    assert_eq!((run.during, run.depth), (During::Prewarm, 1));
+    let info = coldstart::lazy::statics()
+        .get("prewarmed-with-phase")
+        .cloned()
+        .unwrap();
+    assert_eq!(info.during, Some(During::Prewarm));
+    assert_eq!(
+        info.duration.unwrap() + run.inclusive.unwrap(),
+        info.inclusive.unwrap(),
+        "the static's own time excludes the phase"
+    );
+    assert!(info.started.unwrap() <= run.started);
 }

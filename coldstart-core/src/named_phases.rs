@@ -241,6 +241,17 @@ pub fn phase_guard(name: &'static str) -> PhaseGuard {
 /// let guard = coldstart::phase_guard("warm up");
 /// drop(guard); // recorded now
 /// ```
+///
+/// It stays on the thread that started it, so a spawned future cannot hold it across an
+/// `.await` (use [`phase_async`]):
+///
+/// ```compile_fail
+/// fn spawnable<F: std::future::Future + Send>(_: F) {}
+/// spawnable(async {
+///     let _phase = coldstart::phase_guard("connect");
+///     std::future::ready(()).await;
+/// });
+/// ```
 #[must_use = "the phase ends when the guard is dropped: bind it with `let _phase = …`"]
 pub struct PhaseGuard {
     attempt: Attempt<Named>,
