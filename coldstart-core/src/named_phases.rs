@@ -39,7 +39,8 @@
 //! stack of timed frames per thread (`lazy/attempt.rs`). An async phase's duration is
 //! wall-clock time from its first poll to its end, suspended time included, minus what it
 //! drove nested in it; phases joined concurrently (`tokio::join!`) each measure their own
-//! wall-clock time and overlap on the timeline, as they did.
+//! wall-clock time and overlap on the timeline, as they did, and an async phase that joins them
+//! has their whole time subtracted from its own (down to zero: it only waited).
 //!
 //! # Names and mistakes
 //!
