@@ -59,7 +59,28 @@
 //! (Shown wrapped. [`cold_start_report()`] returns the same as a value whose `Display` is a
 //! table, and [`report`] documents every field.)
 //!
-//! # Lazy statics
+//! # Named phases
+//!
+//! Your own INIT work — loading configuration, connecting, parsing a model — can be split into
+//! named phases, each timed exclusive of the phases and lazy statics nested in it, recorded as
+//! `coldstart.phase_duration{phase, during, outcome}` and placed on the cold-start report's
+//! timeline: [`phase`] for a closure, [`phase_async`] for a future, [`phase_guard`] for code that
+//! does not fit a closure ([`named_phases`] has the details).
+//!
+//! ```
+//! # async fn connect() -> &'static str { "client" }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let config = coldstart::phase("load config", || "region=eu-west-1".to_owned());
+//! let client = coldstart::phase_async("connect", connect()).await;
+//! {
+//!     let _phase = coldstart::phase_guard("parse model");
+//!     // ...
+//! }
+//! # let _ = (config, client);
+//! # }
+//! ```
+//!
 //!
 //! Expensive statics — SDK clients, connection pools, parsed configuration, compiled rule tables —
 //! are best built on first use rather than during INIT, and each one should say what it cost.
@@ -158,7 +179,9 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use coldstart_core::{environment, invocation, lazy, memory, names, phases, report};
+pub use coldstart_core::{
+    environment, invocation, lazy, memory, named_phases, names, phases, report,
+};
 
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
@@ -178,6 +201,7 @@ pub use coldstart_core::invocation::{
     StartKind,
 };
 pub use coldstart_core::lazy::{prewarm, During, LazyInfo, Prewarmed};
+pub use coldstart_core::named_phases::{phase, phase_async, phase_guard, PhaseGuard};
 pub use coldstart_core::names::describe_metrics;
 pub use coldstart_core::phases::mark_init_end;
 pub use coldstart_core::report::{cold_start_report, ColdStartReport};

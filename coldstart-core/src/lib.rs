@@ -13,6 +13,7 @@
 //! | [`memory`] | resident and peak memory from `/proc`, with a sizing hint |
 //! | [`invocation`] | first-invocation detection, start kinds, outcomes, per-invocation metrics |
 //! | [`lazy`] | lazy statics that time themselves, [`lazy::statics`] and [`lazy::prewarm`] |
+//! | [`named_phases`] | named phases of your own start-up code, timed like lazy statics |
 //! | [`report`] | the cold-start report: one JSON line per environment, a value, a table |
 #![cfg_attr(
     feature = "lambda",
@@ -30,7 +31,9 @@
 //!
 //! 1. leaves: `environment`, `phases`, `names`, `memory` (and `sort`, a small helper);
 //! 2. `invocation`: numbering, the first invocation, start kinds, the timeline, metric handles;
-//! 3. `lazy`: the four forms, one timed attempt, the registry, `prewarm`;
+//! 3. `lazy`: the four forms, one timed attempt (the frame stack that named phases share), the
+//!    registry, `prewarm`;
+//!    then `named_phases`: named phases of user code, timed by `lazy`'s attempts;
 //! 4. `report`: the cold-start report value, its JSON line and its table;
 //! 5. `after_response`: everything that waits for a response, and its order;
 //! 6. `lambda` (and `prometheus`, which reads only leaves): the integration with
@@ -54,6 +57,7 @@ mod sort;
 mod after_response;
 pub mod invocation;
 pub mod lazy;
+pub mod named_phases;
 pub mod report;
 
 // 6.

@@ -38,7 +38,9 @@ pub const TIMEOUTS: &str = "faas.timeouts";
 pub const INVOKE_DURATION: &str = "faas.invoke_duration";
 /// `faas.init_duration`: process start to init end, in seconds (needs init end to be marked).
 pub const INIT_DURATION: &str = "faas.init_duration";
-/// `coldstart.phase_duration`: the duration of one start-up phase, in seconds.
+/// `coldstart.phase_duration`: the duration of one start-up phase, in seconds: the built-in
+/// phases (label `phase` only) and [named phases](crate::named_phases) of user code (labels
+/// `phase`, `during`, `outcome`; exclusive of nested phases and lazy statics).
 pub const PHASE_DURATION: &str = "coldstart.phase_duration";
 /// `coldstart.lazy_init_duration`: one run of a `#[lazy]` static's initializer, in seconds
 /// (exclusive of nested lazy statics; see [`crate::lazy`]).
@@ -68,14 +70,15 @@ pub const LABEL_HANDLER: &str = "handler";
 /// `warm`).
 pub const LABEL_START: &str = "start";
 /// Label: how a failed invocation ended (`error`, `panic`, `cancelled`), or how a lazy
-/// initializer's run ended (`ok`, `error`, `panic`, `cancelled`).
+/// initializer's or a named phase's run ended (`ok`, `error`, `panic`, `cancelled`).
 pub const LABEL_OUTCOME: &str = "outcome";
-/// Label: which start-up phase (see [`crate::phases`]).
+/// Label: which start-up phase: a built-in one (see [`crate::phases`]) or a
+/// [named phase](crate::named_phases) (its name, from source code).
 pub const LABEL_PHASE: &str = "phase";
 /// Label: a lazy static's name (`#[lazy(name = "...")]`, default its module path below the
 /// crate root and its identifier, `orders::TABLE`).
 pub const LABEL_LAZY: &str = "lazy";
-/// Label: where a lazy initializer ran: `init`, `prewarm`, or the start kind of the invocation
+/// Label: where a lazy initializer or a named phase ran: `init`, `prewarm`, or the start kind of the invocation
 /// it ran in (`cold`, `proactive`, `provisioned`, `snapstart`, `warm`), or `warmup` (forced by a
 /// warm-up ping); see [`crate::lazy::During`].
 pub const LABEL_DURING: &str = "during";
@@ -145,7 +148,8 @@ pub struct MetricDef {
     pub kind: MetricKind,
     /// The unit passed to `describe_*!`.
     pub unit: Unit,
-    /// The label keys every series of this metric carries.
+    /// The label keys its series carry (the built-in phases of `coldstart.phase_duration` carry
+    /// only `phase`).
     pub labels: &'static [&'static str],
     /// What it measures.
     pub description: &'static str,
@@ -207,9 +211,8 @@ pub const ALL: &[MetricDef] = &[
         prometheus: "coldstart_phase_duration_seconds",
         kind: MetricKind::Histogram,
         unit: Unit::Seconds,
-        labels: &[LABEL_PHASE],
-        description:
-            "Duration of one start-up phase (init, wait_for_first_event, to_first_invocation).",
+        labels: &[LABEL_PHASE, LABEL_DURING, LABEL_OUTCOME],
+        description: "Duration of one start-up phase: the built-in ones (init, wait_for_first_event, to_first_invocation; phase label only) and named phases of your code (nested phases and lazy statics excluded), by where they ran and outcome.",
     },
     MetricDef {
         name: LAZY_INIT_DURATION,

@@ -73,8 +73,14 @@ pub fn process_start() -> (Instant, StartSource) {
 /// `at` as whole nanoseconds since [`process_start`], plus one, so that 0 can stand for "never"
 /// in an atomic. The invocation timeline and the memory sampler store instants this way.
 pub(crate) fn start_offset(at: Instant) -> u64 {
-    let since = at.saturating_duration_since(process_start().0);
+    let since = since_process_start(at);
     u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+}
+
+/// `at` as time since [`process_start`] (zero for an earlier instant): a place on the start-up
+/// timeline.
+pub(crate) fn since_process_start(at: Instant) -> Duration {
+    at.saturating_duration_since(process_start().0)
 }
 
 /// Marks the end of INIT: call it right before the runtime loop starts (after building clients,

@@ -1,4 +1,7 @@
-//! Timing one attempt to initialize a static, with nested attempts subtracted, and recording it.
+//! Timing one attempt at some work, with nested attempts subtracted, and handing the result to
+//! what was timed: a lazy static's initializer (its `Meta`, in `slot.rs`) or a named phase of
+//! user code (`crate::named_phases`). Both share one thread-local stack of frames, so a phase
+//! excludes the lazy statics and phases nested in it, and a lazy static the phases nested in it.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -7,16 +10,16 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::slot::{Last, Meta};
+use super::slot::Meta;
 use super::vocabulary::{BoxFuture, During};
 use crate::invocation::Outcome;
-use crate::names;
+use crate::phases;
 
-/// One initializer running on this thread: time spent in attempts nested inside it, and where
-/// it is attributed (inherited by the nested ones).
+/// One attempt running on this thread: time spent in attempts nested inside it, and the `during`
+/// the nested ones inherit (`None`: they decide for themselves, from the invocation count).
 struct Frame {
     nested: Duration,
-    during: During,
+    during: Option<During>,
 }
 
 thread_local! {
@@ -25,110 +28,172 @@ thread_local! {
 
 fn current_frame_during() -> Option<During> {
     FRAMES
-        .try_with(|frames| frames.borrow().last().map(|frame| frame.during))
+        .try_with(|frames| frames.borrow().last().and_then(|frame| frame.during))
         .ok()
         .flatten()
 }
 
-/// One run of an initializer. Records itself exactly once: on [`Attempt::finish`], or when
-/// dropped unfinished (a panic unwinding through it, or an async initializer dropped).
-pub(super) struct Attempt<'a> {
-    meta: &'a Meta,
+fn frame_depth() -> usize {
+    FRAMES.try_with(|frames| frames.borrow().len()).unwrap_or(0)
+}
+
+/// Pops this thread's frames down to `index` (included), adding the time nested in them to
+/// `nested`. Frames above `index` belong to attempts that never ended (a leaked phase guard):
+/// what was nested in them is nested in this one too.
+fn leave(index: usize, nested: &mut Duration) {
+    let _ = FRAMES.try_with(|frames| {
+        let mut frames = frames.borrow_mut();
+        while frames.len() > index {
+            if let Some(frame) = frames.pop() {
+                *nested += frame.nested;
+            }
+        }
+    });
+}
+
+/// What kind of work an attempt times, which decides what the work nested in it inherits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FrameKind {
+    /// A lazy static's initializer: everything nested inherits its `during` (so a static built
+    /// by `prewarm` builds its dependencies as `prewarm` too).
+    Lazy,
+    /// A named phase: it passes on only a `during` it inherited itself, so a phase guard leaked
+    /// during INIT does not make later work on its thread look like INIT.
+    Phase,
+}
+
+/// How an attempt started: when, where it is attributed, and how many attempts enclosed it on its
+/// thread.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Start {
+    /// Since process start.
+    pub(crate) offset: Duration,
+    pub(crate) during: During,
+    pub(crate) depth: u32,
+}
+
+/// How an attempt ended: its exclusive and inclusive durations and its outcome.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct End {
+    pub(crate) duration: Duration,
+    pub(crate) inclusive: Duration,
+    pub(crate) outcome: Outcome,
+}
+
+/// What an attempt times, told when the attempt starts and (exactly once) when it ends.
+pub(crate) trait Subject {
+    fn started(&mut self, start: &Start);
+    fn ended(&mut self, start: &Start, end: &End);
+}
+
+/// One timed run. Records itself exactly once: on [`Attempt::finish`], or when dropped
+/// unfinished (a panic unwinding through it, or an async attempt dropped). One that is leaked
+/// (`mem::forget`) never records.
+pub(crate) struct Attempt<S: Subject> {
+    subject: S,
     started: Instant,
-    during: During,
+    start: Start,
+    /// What nested attempts inherit.
+    passes_on: Option<During>,
     nested: Duration,
     done: bool,
 }
 
-impl<'a> Attempt<'a> {
-    pub(super) fn start(meta: &'a Meta, forced: Option<During>) -> Attempt<'a> {
-        let during = forced
-            .or_else(current_frame_during)
-            .unwrap_or_else(During::now);
-        meta.stats().running += 1;
-        Attempt {
-            meta,
-            started: Instant::now(),
+impl<S: Subject> Attempt<S> {
+    /// Starts timing `subject`: `forced` says where it runs (prewarm, a ping); otherwise the
+    /// enclosing attempt on this thread decides, or else [`During::now`].
+    pub(crate) fn start(mut subject: S, forced: Option<During>, kind: FrameKind) -> Attempt<S> {
+        let inherited = forced.or_else(current_frame_during);
+        let during = inherited.unwrap_or_else(During::now);
+        let passes_on = match kind {
+            FrameKind::Lazy => Some(during),
+            FrameKind::Phase => inherited,
+        };
+        let started = Instant::now();
+        let start = Start {
+            offset: phases::since_process_start(started),
             during,
+            depth: u32::try_from(frame_depth()).unwrap_or(u32::MAX),
+        };
+        subject.started(&start);
+        Attempt {
+            subject,
+            started,
+            start,
+            passes_on,
             nested: Duration::ZERO,
             done: false,
         }
     }
 
-    /// Runs `f` with this attempt as the innermost frame of the thread.
-    pub(super) fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        struct Exit<'n> {
-            depth: usize,
-            nested: &'n mut Duration,
-        }
-        impl Drop for Exit<'_> {
-            fn drop(&mut self) {
-                let _ = FRAMES.try_with(|frames| {
-                    let mut frames = frames.borrow_mut();
-                    while frames.len() > self.depth {
-                        if let Some(frame) = frames.pop() {
-                            *self.nested += frame.nested;
-                        }
-                    }
-                });
-            }
-        }
-        let depth = FRAMES
+    /// Where this attempt is attributed.
+    pub(crate) fn during(&self) -> During {
+        self.start.during
+    }
+
+    /// Makes this attempt the innermost frame of the thread until [`Attempt::exit`] with the
+    /// returned index.
+    pub(crate) fn enter(&self) -> usize {
+        FRAMES
             .try_with(|frames| {
                 let mut frames = frames.borrow_mut();
                 frames.push(Frame {
                     nested: Duration::ZERO,
-                    during: self.during,
+                    during: self.passes_on,
                 });
                 frames.len() - 1
             })
-            .unwrap_or(usize::MAX);
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Leaves the frame [`Attempt::enter`] returned `index` for.
+    pub(crate) fn exit(&mut self, index: usize) {
+        leave(index, &mut self.nested);
+    }
+
+    /// Runs `f` with this attempt as the innermost frame of the thread.
+    pub(crate) fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        struct Exit<'n> {
+            index: usize,
+            nested: &'n mut Duration,
+        }
+        impl Drop for Exit<'_> {
+            fn drop(&mut self) {
+                leave(self.index, self.nested);
+            }
+        }
+        let index = self.enter();
         let _exit = Exit {
-            depth,
+            index,
             nested: &mut self.nested,
         };
         f()
     }
 
-    pub(super) fn finish(&mut self, outcome: Outcome) {
+    /// Ends the attempt (its frame must have been left) and records it.
+    pub(crate) fn finish(&mut self, outcome: Outcome) {
         if self.done {
             return;
         }
         self.done = true;
         let inclusive = self.started.elapsed();
         let duration = inclusive.saturating_sub(self.nested);
-        // Whoever runs on this thread around us (an outer initializer) did not spend this time.
+        // Whoever runs on this thread around us (an outer attempt) did not spend this time.
         let _ = FRAMES.try_with(|frames| {
             if let Some(outer) = frames.borrow_mut().last_mut() {
                 outer.nested += inclusive;
             }
         });
-        {
-            let mut stats = self.meta.stats();
-            stats.running = stats.running.saturating_sub(1);
-            if outcome.is_ok() {
-                stats.ready = true;
-            } else {
-                stats.failures += 1;
-            }
-            stats.spent += duration;
-            stats.last = Some(Last {
-                duration,
-                inclusive,
-                during: self.during,
-            });
-        }
-        metrics::histogram!(
-            names::LAZY_INIT_DURATION,
-            names::LABEL_LAZY => self.meta.name,
-            names::LABEL_DURING => self.during.as_str(),
-            names::LABEL_OUTCOME => outcome.as_str(),
-        )
-        .record(duration.as_secs_f64());
+        let end = End {
+            duration,
+            inclusive,
+            outcome,
+        };
+        self.subject.ended(&self.start, &end);
     }
 }
 
-impl Drop for Attempt<'_> {
+impl<S: Subject> Drop for Attempt<S> {
     fn drop(&mut self) {
         self.finish(if std::thread::panicking() {
             Outcome::Panic
@@ -140,7 +205,7 @@ impl Drop for Attempt<'_> {
 
 /// An async initializer's future, timed: every poll runs inside the attempt's frame.
 pub(super) struct Timed<'a, T> {
-    attempt: Attempt<'a>,
+    attempt: Attempt<&'a Meta>,
     future: BoxFuture<T>,
     outcome: fn(&T) -> Outcome,
 }
@@ -152,7 +217,7 @@ impl<'a, T> Timed<'a, T> {
         init: fn() -> BoxFuture<T>,
         outcome: fn(&T) -> Outcome,
     ) -> Timed<'a, T> {
-        let mut attempt = Attempt::start(meta, forced);
+        let mut attempt = Attempt::start(meta, forced, FrameKind::Lazy);
         // Whatever the initializer does before returning its future is timed too.
         let future = attempt.run(init);
         Timed {

@@ -72,7 +72,8 @@
 //!
 //! Inside: the words ([`During`], [`Form`], [`State`], [`LazyInfo`]) in `vocabulary.rs`; the
 //! cell, initializer and bookkeeping every form shares in `slot.rs`; one timed attempt in
-//! `attempt.rs`; the four thin forms in `forms.rs`; the registry in `registry.rs`, read by
+//! `attempt.rs` (whose frame stack [named phases](crate::named_phases) share, so each
+//! excludes the other); the four thin forms in `forms.rs`; the registry in `registry.rs`, read by
 //! [`statics`] and [`prewarm`].
 
 mod attempt;
@@ -89,5 +90,6 @@ pub use self::prewarm::{prewarm, Prewarmed};
 pub use self::statics::{statics, Statics};
 pub use self::vocabulary::{BoxFuture, During, Form, LazyInfo, State};
 
+pub(crate) use self::attempt::{Attempt, End, FrameKind, Start, Subject};
 #[cfg(feature = "lambda")]
 pub(crate) use self::prewarm::prewarm_as;

@@ -6,8 +6,9 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::attempt::{always_ok, result_outcome, Attempt, Timed};
+use super::attempt::{always_ok, result_outcome, Attempt, End, FrameKind, Start, Subject, Timed};
 use super::vocabulary::{BoxFuture, During, Form, LazyInfo, State};
+use crate::names;
 
 /// The cell of the sync forms: `get_or_try_init` lets a failed attempt be retried.
 pub(super) type SyncCell<T> = once_cell::sync::OnceCell<T>;
@@ -88,7 +89,7 @@ impl<T> Slot<SyncCell<T>, fn() -> T> {
     #[inline(never)]
     pub(super) fn initialize(&self, forced: Option<During>) -> &T {
         self.cell.get_or_init(|| {
-            let mut attempt = Attempt::start(&self.meta, forced);
+            let mut attempt = Attempt::start(&self.meta, forced, FrameKind::Lazy);
             let value = attempt.run(self.init);
             attempt.finish(always_ok(&value));
             value
@@ -102,7 +103,7 @@ impl<T, E> Slot<SyncCell<T>, fn() -> Result<T, E>> {
     #[inline(never)]
     pub(super) fn try_initialize(&self, forced: Option<During>) -> Result<&T, E> {
         self.cell.get_or_try_init(|| {
-            let mut attempt = Attempt::start(&self.meta, forced);
+            let mut attempt = Attempt::start(&self.meta, forced, FrameKind::Lazy);
             let result = attempt.run(self.init);
             attempt.finish(result_outcome(&result));
             result
@@ -148,6 +149,10 @@ pub(super) struct Last {
     pub(super) duration: Duration,
     pub(super) inclusive: Duration,
     pub(super) during: During,
+    /// Its start, since process start.
+    pub(super) started: Duration,
+    /// How many attempts (lazy statics, phases) enclosed it on its thread.
+    pub(super) depth: u32,
 }
 
 /// A static's attempts so far.
@@ -214,7 +219,43 @@ impl Meta {
             inclusive: stats.last.as_ref().map(|last| last.inclusive),
             during: stats.last.as_ref().map(|last| last.during),
             spent: stats.spent,
+            started: stats.last.as_ref().map(|last| last.started),
+            depth: stats.last.as_ref().map_or(0, |last| last.depth),
         }
+    }
+}
+
+/// A lazy static's attempt updates its bookkeeping and records `coldstart.lazy_init_duration`.
+impl Subject for &Meta {
+    fn started(&mut self, _: &Start) {
+        self.stats().running += 1;
+    }
+
+    fn ended(&mut self, start: &Start, end: &End) {
+        {
+            let mut stats = self.stats();
+            stats.running = stats.running.saturating_sub(1);
+            if end.outcome.is_ok() {
+                stats.ready = true;
+            } else {
+                stats.failures += 1;
+            }
+            stats.spent += end.duration;
+            stats.last = Some(Last {
+                duration: end.duration,
+                inclusive: end.inclusive,
+                during: start.during,
+                started: start.offset,
+                depth: start.depth,
+            });
+        }
+        metrics::histogram!(
+            names::LAZY_INIT_DURATION,
+            names::LABEL_LAZY => self.name,
+            names::LABEL_DURING => start.during.as_str(),
+            names::LABEL_OUTCOME => end.outcome.as_str(),
+        )
+        .record(end.duration.as_secs_f64());
     }
 }
 

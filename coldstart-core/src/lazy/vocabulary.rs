@@ -227,4 +227,10 @@ pub struct LazyInfo {
     pub during: Option<During>,
     /// Exclusive time of every finished attempt, failed ones included: what the static cost.
     pub spent: Duration,
+    /// When the last finished attempt started, since process start
+    /// ([`process_start`](crate::phases::process_start)): its place in the start-up timeline.
+    pub started: Option<Duration>,
+    /// How many lazy initializers and [named phases](crate::named_phases) enclosed the last
+    /// finished attempt on its thread (0: none).
+    pub depth: u32,
 }

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{ms, ColdStartReport};
+use super::{ms, ColdStartReport, TimelineKind};
+use crate::invocation::Outcome;
 use crate::lazy::During;
 use crate::phases::StartSource;
 
@@ -53,6 +54,7 @@ impl ColdStartReport {
             json.key("module").str(info.module_path);
             json.key("state").str(&info.state.to_string());
             json.key("ms").opt_ms(info.duration);
+            json.key("start_ms").opt_ms(info.started);
             json.key("spent_ms").ms(info.spent);
             json.key("during").opt_str(info.during.map(During::as_str));
             json.key("invocation")
@@ -60,6 +62,27 @@ impl ColdStartReport {
             json.key("prewarm").bool(info.prewarm);
             json.key("failures")
                 .opt_uint(Some(u64::from(info.failures)));
+            json.close('}');
+        }
+        json.close(']');
+        json.key("timeline").open('[');
+        for (i, entry) in self.timeline.iter().enumerate() {
+            if i > 0 {
+                json.0.push(',');
+            }
+            json.open('{');
+            json.first_key("kind").str(entry.kind.as_str());
+            json.key("name").str(entry.name);
+            json.key("start_ms").ms(entry.started);
+            json.key("ms").opt_ms(entry.duration);
+            json.key("inclusive_ms").opt_ms(entry.inclusive);
+            json.key("depth").opt_uint(Some(u64::from(entry.depth)));
+            json.key("during").str(entry.during.as_str());
+            json.key("invocation").opt_uint(entry.during.invocation());
+            if entry.kind == TimelineKind::Phase {
+                json.key("outcome")
+                    .str(entry.outcome.map_or("open", Outcome::as_str));
+            }
             json.close('}');
         }
         json.close(']');

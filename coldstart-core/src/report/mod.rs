@@ -37,6 +37,7 @@ use crate::environment::Environment;
 use crate::invocation::{self, FirstRealInvocation, Outcome, StartKind};
 use crate::lazy::{self, During, LazyInfo};
 use crate::memory::{self, MemoryUsage};
+use crate::named_phases::{self, PhaseRun};
 use crate::phases::{self, StartSource};
 
 mod json;
@@ -79,10 +80,121 @@ pub struct ColdStartReport {
     pub user_facing: Option<Duration>,
     /// Every lazy static, most expensive first.
     pub lazies: Vec<LazyInfo>,
+    /// The start-up timeline: every run of a [named phase](crate::named_phases) (the first
+    /// [`KEPT_RUNS`](named_phases::KEPT_RUNS)) and every lazy static's last initialization, in
+    /// the order they started. Work that ran concurrently overlaps here as it did.
+    pub timeline: Vec<TimelineEntry>,
     /// Memory after the first invocation, if `/proc` could be read.
     pub memory: Option<MemoryUsage>,
     /// The cold-start budget and its verdict, when a budget applies to a user-facing cold start.
     pub budget: Option<Budget>,
+}
+
+/// What a [`TimelineEntry`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimelineKind {
+    /// A run of a [named phase](crate::named_phases).
+    Phase,
+    /// A lazy static's last finished initialization.
+    Lazy,
+}
+
+impl TimelineKind {
+    /// `phase` or `lazy`, as the JSON line writes it.
+    ///
+    /// ```
+    /// assert_eq!(coldstart::report::TimelineKind::Phase.as_str(), "phase");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimelineKind::Phase => "phase",
+            TimelineKind::Lazy => "lazy",
+        }
+    }
+}
+
+/// One row of the start-up timeline: where some work started and what it cost.
+///
+/// ```
+/// use coldstart::report::{TimelineEntry, TimelineKind};
+///
+/// #[coldstart::cold_start_handler]
+/// fn handler(event: u32) -> u32 {
+///     event
+/// }
+///
+/// coldstart::phase("load config", || ());
+/// handler(1);
+/// let report = coldstart::cold_start_report().unwrap();
+/// let entry: &TimelineEntry = &report.timeline[0];
+/// assert_eq!((entry.kind, entry.name), (TimelineKind::Phase, "load config"));
+/// assert!(entry.duration.is_some());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimelineEntry {
+    /// A named phase or a lazy static.
+    pub kind: TimelineKind,
+    /// The phase's or the static's name.
+    pub name: &'static str,
+    /// When it started, since [`process_start`](crate::phases::process_start).
+    pub started: Duration,
+    /// How many phases and lazy initializers enclosed it on its thread (0: none).
+    pub depth: u32,
+    /// Where it ran: [`During::Init`] before any invocation, otherwise after INIT (see
+    /// [`During`]).
+    pub during: During,
+    /// Its exclusive duration (nested phases and lazy statics subtracted); `None` for a phase
+    /// still open (running, or a leaked guard).
+    pub duration: Option<Duration>,
+    /// Its inclusive duration; `None` for a phase still open.
+    pub inclusive: Option<Duration>,
+    /// How a phase's run ended; `None` while open, and for a lazy static (its state is in
+    /// [`ColdStartReport::lazies`]).
+    pub outcome: Option<Outcome>,
+}
+
+impl TimelineEntry {
+    fn phase(run: PhaseRun) -> TimelineEntry {
+        TimelineEntry {
+            kind: TimelineKind::Phase,
+            name: run.name,
+            started: run.started,
+            depth: run.depth,
+            during: run.during,
+            duration: run.duration,
+            inclusive: run.inclusive,
+            outcome: run.outcome,
+        }
+    }
+
+    fn lazy(info: &LazyInfo) -> Option<TimelineEntry> {
+        Some(TimelineEntry {
+            kind: TimelineKind::Lazy,
+            name: info.name,
+            started: info.started?,
+            depth: info.depth,
+            during: info.during?,
+            duration: info.duration,
+            inclusive: info.inclusive,
+            outcome: None,
+        })
+    }
+}
+
+/// Every named phase's run and every lazy static's last initialization, in the order they
+/// started (an enclosing one before what it encloses).
+fn timeline(lazies: &[LazyInfo]) -> Vec<TimelineEntry> {
+    let mut entries: Vec<TimelineEntry> = named_phases::runs()
+        .into_iter()
+        .map(TimelineEntry::phase)
+        .chain(lazies.iter().filter_map(TimelineEntry::lazy))
+        .collect();
+    crate::sort::sort_by(&mut entries, |a, b| {
+        (a.started, a.depth, a.name) < (b.started, b.depth, b.name)
+    });
+    entries
 }
 
 /// A cold-start budget and how a user-facing cold start measured up.
@@ -95,8 +207,8 @@ pub struct Budget {
     pub took: Duration,
     /// By how much it was exceeded; `None` when within budget.
     pub exceeded_by: Option<Duration>,
-    /// What the time went to, largest first: the phases, and the lazy statics a request or INIT
-    /// paid for (a lazy static's time is part of the phase it ran in).
+    /// What the time went to, largest first: the phases, and the lazy statics and named phases a
+    /// request or INIT paid for (their time is part of the built-in phase they ran in).
     pub dominant: Vec<(String, Duration)>,
 }
 
@@ -152,6 +264,7 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
         .filter(|_| first_event_was_real)
         .map(|arrived| first.started_at.saturating_duration_since(arrived));
     let lazies = lazy::statics().lazies;
+    let timeline = timeline(&lazies);
     let user_facing = first.user_facing_cold_start();
     let budget = match (first.budget, user_facing) {
         (Some(budget), Some(took)) => Some(Budget {
@@ -167,6 +280,7 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
                     first_invocation: first.duration(),
                 },
                 &lazies,
+                &timeline,
             ),
         }),
         _ => None,
@@ -186,6 +300,7 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
         first_invocation: first.duration(),
         user_facing,
         lazies,
+        timeline,
         memory,
         budget,
     })
@@ -202,7 +317,11 @@ struct Phases {
 
 /// The phases of a user-facing cold start and the lazy statics it paid for, largest first, named
 /// as the report's rows and the `phase` label name them.
-fn dominant(phases: Phases, lazies: &[LazyInfo]) -> Vec<(String, Duration)> {
+fn dominant(
+    phases: Phases,
+    lazies: &[LazyInfo],
+    timeline: &[TimelineEntry],
+) -> Vec<(String, Duration)> {
     let mut parts: Vec<(String, Duration)> = Vec::new();
     match (phases.init, phases.wait_for_first_event) {
         (Some(init), Some(wait)) => {
@@ -228,6 +347,17 @@ fn dominant(phases: Phases, lazies: &[LazyInfo]) -> Vec<(String, Duration)> {
                 None => format!("lazy `{}` (during {paid})", info.name),
             };
             parts.push((what, duration));
+        }
+    }
+    // Named phases, exclusive of what they enclose, as lazy statics are.
+    for entry in timeline.iter().filter(|e| e.kind == TimelineKind::Phase) {
+        let paid = match entry.during {
+            During::Init | During::Prewarm => "INIT",
+            During::Invocation { number: 1, .. } => "the first invocation",
+            _ => continue,
+        };
+        if let Some(duration) = entry.duration {
+            parts.push((format!("phase `{}` (during {paid})", entry.name), duration));
         }
     }
     parts.retain(|(_, duration)| !duration.is_zero());

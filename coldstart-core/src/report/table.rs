@@ -3,7 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{module_if_name_repeats, ms, ColdStartReport};
+use super::{module_if_name_repeats, ms, ColdStartReport, TimelineEntry, TimelineKind};
+
+/// The width of the waterfall's bars, in characters.
+const BAR_WIDTH: usize = 32;
 
 impl fmt::Display for ColdStartReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -85,6 +88,7 @@ impl fmt::Display for ColdStartReport {
                 )?,
             }
         }
+        self.waterfall(f)?;
         if !self.lazies.is_empty() {
             writeln!(f, "  lazy statics, most expensive first:")?;
             for info in &self.lazies {
@@ -103,6 +107,72 @@ impl fmt::Display for ColdStartReport {
         }
         if let Some(memory) = &self.memory {
             writeln!(f, "  memory: {}", memory.sizing_hint(env.memory_size_mb()))?;
+        }
+        Ok(())
+    }
+}
+
+impl ColdStartReport {
+    /// The timeline as a waterfall: one row per entry in the order they started, indented by
+    /// nesting, with its start, its exclusive duration and a bar from its start to its end
+    /// (inclusive) on a scale from process start to the last end or init end.
+    fn waterfall(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.timeline.is_empty() {
+            return Ok(());
+        }
+        let end = |entry: &TimelineEntry| entry.started + entry.inclusive.unwrap_or_default();
+        let scale = self
+            .timeline
+            .iter()
+            .map(end)
+            .chain(self.init)
+            .max()
+            .unwrap_or_default()
+            .max(Duration::from_nanos(1));
+        let column = |at: Duration| {
+            let at = (at.as_secs_f64() / scale.as_secs_f64() * BAR_WIDTH as f64).round();
+            (at as usize).min(BAR_WIDTH)
+        };
+        writeln!(
+            f,
+            "  timeline (start since process start, own time, bar to {:.3} ms{}):",
+            ms(scale),
+            if self.init.is_some() {
+                "; `:` is init end"
+            } else {
+                ""
+            }
+        )?;
+        let init_end = self.init.map(|init| column(init).min(BAR_WIDTH - 1));
+        for entry in &self.timeline {
+            let from = column(entry.started).min(BAR_WIDTH - 1);
+            let to = column(end(entry)).max(from + 1);
+            let bar: String = (0..BAR_WIDTH)
+                .map(|i| match (i >= from && i < to, Some(i) == init_end) {
+                    (true, _) => '#',
+                    (false, true) => ':',
+                    (false, false) => ' ',
+                })
+                .collect();
+            let label = match entry.kind {
+                TimelineKind::Phase => entry.name.to_owned(),
+                TimelineKind::Lazy => format!("lazy {}", entry.name),
+            };
+            let indent = "  ".repeat(entry.depth.min(8) as usize);
+            let name = format!("{indent}{label}");
+            let cost = entry.duration.map_or_else(
+                || format!("{:>10}", "open"),
+                |d| format!("{:>7.3} ms", ms(d)),
+            );
+            let mut during = entry.during.to_string();
+            if let Some(outcome) = entry.outcome.filter(|o| !o.is_ok()) {
+                during = format!("{during}, {outcome}");
+            }
+            writeln!(
+                f,
+                "    {name:<28} {:>9.3} ms {cost}  |{bar}|  {during}",
+                ms(entry.started)
+            )?;
         }
         Ok(())
     }
