@@ -380,7 +380,9 @@ impl Coldstart {
     /// [`Outcome::Timeout`], so the data leaves before Lambda stops the environment at the
     /// deadline. A handler that finishes inside the margin after all is still counted once, as
     /// a timeout (nothing more is recorded or flushed for it): keep the margin above your flush's
-    /// duration and well below your function's timeout.
+    /// duration and well below your function's timeout. The watchdog's thread starts after the
+    /// environment's first response, so that no cold request pays for starting it: the first
+    /// invocation of an environment is not watched.
     ///
     /// ```
     /// use std::time::Duration;
@@ -451,9 +453,7 @@ impl Coldstart {
         } else {
             None
         };
-        if !timeouts::start(self.shared.clone(), self.shared.timeout_margin) {
-            eprintln!("coldstart: no thread could be started to watch for timeouts; they are not recorded");
-        }
+        timeouts::set_up(self.shared.clone(), self.shared.timeout_margin);
         invocation::set_proactive_threshold(self.shared.proactive_threshold);
         if let Some(budget) = self.shared.cold_start_budget {
             invocation::set_cold_start_budget(budget);

@@ -468,6 +468,7 @@ impl<F: Future> Future for AfterResponse<F> {
         }
         let output = ready!(polled);
         crate::after_response::after_response();
+        super::timeouts::run_after_first_response();
         if let Some(shared) = this.flush.take() {
             match this.outcome.take() {
                 // Flushed by the timeout watchdog already.

@@ -10,9 +10,14 @@
 //! idle it sleeps for the shortest deadline span seen (minus the margin), and every later
 //! invocation's deadline is at least that far away.
 //!
+//! Its thread starts after the first response is posted, not during INIT: starting a thread
+//! before the first `/next` added ~110 µs to exec → first response on the benchmark VM (5 % of a
+//! local cold start, see BENCHMARKS.md), paid by every cold request. So an environment's first
+//! invocation is not watched: if it times out, nothing records it.
+//!
 //! [`Coldstart::timeout_margin`]: super::Coldstart::timeout_margin
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -52,7 +57,9 @@ struct Watchdog {
     next_id: AtomicU64,
 }
 
-static WATCHDOG: OnceLock<Option<Watchdog>> = OnceLock::new();
+static WATCHDOG: OnceLock<Arc<Watchdog>> = OnceLock::new();
+/// The watchdog's thread has been started (or could not be).
+static RUNNING: AtomicBool = AtomicBool::new(false);
 
 impl Watchdog {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -60,44 +67,59 @@ impl Watchdog {
     }
 }
 
-/// Starts the watchdog (once per process; `Coldstart::end_init` calls it) unless the margin is
-/// zero. Returns `false` when no thread could be started.
-pub(super) fn start(shared: Arc<Shared>, margin: Duration) -> bool {
+/// Sets the watchdog up (once per process; `Coldstart::end_init` calls it) unless the margin is
+/// zero; its thread starts with [`run_after_first_response`].
+pub(super) fn set_up(shared: Arc<Shared>, margin: Duration) {
     if margin.is_zero() {
-        return true;
+        return;
     }
-    WATCHDOG
-        .get_or_init(|| {
-            let watchdog = Watchdog {
-                state: Mutex::new(State {
-                    entries: Vec::with_capacity(4),
-                    target: Instant::now() + IDLE_SLEEP,
-                    idle_span: None,
-                }),
-                changed: Condvar::new(),
-                shared,
-                margin,
-                next_id: AtomicU64::new(0),
-            };
-            invocation::timeouts::on_begin(began);
-            crate::spawn_detached("coldstart-timeout", Box::new(serve)).then_some(watchdog)
-        })
-        .is_some()
+    let watchdog = Arc::new(Watchdog {
+        state: Mutex::new(State {
+            entries: Vec::with_capacity(4),
+            target: Instant::now() + IDLE_SLEEP,
+            idle_span: None,
+        }),
+        changed: Condvar::new(),
+        shared,
+        margin,
+        next_id: AtomicU64::new(0),
+    });
+    if WATCHDOG.set(watchdog).is_ok() {
+        invocation::timeouts::on_begin(began);
+    }
+}
+
+/// After every response (the layer's `AfterResponse`): starts the watchdog's thread the first
+/// time, one atomic load after that.
+#[inline]
+pub(super) fn run_after_first_response() {
+    if !RUNNING.load(Ordering::Relaxed) {
+        start_thread();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn start_thread() {
+    if RUNNING.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let Some(watchdog) = WATCHDOG.get() else {
+        return;
+    };
+    let served = watchdog.clone();
+    if !crate::spawn_detached("coldstart-timeout", Box::new(move || serve(&served))) {
+        eprintln!(
+            "coldstart: no thread could be started to watch for timeouts; they are not recorded"
+        );
+    }
 }
 
 fn watchdog() -> Option<&'static Watchdog> {
-    WATCHDOG.get().and_then(Option::as_ref)
+    WATCHDOG.get().map(|watchdog| &**watchdog)
 }
 
-fn serve() {
-    // The thread starts inside `get_or_init`: wait until the watchdog is stored.
-    let watchdog = loop {
-        match WATCHDOG.get() {
-            Some(Some(watchdog)) => break watchdog,
-            Some(None) => return,
-            None => std::thread::yield_now(),
-        }
-    };
+fn serve(watchdog: &Watchdog) {
     let mut state = watchdog.lock();
     loop {
         let now = Instant::now();
