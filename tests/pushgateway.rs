@@ -10,8 +10,6 @@ use coldstart::lambda::Coldstart;
 use coldstart::prometheus::{self, Pushgateway};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,21 +19,6 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         return Err("failed on purpose".into());
     }
     Ok(event.payload)
-}
-
-/// `GET /metrics` from the gateway, as text. HTTP/1.0, so that the body is not chunked: with
-/// HTTP/1.1 the gateway sends `Transfer-Encoding: chunked`, and a chunk-size line landing inside a
-/// series line made that line unfindable (a flaky "missing from the gateway").
-fn scrape(url: &str) -> String {
-    let authority = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(authority).expect("the Pushgateway is reachable");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 /// When each push was accepted by the gateway.
@@ -91,7 +74,7 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
     }
 
     // The last push came after the last response, before the next /next: the gateway has it all.
-    let metrics = scrape(&url);
+    let metrics = support::scrape(&url);
     let series = |name: &str, labels: &str| {
         format!(r#"{name}{{handler="pushed",instance="{instance}",job="coldstart-test"{labels}}}"#)
     };

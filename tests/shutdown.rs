@@ -15,8 +15,7 @@ use coldstart::local::LocalRuntimeApi;
 use coldstart::prometheus::{self, Pushgateway};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -85,7 +84,7 @@ fn pushgateway_recipe(coldstart: Coldstart) -> Coldstart {
             let pushed = gateway.push(&handle);
             println!("hook: final push ok={}", pushed.is_ok());
             let marker = format!(r#"test_final_flushes{{instance="{instance}",job="{JOB}"}} 1"#);
-            let seen = scrape(&url).lines().any(|line| line == marker);
+            let seen = support::scrape(&url).lines().any(|line| line == marker);
             println!("hook: the gateway had the final push={seen}");
             let deleted = gateway.delete();
             println!("hook: delete ok={}", deleted.is_ok());
@@ -264,19 +263,6 @@ fn without_a_hook_nothing_registers_and_sigterm_kills_as_before() {
     assert_eq!(status.signal(), Some(15), "{status:?}\n{stderr}");
 }
 
-/// `GET /metrics` from the gateway, as text (HTTP/1.0: no chunked body).
-fn scrape(url: &str) -> String {
-    let authority = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(authority).expect("the Pushgateway is reachable");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
 #[test]
 #[ignore = "needs a Pushgateway at COLDSTART_PUSHGATEWAY_URL (.ci/run starts one)"]
 fn at_sigterm_the_recipe_pushes_last_then_deletes_the_group_from_a_real_pushgateway() {
@@ -292,7 +278,7 @@ fn at_sigterm_the_recipe_pushes_last_then_deletes_the_group_from_a_real_pushgate
     serve(&api, &mut child, 3, true);
     let ours = format!(r#"instance="{instance}""#);
     let group_lines = |metrics: &str| metrics.lines().filter(|l| l.contains(&ours)).count();
-    let before = scrape(&url);
+    let before = support::scrape(&url);
     assert!(
         before
             .lines()
@@ -313,6 +299,6 @@ fn at_sigterm_the_recipe_pushes_last_then_deletes_the_group_from_a_real_pushgate
         ],
         "{stdout}\n{stderr}"
     );
-    let after = scrape(&url);
+    let after = support::scrape(&url);
     assert_eq!(group_lines(&after), 0, "the group is gone:\n{after}");
 }

@@ -115,3 +115,19 @@ impl Recorded {
             .collect()
     }
 }
+
+/// `GET /metrics` from a Pushgateway at `url`, as text. HTTP/1.0, so that the body is not chunked:
+/// with HTTP/1.1 the gateway sends `Transfer-Encoding: chunked`, and a chunk-size line landing
+/// inside a series line made that line unfindable (a flaky "missing from the gateway").
+pub fn scrape(url: &str) -> String {
+    use std::io::{Read, Write};
+    let authority = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(authority).expect("the Pushgateway is reachable");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
