@@ -83,7 +83,9 @@ fn pushgateway_recipe(coldstart: Coldstart) -> Coldstart {
             metrics::counter!("test_final_flushes").increment(1);
             let pushed = gateway.push(&handle);
             println!("hook: final push ok={}", pushed.is_ok());
-            let marker = format!(r#"test_final_flushes{{instance="{instance}",job="{JOB}"}} 1"#);
+            // Counters are rendered with the `_total` suffix (Prometheus naming).
+            let marker =
+                format!(r#"test_final_flushes_total{{instance="{instance}",job="{JOB}"}} 1"#);
             let seen = support::scrape(&url).lines().any(|line| line == marker);
             println!("hook: the gateway had the final push={seen}");
             let deleted = gateway.delete();
