@@ -8,7 +8,8 @@
 //! `coldstart::prewarm()`), a connection pool built by an async initializer on the first request
 //! that needs it, and a geo database only some requests need (none do here). The real
 //! `lambda_runtime` loop serves three invocations from a local Runtime API (no AWS needed); then
-//! the report shows each static's cost and where it ran.
+//! the report shows each static's cost and where it ran. The prewarm runs inside a named phase
+//! (`coldstart::phase_async`), whose own time excludes the static it builds.
 
 use coldstart::local::LocalRuntimeApi;
 use coldstart::{cold_start_handler, lazy, phases};
@@ -89,8 +90,9 @@ fn main() -> Result<(), Error> {
         .build()?;
 
     let results = runtime.block_on(async {
-        // INIT: build the `prewarm` statics, then start the loop.
-        let prewarmed = coldstart::prewarm().await;
+        // INIT: build the `prewarm` statics inside a named phase (the phase's own time excludes
+        // the statics it builds), then start the loop.
+        let prewarmed = coldstart::phase_async("prewarm clients", coldstart::prewarm()).await;
         println!(
             "== prewarm: {:?} in {:.3} ms (failed: {:?})",
             prewarmed.initialized,
@@ -111,6 +113,18 @@ fn main() -> Result<(), Error> {
         if result.is_error() {
             return Err(format!("invocation {} failed", n + 1).into());
         }
+    }
+
+    println!("\n== named phases (start since process start, own time, inclusive time, where)");
+    for run in coldstart::named_phases::runs() {
+        println!(
+            "  {:<16} {:>8.3} ms {:>8.3} ms {:>8.3} ms  {}",
+            run.name,
+            run.started.as_secs_f64() * 1e3,
+            run.duration.unwrap_or_default().as_secs_f64() * 1e3,
+            run.inclusive.unwrap_or_default().as_secs_f64() * 1e3,
+            run.during
+        );
     }
 
     let report = coldstart::lazy::statics();
