@@ -65,6 +65,16 @@ fn provisioned_concurrency_prewarms_before_the_first_event() {
     assert_eq!(first.start_kind, StartKind::Provisioned);
     let recorded = support::Recorded::take();
     assert_eq!(recorded.counter(names::COLDSTARTS, &[]), 0);
+    // Its INIT is labelled as the provisioned one it was, apart from on-demand INITs.
+    assert_eq!(
+        recorded
+            .histogram(
+                names::INIT_DURATION,
+                &[("init_type", "provisioned-concurrency")]
+            )
+            .len(),
+        1
+    );
     assert_eq!(
         recorded.counter(names::INVOCATIONS, &[("start", "provisioned")]),
         1

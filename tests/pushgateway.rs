@@ -98,7 +98,7 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
         assert!(found.ends_with(&format!(" {value}")), "{found}");
     }
     let init = format!(
-        r#"faas_init_duration_seconds_count{{instance="{instance}",job="coldstart-test"}} 1"#
+        r#"faas_init_duration_seconds_count{{init_type="on-demand",instance="{instance}",job="coldstart-test"}} 1"#
     );
     assert!(metrics.lines().any(|l| l == init), "{init}\n{metrics}");
     assert_eq!(gateway.failures(), 0);

@@ -71,6 +71,24 @@ impl InitType {
         }
     }
 
+    /// The `init_type` label value: [`as_str`](Self::as_str) for the known types, `unknown` for
+    /// any other (a label takes values from a bounded set).
+    ///
+    /// ```
+    /// use coldstart::InitType;
+    /// assert_eq!(InitType::SnapStart.label(), "snap-start");
+    /// assert_eq!(InitType::Unknown("future-type".into()).label(), "unknown");
+    /// ```
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::OnDemand => "on-demand",
+            Self::ProvisionedConcurrency => "provisioned-concurrency",
+            Self::SnapStart => "snap-start",
+            Self::LambdaManagedInstances => "lambda-managed-instances",
+            Self::Unknown(_) => "unknown",
+        }
+    }
+
     /// Whether a request may have waited for this environment's INIT.
     ///
     /// `true` for [`InitType::OnDemand`] and, conservatively, for [`InitType::Unknown`] values;

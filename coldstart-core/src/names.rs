@@ -36,7 +36,9 @@ pub const ERRORS: &str = "faas.errors";
 pub const TIMEOUTS: &str = "faas.timeouts";
 /// `faas.invoke_duration`: the handler's own run time, in seconds.
 pub const INVOKE_DURATION: &str = "faas.invoke_duration";
-/// `faas.init_duration`: process start to init end, in seconds (needs init end to be marked).
+/// `faas.init_duration`: process start to init end, in seconds (needs init end to be marked),
+/// labelled with the init type, so that on-demand INITs (which a request may wait for) and
+/// provisioned or SnapStart ones are not mixed.
 pub const INIT_DURATION: &str = "faas.init_duration";
 /// `coldstart.phase_duration`: the duration of one start-up phase, in seconds: the built-in
 /// phases (label `phase` only) and [named phases](crate::named_phases) of user code (labels
@@ -72,6 +74,10 @@ pub const LABEL_START: &str = "start";
 /// Label: how a failed invocation ended (`error`, `panic`, `cancelled`), or how a lazy
 /// initializer's or a named phase's run ended (`ok`, `error`, `panic`, `cancelled`).
 pub const LABEL_OUTCOME: &str = "outcome";
+/// Label: how Lambda initialized the environment, on `faas.init_duration`: `on-demand`,
+/// `provisioned-concurrency`, `snap-start`, `lambda-managed-instances` or `unknown`
+/// ([`crate::environment::InitType::label`]).
+pub const LABEL_INIT_TYPE: &str = "init_type";
 /// Label: which start-up phase: a built-in one (see [`crate::phases`]) or a
 /// [named phase](crate::named_phases) (its name, from source code).
 pub const LABEL_PHASE: &str = "phase";
@@ -202,9 +208,8 @@ pub const ALL: &[MetricDef] = &[
         prometheus: "faas_init_duration_seconds",
         kind: MetricKind::Histogram,
         unit: Unit::Seconds,
-        labels: &[],
-        description:
-            "Process start to init end; recorded once per environment when init end is marked.",
+        labels: &[LABEL_INIT_TYPE],
+        description: "Process start to init end, by init type; recorded once per environment when init end is marked.",
     },
     MetricDef {
         name: PHASE_DURATION,

@@ -146,7 +146,8 @@ fn record_phases() {
             .saturating_duration_since(process_start)
             .as_secs_f64();
         phase(names::PHASE_INIT, init);
-        metrics::histogram!(names::INIT_DURATION).record(init);
+        let init_type = Environment::current_init_type().label();
+        metrics::histogram!(names::INIT_DURATION, names::LABEL_INIT_TYPE => init_type).record(init);
         phase(
             names::PHASE_WAIT_FOR_FIRST_EVENT,
             arrived.saturating_duration_since(init_end).as_secs_f64(),
