@@ -241,12 +241,10 @@ fn a_hanging_hook_is_cut_off_at_the_bound_and_the_process_exits_0() {
     let api = api("shutdown-hang");
     let mut child = spawn_function(&api, "hang", &[]);
     serve(&api, &mut child, 1, true);
-    let signalled = Instant::now();
     sigterm(&child);
+    // The hook sleeps 600 s: that the process exits 0 at all, and says why, shows it was cut off
+    // (the 400 ms bound itself is not asserted as a timing).
     let (status, stdout, stderr) = finish(&mut child);
-    // The hook sleeps 600 s; far below that means it was cut off (the exact bound is 400 ms,
-    // not asserted as a timing).
-    assert!(signalled.elapsed() < Duration::from_secs(60));
     assert_eq!(status.code(), Some(0), "{status:?}\n{stdout}\n{stderr}");
     assert!(
         stderr.contains("coldstart: the on_shutdown hook did not return within 400 ms"),

@@ -722,16 +722,20 @@ mod tests {
         assert_eq!(gateway.failures(), 2);
     }
 
-    /// Accepts one connection, reads a whole request whose body is `x 1\n`, answers `response`,
-    /// and returns the request text.
-    fn one_shot_gateway(response: &'static [u8]) -> (String, std::thread::JoinHandle<String>) {
+    /// Accepts one connection, reads a request up to the bytes it ends with (`x 1\n`, the body a
+    /// push sends here; `\r\n\r\n` for a delete, which has none), answers `response`, and
+    /// returns the request text.
+    fn one_shot_gateway_until(
+        end: &'static [u8],
+        response: &'static [u8],
+    ) -> (String, std::thread::JoinHandle<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
             let mut request = Vec::new();
             let mut buf = [0u8; 1024];
-            while !request.ends_with(b"x 1\n") {
+            while !request.ends_with(end) {
                 let n = conn.read(&mut buf).unwrap();
                 assert!(n > 0, "request ended early");
                 request.extend_from_slice(&buf[..n]);
@@ -744,7 +748,8 @@ mod tests {
 
     #[test]
     fn a_tiny_gateway_receives_the_put() {
-        let (url, server) = one_shot_gateway(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let (url, server) =
+            one_shot_gateway_until(b"x 1\n", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
         let gateway = Pushgateway::new(&format!("{url}/prefix/"), "tiny")
             .unwrap()
             .instance("i");
@@ -759,8 +764,10 @@ mod tests {
 
     #[test]
     fn delete_sends_a_delete_on_the_group_path() {
-        let (url, server) =
-            one_shot_gateway_for_delete(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+        let (url, server) = one_shot_gateway_until(
+            b"\r\n\r\n",
+            b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+        );
         let url = format!("{url}/prefix");
         let gateway = Pushgateway::new(&url, "gone").unwrap().instance("env/1");
         gateway.delete().unwrap();
@@ -786,7 +793,8 @@ mod tests {
         assert!(matches!(err, PushError::Timeout(_)), "{err:?}");
         drop(listener);
 
-        let (url, server) = one_shot_gateway_for_delete(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+        let (url, server) =
+            one_shot_gateway_until(b"\r\n\r\n", b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
         let err = Pushgateway::new(&url, "refused")
             .unwrap()
             .delete()
@@ -795,30 +803,9 @@ mod tests {
         assert!(matches!(err, PushError::Status(405)), "{err:?}");
     }
 
-    /// Accepts one connection, reads the head of a request without a body, answers `response`.
-    fn one_shot_gateway_for_delete(
-        response: &'static [u8],
-    ) -> (String, std::thread::JoinHandle<String>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.ends_with(b"\r\n\r\n") {
-                let n = conn.read(&mut buf).unwrap();
-                assert!(n > 0, "request ended early");
-                request.extend_from_slice(&buf[..n]);
-            }
-            conn.write_all(response).unwrap();
-            String::from_utf8(request).unwrap()
-        });
-        (url, server)
-    }
-
     #[test]
     fn a_non_2xx_answer_is_an_error() {
-        let (url, server) = one_shot_gateway(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        let (url, server) = one_shot_gateway_until(b"x 1\n", b"HTTP/1.1 400 Bad Request\r\n\r\n");
         let err = Pushgateway::new(&url, "bad")
             .unwrap()
             .push_text("x 1\n")

@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -14,7 +13,9 @@ use serde_json::{json, Value};
 
 use crate::headers::header_value_from_token;
 use crate::ids::generate_request_id;
-use crate::server::{accepted, error_response, method_not_allowed, not_found, ResponseBody};
+use crate::server::{
+    accepted, error_response, method_not_allowed, not_found, read_body, ResponseBody,
+};
 use crate::state::Shared;
 
 pub(crate) const EXTENSION_PREFIX: &str = "/2020-01-01/extension/";
@@ -75,15 +76,9 @@ async fn register(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Respo
             "the Lambda-Extension-Name header is missing",
         );
     };
-    let body = match body.collect().await {
+    let body = match read_body(body).await {
         Ok(collected) => collected.to_bytes(),
-        Err(err) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequest",
-                &format!("failed to read the request body: {err}"),
-            )
-        }
+        Err(refused) => return refused,
     };
     let events = match serde_json::from_slice::<Value>(&body) {
         Ok(doc) => doc

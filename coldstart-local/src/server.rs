@@ -200,15 +200,9 @@ async fn complete_invocation(
     is_error: bool,
 ) -> Response<ResponseBody> {
     let (parts, body) = req.into_parts();
-    let collected = match body.collect().await {
+    let collected = match read_body(body).await {
         Ok(collected) => collected,
-        Err(err) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequest",
-                &format!("failed to read the request body: {err}"),
-            )
-        }
+        Err(refused) => return refused,
     };
     let completed_at = Instant::now();
     let trailers = collected.trailers().cloned();
@@ -265,15 +259,9 @@ async fn init_error(
     phase: InitPhase,
 ) -> Response<ResponseBody> {
     let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
+    let body = match read_body(body).await {
         Ok(collected) => collected.to_bytes(),
-        Err(err) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequest",
-                &format!("failed to read the request body: {err}"),
-            )
-        }
+        Err(refused) => return refused,
     };
     let received_at = Instant::now();
     let (error_type, error_message) = parse_error_document(&parts.headers, &body);
@@ -326,6 +314,19 @@ fn empty_response(status: StatusCode) -> Response<ResponseBody> {
 
 pub(crate) fn accepted() -> Response<ResponseBody> {
     json_response(StatusCode::ACCEPTED, &json!({ "status": "OK" }))
+}
+
+/// Reads a whole request body, or the `400 InvalidRequest` answer to give when it cannot be read.
+pub(crate) async fn read_body(
+    body: Incoming,
+) -> Result<http_body_util::Collected<Bytes>, Response<ResponseBody>> {
+    body.collect().await.map_err(|err| {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            &format!("failed to read the request body: {err}"),
+        )
+    })
 }
 
 pub(crate) fn error_response(
