@@ -1013,4 +1013,48 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn cgroup_v2_prefers_the_own_cgroup_and_falls_back_to_the_top() {
+        let root = TempDir::new();
+        fs::write(
+            root.0.join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
+        fs::write(root.0.join("cgroup.subtree_control"), "cpu memory\n").unwrap();
+        let own = root.0.join("user.slice/session-1.scope");
+        fs::create_dir_all(&own).unwrap();
+        fs::write(own.join("cgroup.controllers"), "cpu memory\n").unwrap();
+        let info = format!("41 31 0:38 / {} rw - cgroup2 cgroup2 rw", root.0.display());
+        let system = system(&info, "0::/user.slice/session-1.scope\n");
+        // The own cgroup cannot delegate (here: it has no cgroup.subtree_control): the top can.
+        assert_eq!(
+            Layout::discover(&system).unwrap(),
+            Layout::V2 {
+                parent: root.0.clone()
+            }
+        );
+        fs::write(own.join("cgroup.subtree_control"), "memory cpu\n").unwrap();
+        assert_eq!(
+            Layout::discover(&system).unwrap(),
+            Layout::V2 {
+                parent: own.clone()
+            }
+        );
+
+        // Creating there stops at the first control file a real cgroup would have, and cleans up.
+        let error = Sandbox::create_with(SIZE_128, &system)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!("{}/coldstart-", own.display())),
+            "{error}"
+        );
+        assert!(
+            error.ends_with(" is not a cgroup file system: it has no cpu.max"),
+            "{error}"
+        );
+        assert_eq!(fs::read_dir(&own).unwrap().count(), 2);
+    }
 }
