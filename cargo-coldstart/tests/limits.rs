@@ -103,15 +103,6 @@ fn in_sandbox(mut command: Command, sandbox: &Sandbox) -> Command {
     command
 }
 
-/// Wall time from spawn to exit; the child must succeed.
-fn wall_time(mut command: Command) -> Duration {
-    let start = Instant::now();
-    let status = command.status().unwrap();
-    let wall = start.elapsed();
-    assert!(status.success(), "child failed: {status}");
-    wall
-}
-
 /// Runs `command` to a successful exit: its wall time from spawn, and its CPU time (user and
 /// system, all threads) from `wait4`, which reaps it.
 #[allow(clippy::zombie_processes)] // reaped by wait4, not Child::wait
@@ -252,14 +243,26 @@ fn at_1769_mb_a_cpu_bound_init_runs_at_full_speed() {
     let Some(sandbox) = sandbox(1769) else { return };
     let name = "at_1769_mb_a_cpu_bound_init_runs_at_full_speed";
     let work = format!("spin_ms={}", INIT_CPU.as_millis());
-    // Interleaved, so both see the same load on a shared machine.
-    let (mut free, mut limited) = (Duration::MAX, Duration::MAX);
+    // Interleaved, so both see the same load. One vCPU never slows a single-threaded INIT,
+    // so the two wall times match, but only when a core is idle: on a loaded machine both are
+    // stretched by the load, unequally from run to run, and the comparison says nothing about
+    // the quota. Then it is skipped, with the numbers.
+    let (mut free, mut limited, mut cost) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for _ in 0..4 {
-        free = free.min(wall_time(child(name, &work)));
-        limited = limited.min(wall_time(in_sandbox(child(name, &work), &sandbox)));
+        let (wall, cpu) = run_measured(child(name, &work));
+        (free, cost) = (free.min(wall), cost.min(cpu));
+        limited = limited.min(run_measured(in_sandbox(child(name, &work), &sandbox)).0);
     }
     let ratio = limited.as_secs_f64() / free.as_secs_f64();
-    eprintln!("free {free:?}, at 1769 MB {limited:?}: {ratio:.2}x (expected 1.00x ± 25 %)");
+    let core_was_free = free.as_secs_f64() <= cost.as_secs_f64() * 1.15;
+    eprintln!(
+        "INIT of {cost:?} CPU: {free:?} outside, {limited:?} at 1769 MB: {ratio:.2}x \
+         (expected 1.00x ± 25 %; core free: {core_was_free})"
+    );
+    if !core_was_free {
+        eprintln!("skipped the 1769 MB comparison: no idle core ({free:?} of wall time for {cost:?} of CPU)");
+        return;
+    }
     assert!(
         (ratio - 1.0).abs() <= 0.25,
         "at 1769 MB (one vCPU) the INIT took {ratio:.2}x as long as on a free core (free {free:?}, limited {limited:?})"
