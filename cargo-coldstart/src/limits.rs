@@ -50,6 +50,8 @@ const MAX_VCPUS: f64 = 6.0;
 const PERIOD_US: u64 = 100_000;
 /// The smallest quota the kernel accepts is 1 ms.
 const MIN_QUOTA_US: u64 = 1_000;
+/// The number in the next sandbox's name, `coldstart-<pid>-<n>`.
+static NEXT: AtomicU32 = AtomicU32::new(1);
 /// How long dropping a sandbox waits for its killed processes to leave the cgroup.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -257,12 +259,26 @@ impl Sandbox {
             });
         }
         let layout = Layout::discover(system)?;
-        static NEXT: AtomicU32 = AtomicU32::new(1);
-        let name = format!(
-            "coldstart-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let mut attempts = 0;
+        loop {
+            let name = format!(
+                "coldstart-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            match Sandbox::create_named(size, &layout, &name) {
+                // Left by an earlier process with this pid that did not clean up: next name.
+                Err(Unavailable::Io { error, .. })
+                    if error.kind() == io::ErrorKind::AlreadyExists && attempts < 100 =>
+                {
+                    attempts += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn create_named(size: LambdaSize, layout: &Layout, name: &str) -> Result<Sandbox, Unavailable> {
         // Built before the first mkdir, so that an error half-way drops it and removes what exists.
         let mut sandbox = Sandbox {
             dirs: Vec::new(),
@@ -278,8 +294,8 @@ impl Sandbox {
                 memory: memory_parent,
                 cpuacct,
             } => {
-                let cpu_dir = sandbox.make_dir(&cpu, &name)?;
-                let memory_dir = sandbox.make_dir(&memory_parent, &name)?;
+                let cpu_dir = sandbox.make_dir(cpu, name)?;
+                let memory_dir = sandbox.make_dir(memory_parent, name)?;
                 write_control(&cpu_dir.join("cpu.cfs_period_us"), &PERIOD_US.to_string())?;
                 write_control(&cpu_dir.join("cpu.cfs_quota_us"), &quota)?;
                 write_control(&memory_dir.join("memory.limit_in_bytes"), &memory)?;
@@ -292,7 +308,7 @@ impl Sandbox {
                 let acct_dir = match cpuacct {
                     Some(parent) if parent == cpu => Some(cpu_dir.clone()),
                     Some(parent) if parent == memory_parent => Some(memory_dir.clone()),
-                    Some(parent) => Some(sandbox.make_dir(&parent, &name)?),
+                    Some(parent) => Some(sandbox.make_dir(parent, name)?),
                     None => None,
                 };
                 sandbox.cpu_usage =
@@ -300,7 +316,7 @@ impl Sandbox {
                 sandbox.memory_peak = Some(memory_dir.join("memory.max_usage_in_bytes"));
             }
             Layout::V2 { parent } => {
-                let dir = sandbox.make_dir(&parent, &name)?;
+                let dir = sandbox.make_dir(parent, name)?;
                 write_control(&dir.join("cpu.max"), &format!("{quota} {PERIOD_US}"))?;
                 write_control(&dir.join("memory.max"), &memory)?;
                 let swap = dir.join("memory.swap.max");
@@ -1056,5 +1072,35 @@ mod tests {
             "{error}"
         );
         assert_eq!(fs::read_dir(&own).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_name_left_by_an_earlier_process_with_this_pid_is_skipped() {
+        let root = TempDir::new();
+        for controller in ["cpu", "memory"] {
+            fs::create_dir(root.0.join(controller)).unwrap();
+        }
+        let next = NEXT.load(Ordering::Relaxed);
+        let stale: Vec<String> = (next..next + 20)
+            .map(|n| format!("cpu/coldstart-{}-{n}", std::process::id()))
+            .collect();
+        for dir in &stale {
+            fs::create_dir(root.0.join(dir)).unwrap();
+        }
+        let info = format!(
+            "32 31 0:29 / {0}/cpu rw - cgroup cgroup rw,cpu\n35 31 0:32 / {0}/memory rw - cgroup cgroup rw,memory",
+            root.0.display()
+        );
+        let error =
+            Sandbox::create_with(SIZE_128, &system(&info, "2:cpu:/\n1:memory:/\n")).unwrap_err();
+        // Past the stale names to a fresh one, which then turns out not to be a cgroup.
+        assert!(
+            error.to_string().ends_with("it has no cpu.cfs_period_us"),
+            "{error}"
+        );
+        let mut expected = stale.clone();
+        expected.extend(["cpu".to_owned(), "memory".to_owned()]);
+        expected.sort();
+        assert_eq!(root.contents(), expected);
     }
 }
