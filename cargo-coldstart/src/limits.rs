@@ -295,7 +295,11 @@ impl Sandbox {
                 cpuacct,
             } => {
                 let cpu_dir = sandbox.make_dir(cpu, name)?;
-                let memory_dir = sandbox.make_dir(memory_parent, name)?;
+                let memory_dir = if memory_parent == cpu {
+                    cpu_dir.clone() // one hierarchy with both controllers
+                } else {
+                    sandbox.make_dir(memory_parent, name)?
+                };
                 write_control(&cpu_dir.join("cpu.cfs_period_us"), &PERIOD_US.to_string())?;
                 write_control(&cpu_dir.join("cpu.cfs_quota_us"), &quota)?;
                 write_control(&memory_dir.join("memory.limit_in_bytes"), &memory)?;
@@ -1102,5 +1106,22 @@ mod tests {
         expected.extend(["cpu".to_owned(), "memory".to_owned()]);
         expected.sort();
         assert_eq!(root.contents(), expected);
+    }
+
+    #[test]
+    fn co_mounted_v1_controllers_share_one_directory() {
+        let root = TempDir::new();
+        let info = format!(
+            "32 31 0:29 / {} rw - cgroup cgroup rw,cpu,cpuacct,memory",
+            root.0.display()
+        );
+        let error =
+            Sandbox::create_with(SIZE_128, &system(&info, "1:cpu,cpuacct,memory:/\n")).unwrap_err();
+        // One directory, made once: the failure is the missing control file, not "File exists".
+        assert!(
+            error.to_string().ends_with("it has no cpu.cfs_period_us"),
+            "{error}"
+        );
+        assert!(root.contents().is_empty());
     }
 }
