@@ -51,6 +51,7 @@ pub mod environment;
 pub mod memory;
 pub mod names;
 pub mod phases;
+mod render_gate;
 mod sort;
 
 // 2.–5.

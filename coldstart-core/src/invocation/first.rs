@@ -127,6 +127,10 @@ pub(super) fn first_invocation_work() {
 
 /// `faas.init_duration` and the `coldstart.phase_duration` of the first invocation (or ping).
 fn record_phases() {
+    crate::render_gate::recording(record_phases_now);
+}
+
+fn record_phases_now() {
     let Some(first) = FIRST.get() else { return };
     let started_at = first.started_at;
     let init_end = phases::init_end();

@@ -527,6 +527,7 @@ impl Coldstart {
         let runtime = Runtime::new(self.service(handler))
             .layer(self.layer())
             .layer(TracingLayer::new());
+        crate::render_gate::arm();
         self.end_init().await;
         runtime.run_concurrent().await
     }
