@@ -47,6 +47,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // 1. Leaves.
+mod billing;
 pub mod environment;
 pub mod memory;
 pub mod names;

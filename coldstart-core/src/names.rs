@@ -65,6 +65,9 @@ pub const IDLE_DURATION: &str = "coldstart.idle_duration";
 pub const ENVIRONMENT_AGE: &str = "coldstart.environment_age";
 /// `coldstart.budget_exceeded`: user-facing cold starts that took longer than their budget.
 pub const BUDGET_EXCEEDED: &str = "coldstart.budget_exceeded";
+/// Histogram, GB-seconds: what an INIT billed as duration cost (configured memory in GB × INIT
+/// rounded up to the millisecond), once per environment; its sum is a function's INIT bill.
+pub const INIT_GB_SECONDS: &str = "coldstart.init_gb_seconds";
 
 /// Label: the handler's name (`#[cold_start_handler(name = "...")]`, default the fn name).
 pub const LABEL_HANDLER: &str = "handler";
@@ -277,6 +280,15 @@ pub const ALL: &[MetricDef] = &[
         unit: Unit::Count,
         labels: &[LABEL_HANDLER],
         description: "User-facing cold starts (process start to the end of the first invocation) that took longer than their budget.",
+    },
+    MetricDef {
+        name: INIT_GB_SECONDS,
+        prometheus: "coldstart_init_gb_seconds",
+        kind: MetricKind::Histogram,
+        // GB-seconds, which `metrics::Unit` has no unit for: the name carries it.
+        unit: Unit::Count,
+        labels: &[LABEL_INIT_TYPE],
+        description: "GB-seconds an INIT billed as duration cost (on-demand; memory size in GB x INIT rounded up to the millisecond), once per environment: sum it for a function's INIT bill.",
     },
 ];
 
