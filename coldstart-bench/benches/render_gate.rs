@@ -63,55 +63,5 @@ fn record(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! generates an undocumented pub fn
-
-use criterion::{criterion_group, criterion_main, Criterion};
-use metrics_exporter_prometheus::PrometheusBuilder;
-use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::RwLock;
-use std::time::Instant;
-
-static ARMED: AtomicBool = AtomicBool::new(false);
-static GATE: RwLock<()> = RwLock::new(());
-
-fn record(c: &mut Criterion) {
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    metrics::set_global_recorder(recorder).expect("the only recorder of this bench");
-    let histogram = metrics::histogram!("bench_seconds");
-
-    let mut group = c.benchmark_group("histogram_record");
-    group.bench_function("bare", |b| {
-        b.iter(|| histogram.record(black_box(0.001)));
-        handle.run_upkeep();
-    });
-    group.bench_function("gate_unarmed", |b| {
-        b.iter(|| {
-            if ARMED.load(Ordering::Relaxed) {
-                let _shared = GATE.read().unwrap();
-                histogram.record(black_box(0.001));
-            } else {
-                histogram.record(black_box(0.001));
-            }
-        });
-        handle.run_upkeep();
-    });
-    group.bench_function("gate_armed", |b| {
-        ARMED.store(true, Ordering::Relaxed);
-        b.iter(|| {
-            if ARMED.load(Ordering::Relaxed) {
-                let _shared = GATE.read().unwrap();
-                histogram.record(black_box(0.001));
-            } else {
-                histogram.record(black_box(0.001));
-            }
-        });
-        ARMED.store(false, Ordering::Relaxed);
-        handle.run_upkeep();
-    });
-    group.finish();
-}
-
 criterion_group!(benches, record);
 criterion_main!(benches);
