@@ -77,7 +77,7 @@ fn provisioned_concurrency_prewarms_before_the_first_event() {
         1
     );
     // Provisioned INIT is not billed as duration: no INIT cost, in the metric or the report.
-    assert!(recorded.series(names::INIT_GB_SECONDS).is_empty());
+    assert!(recorded.series(names::INIT_GIGABYTE_SECONDS).is_empty());
     let cost = coldstart::cold_start_report().unwrap().cost.unwrap();
     assert_eq!(cost.init, InitBilling::NotBilledAsDuration);
     assert_eq!(cost.gb_seconds(), cost.first_invocation.gb_seconds);

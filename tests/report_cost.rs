@@ -2,7 +2,7 @@
 //! environment whose INIT sleeps a known 120 ms and whose first invocation sleeps 30 ms, with a
 //! price per GB-second. Billed durations are the measured ones rounded up to the next millisecond;
 //! GB-seconds are MB / 1024 × billed seconds; the amount is price × GB-seconds; the JSON line, the
-//! table and `coldstart.init_gb_seconds` say the same.
+//! table and `coldstart.init_gigabyte_seconds` say the same.
 
 mod support;
 
@@ -172,7 +172,7 @@ fn init_and_first_invocation_cost_in_gb_seconds_and_money() {
     // The metric a team sums per function: the same GB-seconds, once, labelled by init type.
     let recorded = support::Recorded::take();
     assert_eq!(
-        recorded.histogram(names::INIT_GB_SECONDS, &[("init_type", "on-demand")]),
+        recorded.histogram(names::INIT_GIGABYTE_SECONDS, &[("init_type", "on-demand")]),
         vec![init.gb_seconds]
     );
 }

@@ -71,7 +71,7 @@ fn a_garbled_memory_size_gives_a_clear_reason_and_loses_nothing_else() {
         "INIT is still measured"
     );
     assert!(
-        recorded.series(names::INIT_GB_SECONDS).is_empty(),
+        recorded.series(names::INIT_GIGABYTE_SECONDS).is_empty(),
         "no cost without a memory size"
     );
 }

@@ -49,8 +49,8 @@ pub(crate) fn init_billed_as_duration(init_type: &InitType) -> bool {
 }
 
 /// The GB-seconds of an INIT of `init_type` that took `init` at `memory_mb`, when INIT is billed as duration there
-/// and the memory size is known: what `coldstart.init_gb_seconds` records.
-pub(crate) fn init_gb_seconds(
+/// and the memory size is known: what `coldstart.init_gigabyte_seconds` records.
+pub(crate) fn init_gigabyte_seconds(
     init_type: &InitType,
     memory_mb: Option<u32>,
     init: Duration,
@@ -90,12 +90,12 @@ mod tests {
     fn init_is_billed_only_on_demand_and_with_a_memory_size() {
         let init = Duration::from_micros(10_200);
         assert_eq!(
-            init_gb_seconds(&InitType::OnDemand, Some(2048), init),
+            init_gigabyte_seconds(&InitType::OnDemand, Some(2048), init),
             Some(2.0 * 0.011)
         );
-        assert_eq!(init_gb_seconds(&InitType::OnDemand, None, init), None);
+        assert_eq!(init_gigabyte_seconds(&InitType::OnDemand, None, init), None);
         assert_eq!(
-            init_gb_seconds(&InitType::SnapStart, Some(2048), init),
+            init_gigabyte_seconds(&InitType::SnapStart, Some(2048), init),
             None
         );
     }

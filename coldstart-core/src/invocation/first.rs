@@ -153,12 +153,12 @@ fn record_phases_now() {
         let init_type = Environment::current_init_type().label();
         metrics::histogram!(names::INIT_DURATION, names::LABEL_INIT_TYPE => init_type).record(init);
         let env = Environment::current();
-        if let Some(gb_seconds) = crate::billing::init_gb_seconds(
+        if let Some(gb_seconds) = crate::billing::init_gigabyte_seconds(
             env.init_type(),
             env.memory_size_mb(),
             init_end.saturating_duration_since(process_start),
         ) {
-            metrics::histogram!(names::INIT_GB_SECONDS, names::LABEL_INIT_TYPE => init_type)
+            metrics::histogram!(names::INIT_GIGABYTE_SECONDS, names::LABEL_INIT_TYPE => init_type)
                 .record(gb_seconds);
         }
         phase(
