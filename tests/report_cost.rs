@@ -147,7 +147,7 @@ fn init_and_first_invocation_cost_in_gb_seconds_and_money() {
     );
     assert!(
         table.contains(&format!(
-            "    INIT              {} ms billed = {:.6} GB-s = {:.10}",
+            "    INIT              {:>6} ms billed = {:>10.6} GB-s = {:.10}",
             init.billed.as_millis(),
             init.gb_seconds,
             PRICE * init.gb_seconds
@@ -156,15 +156,16 @@ fn init_and_first_invocation_cost_in_gb_seconds_and_money() {
     );
     assert!(
         table.contains(&format!(
-            "    first invocation  {} ms billed",
+            "    first invocation  {:>6} ms billed",
             first.billed.as_millis()
         )),
         "{table}"
     );
     assert!(
         table.contains(&format!(
-            "    together          {:.6} GB-s",
-            cost.gb_seconds()
+            "    together                             {:>10.6} GB-s = {:.10}",
+            cost.gb_seconds(),
+            cost.amount().unwrap()
         )),
         "{table}"
     );

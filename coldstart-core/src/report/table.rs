@@ -117,7 +117,7 @@ impl fmt::Display for ColdStartReport {
 /// `141 ms billed = 0.0705 GB-s`, and the amount when a price was given.
 fn billed(billed: &Billed, price: Option<f64>) -> String {
     let mut text = format!(
-        "{} ms billed = {:.6} GB-s",
+        "{:>6} ms billed = {:>10.6} GB-s",
         billed.billed.as_millis(),
         billed.gb_seconds
     );
@@ -171,10 +171,14 @@ impl ColdStartReport {
         match cost.amount() {
             Some(amount) => writeln!(
                 f,
-                "    together          {:.6} GB-s = {amount:.10}",
+                "    together                             {:>10.6} GB-s = {amount:.10}",
                 cost.gb_seconds()
             ),
-            None => writeln!(f, "    together          {:.6} GB-s", cost.gb_seconds()),
+            None => writeln!(
+                f,
+                "    together                             {:>10.6} GB-s",
+                cost.gb_seconds()
+            ),
         }
     }
 
