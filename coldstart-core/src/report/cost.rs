@@ -34,6 +34,22 @@ pub(crate) fn set_price_per_gb_second(price: f64) -> Result<(), String> {
 }
 
 /// How Lambda bills this environment's INIT.
+///
+/// ```
+/// use coldstart::report::InitBilling;
+///
+/// # #[coldstart::cold_start_handler]
+/// # fn handler(n: u32) -> u32 { n }
+/// # handler(1);
+/// if let Ok(cost) = coldstart::cold_start_report().unwrap().cost {
+///     match cost.init {
+///         InitBilling::Duration(init) => println!("INIT: {} ms billed", init.billed.as_millis()),
+///         InitBilling::NotBilledAsDuration => println!("INIT: not billed as duration"),
+///         InitBilling::NotMeasured => println!("INIT: billed, init end not marked"),
+///         _ => {}
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum InitBilling {
@@ -56,6 +72,16 @@ pub enum InitBilling {
 /// invocation from its event's arrival to the handler's return (Lambda bills on until the runtime
 /// asks for the next event, so the response post and the flush hook add to it). Lambda's
 /// `REPORT` log line has the billed numbers; these are what the function's own code made of them.
+///
+/// ```
+/// # #[coldstart::cold_start_handler]
+/// # fn handler(n: u32) -> u32 { n }
+/// # handler(1);
+/// match coldstart::cold_start_report().unwrap().cost {
+///     Ok(cost) => println!("{:.6} GB-s at {} MB", cost.gb_seconds(), cost.memory_mb),
+///     Err(why) => println!("{why}"), // e.g. the memory size variable is not set
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Cost {
@@ -88,7 +114,17 @@ impl Cost {
         init + self.first_invocation.gb_seconds
     }
 
-    /// [`gb_seconds`](Self::gb_seconds) × the price per GB-second, when a price was given.
+    /// [`gb_seconds`](Self::gb_seconds) × the price per GB-second, when a price was given
+    /// (`coldstart::lambda::Coldstart::price_per_gb_second`).
+    ///
+    /// ```
+    /// # #[coldstart::cold_start_handler]
+    /// # fn handler(n: u32) -> u32 { n }
+    /// # handler(1);
+    /// if let Ok(cost) = coldstart::cold_start_report().unwrap().cost {
+    ///     assert_eq!(cost.amount(), None); // no price given here
+    /// }
+    /// ```
     pub fn amount(&self) -> Option<f64> {
         self.price_per_gb_second
             .map(|price| price * self.gb_seconds())
@@ -96,6 +132,13 @@ impl Cost {
 }
 
 /// Why the report has no [`Cost`]: the memory size Lambda always sets is missing or unreadable.
+///
+/// ```
+/// use coldstart::report::CostError;
+///
+/// let err = CostError::MemorySizeInvalid("-128".to_owned());
+/// assert!(err.to_string().contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CostError {
