@@ -16,6 +16,7 @@ use std::time::Duration;
 /// Named phases each invocation runs: each one is a `coldstart.phase_duration` sample.
 const PHASES_PER_INVOCATION: u64 = 400;
 const EVENTS: u64 = 3_000;
+const RENDERS_PER_FLUSH: u64 = 4;
 
 static RENDERS: AtomicU64 = AtomicU64::new(0);
 
@@ -61,9 +62,12 @@ fn a_rendering_flush_hook_loses_no_histogram_sample() {
         tokio::spawn(
             coldstart::lambda::Coldstart::new()
                 .on_flush(move |_| {
-                    let text = coldstart::prometheus::render(&hook_handle);
-                    assert!(!text.is_empty());
-                    RENDERS.fetch_add(1, Ordering::Relaxed);
+                    // Several renders per flush: more chances to meet a record in flight.
+                    for _ in 0..RENDERS_PER_FLUSH {
+                        let text = coldstart::prometheus::render(&hook_handle);
+                        assert!(!text.is_empty());
+                        RENDERS.fetch_add(1, Ordering::Relaxed);
+                    }
                 })
                 .run_concurrent(service_fn(handler)),
         );
