@@ -26,8 +26,14 @@ fn main() -> Result<(), Error> {
         .function_name("greeter")
         .start()?;
     api.set_env();
+    // The function's name on every metric: functions sharing a namespace never mix.
+    let function = coldstart::environment::Environment::current()
+        .function_name()
+        .unwrap_or("local")
+        .to_owned();
     let emf = metrics_cloudwatch_embedded::Builder::new()
         .cloudwatch_namespace("coldstart-example")
+        .with_dimension("FunctionName", function)
         .init()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

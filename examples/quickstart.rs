@@ -101,6 +101,8 @@ fn main() -> Result<(), Error> {
                 // The seed's target for a simple API: a request should not wait more than
                 // 100 ms for a cold start. The report says whether this one did, and why.
                 .cold_start_budget(Duration::from_millis(100))
+                // Lambda's x86 price in us-east-1 (first tier), so the report's cost is in USD too.
+                .price_per_gb_second(0.0000166667)
                 .run(service_fn(move |event| handler(catalog, event))),
         );
         for sku in [

@@ -1,7 +1,10 @@
 //! The crate's metrics leave as CloudWatch Embedded Metric Format lines through an existing EMF
 //! recorder (`metrics_cloudwatch_embedded`), flushed from the flush hook of `coldstart::lambda::run`
-//! after every invocation of the real runtime loop; the lines are parsed back and checked for
-//! names, units, dimensions and values.
+//! after every invocation of the real runtime loop; the lines are parsed back, validated against
+//! the Embedded Metric Format specification, and checked for names, units, dimensions and values.
+//! Every document carries the function's name as the `FunctionName` dimension (the README's
+//! `.with_dimension`), so functions sharing a namespace never mix, and every dimension set the
+//! README's CloudWatch queries name is one the lines really carry.
 
 mod support;
 
@@ -45,14 +48,175 @@ fn reported(documents: &[Value], name: &str, dimensions: &[(&str, &str)]) -> Vec
         .collect()
 }
 
+/// The CloudWatch units EMF accepts.
+const UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// The rules of the Embedded Metric Format specification a CloudWatch Logs ingestion applies:
+/// `_aws` with a millisecond `Timestamp` and one or more directives, each with a `Namespace`,
+/// dimension sets of at most 30 names that each point at a string member of the root, and at
+/// most 100 metrics whose names point at a number or an array of at most 100 numbers.
+fn validate(doc: &Value) -> Result<(), String> {
+    let aws = doc.get("_aws").ok_or("no _aws")?;
+    aws["Timestamp"]
+        .as_u64()
+        .ok_or("Timestamp is not an integer")?;
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .filter(|d| !d.is_empty())
+        .ok_or("CloudWatchMetrics is not a non-empty array")?;
+    for directive in directives {
+        let namespace = directive["Namespace"].as_str().ok_or("no Namespace")?;
+        if namespace.is_empty() || namespace.len() > 1024 {
+            return Err(format!("Namespace {namespace:?} out of range"));
+        }
+        let sets = directive["Dimensions"].as_array().ok_or("no Dimensions")?;
+        for set in sets {
+            let set = set.as_array().ok_or("a dimension set is not an array")?;
+            if set.len() > 30 {
+                return Err(format!("{} dimensions in one set", set.len()));
+            }
+            for name in set {
+                let name = name.as_str().ok_or("a dimension name is not a string")?;
+                match doc[name].as_str() {
+                    Some(value) if !value.is_empty() && value.len() <= 1024 => {}
+                    _ => return Err(format!("dimension {name} has no string value")),
+                }
+            }
+        }
+        let metrics = directive["Metrics"].as_array().ok_or("no Metrics")?;
+        if metrics.len() > 100 {
+            return Err(format!("{} metrics in one directive", metrics.len()));
+        }
+        for metric in metrics {
+            let name = metric["Name"].as_str().ok_or("a metric without Name")?;
+            if name.is_empty() || name.len() > 1024 {
+                return Err(format!("metric name {name:?} out of range"));
+            }
+            if let Some(unit) = metric.get("Unit") {
+                let unit = unit.as_str().ok_or("Unit is not a string")?;
+                if !UNITS.contains(&unit) {
+                    return Err(format!("{name}: unit {unit:?} is not a CloudWatch unit"));
+                }
+            }
+            match &doc[name] {
+                Value::Number(_) => {}
+                Value::Array(values)
+                    if values.len() <= 100 && values.iter().all(Value::is_number) => {}
+                other => return Err(format!("{name} is not a number or number array: {other}")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The dimension set (sorted) each metric name is reported under, across all documents.
+fn dimension_sets(documents: &[Value]) -> Vec<(String, Vec<String>)> {
+    let mut sets = Vec::new();
+    for doc in documents {
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        let mut set: Vec<String> = directive["Dimensions"][0]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str().map(str::to_owned))
+            .collect();
+        set.sort();
+        for metric in directive["Metrics"].as_array().into_iter().flatten() {
+            let entry = (metric["Name"].as_str().unwrap().to_owned(), set.clone());
+            if !sets.contains(&entry) {
+                sets.push(entry);
+            }
+        }
+    }
+    sets
+}
+
+/// The README's CloudWatch queries (`<!-- emf-query -->` blocks): each as (metric name, sorted
+/// dimension names, namespace), from `SCHEMA("ns", a, b)` or `{ns,a,b}` and the metric quoted
+/// beside it.
+fn readme_queries() -> Vec<(String, Vec<String>, String)> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let mut queries = Vec::new();
+    for block in readme.split("<!-- emf-query -->").skip(1) {
+        let body = block
+            .split("```")
+            .nth(1)
+            .expect("a code block after the marker");
+        let (schema, metric) = if let Some(at) = body.find("SCHEMA(") {
+            let inner = &body[at + 7..];
+            let schema = &inner[..inner.find(')').unwrap()];
+            let metric = body[..at]
+                .rsplit("(\"")
+                .next()
+                .and_then(|m| m.split('"').next())
+                .expect("SELECT f(\"metric\")");
+            (schema.to_owned(), metric.to_owned())
+        } else {
+            let at = body.find('{').expect("SCHEMA(...) or {namespace,dims}");
+            let schema = &body[at + 1..at + body[at..].find('}').unwrap()];
+            let metric = body
+                .split("MetricName=\"")
+                .nth(1)
+                .and_then(|m| m.split('"').next())
+                .expect("MetricName=\"...\"");
+            (schema.to_owned(), metric.to_owned())
+        };
+        let mut parts = schema
+            .split(',')
+            .map(|p| p.trim().trim_matches('"').to_owned());
+        let namespace = parts.next().unwrap();
+        let mut dimensions: Vec<String> = parts.collect();
+        dimensions.sort();
+        queries.push((metric, dimensions, namespace));
+    }
+    queries
+}
+
 #[test]
 fn metrics_leave_as_emf_lines_flushed_per_invocation() {
-    let collector = metrics_cloudwatch_embedded::Builder::new()
-        .cloudwatch_namespace("coldstart-test")
-        .init()
-        .expect("the only global recorder");
     let api = LocalRuntimeApi::start().expect("local Runtime API");
     api.set_env();
+    // As the README: the function's name on every metric, so that functions sharing a
+    // namespace never mix.
+    let function = coldstart::environment::Environment::current()
+        .function_name()
+        .unwrap_or("local")
+        .to_owned();
+    assert_eq!(function, api.function_name());
+    let collector = metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace("coldstart-test")
+        .with_dimension("FunctionName", function.clone())
+        .init()
+        .expect("the only global recorder");
     let runtime = support::runtime(1);
     let results = runtime.block_on(async {
         tokio::spawn(
@@ -91,11 +255,42 @@ fn metrics_leave_as_emf_lines_flushed_per_invocation() {
         .map(|line| serde_json::from_str(line).expect("every line is one JSON document"))
         .collect();
     for doc in &documents {
+        validate(doc).unwrap_or_else(|err| panic!("not valid EMF ({err}): {doc}"));
         assert_eq!(
             doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             "coldstart-test"
         );
-        assert!(doc["_aws"]["Timestamp"].as_u64().is_some(), "{doc}");
+        // Every metric, the once-per-environment ones included, is the function's own.
+        assert_eq!(doc["FunctionName"], function.as_str(), "{doc}");
+        let set = &doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0];
+        assert!(
+            set.as_array().unwrap().contains(&json!("FunctionName")),
+            "{doc}"
+        );
+    }
+    let by_function = ("FunctionName", function.as_str());
+    for name in [
+        "faas.init_duration",
+        "faas.mem_usage",
+        "coldstart.phase_duration",
+    ] {
+        assert!(
+            !reported(&documents, name, &[by_function]).is_empty(),
+            "{name} carries the function's dimension:\n{lines:#?}"
+        );
+    }
+
+    // Every dimension set a README query names is one these lines carry, in the namespace the
+    // README's example sets up.
+    let sets = dimension_sets(&documents);
+    let queries = readme_queries();
+    assert!(queries.len() >= 4, "{queries:?}");
+    for (metric, dimensions, namespace) in &queries {
+        assert_eq!(namespace, "orders-api", "the README's namespace");
+        assert!(
+            sets.contains(&(metric.clone(), dimensions.clone())),
+            "the README queries {metric} by {dimensions:?}, which no line carries; the lines carry {sets:#?}"
+        );
     }
 
     let emf = ("handler", "emf");

@@ -6,6 +6,7 @@
 mod support;
 
 use coldstart::lazy::{During, State};
+use coldstart::report::InitBilling;
 use coldstart::{cold_start_handler, lazy, names, phases, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -74,6 +75,16 @@ fn provisioned_concurrency_prewarms_before_the_first_event() {
             )
             .len(),
         1
+    );
+    // Provisioned INIT is not billed as duration: no INIT cost, in the metric or the report.
+    assert!(recorded.series(names::INIT_GIGABYTE_SECONDS).is_empty());
+    let cost = coldstart::cold_start_report().unwrap().cost.unwrap();
+    assert_eq!(cost.init, InitBilling::NotBilledAsDuration);
+    assert_eq!(cost.gb_seconds(), cost.first_invocation.gb_seconds);
+    let line = coldstart::cold_start_report().unwrap().to_json();
+    assert!(
+        line.contains(r#""init":{"billed":false,"why":"provisioned-concurrency INIT is not billed as duration"}"#),
+        "{line}"
     );
     assert_eq!(
         recorded.counter(names::INVOCATIONS, &[("start", "provisioned")]),

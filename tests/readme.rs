@@ -34,7 +34,9 @@ fn expected_row(def: &MetricDef) -> Vec<String> {
         format!("`{}`", def.name),
         format!("`{}`", def.prometheus),
         def.kind.as_str().to_owned(),
-        def.unit.as_str().to_owned(),
+        def.unit
+            .map_or("GB-seconds", |unit| unit.as_str())
+            .to_owned(),
         labels,
         def.description.to_owned(),
     ]

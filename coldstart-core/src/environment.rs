@@ -131,6 +131,8 @@ pub struct Environment {
     function_name: Option<String>,
     function_version: Option<String>,
     memory_size_mb: Option<u32>,
+    /// The memory size variable as found, for saying what was wrong with it.
+    memory_size_raw: Option<String>,
     log_stream_name: Option<String>,
     region: Option<String>,
     init_type: InitType,
@@ -178,11 +180,15 @@ impl Environment {
     /// Empty values count as absent. See the type-level example.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let memory_size_raw = var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
         Environment {
             function_name: var("AWS_LAMBDA_FUNCTION_NAME"),
             function_version: var("AWS_LAMBDA_FUNCTION_VERSION"),
-            memory_size_mb: var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-                .and_then(|raw| raw.trim().parse().ok()),
+            memory_size_mb: memory_size_raw
+                .as_deref()
+                .and_then(|raw| raw.trim().parse().ok())
+                .filter(|&mb| mb > 0),
+            memory_size_raw,
             log_stream_name: var("AWS_LAMBDA_LOG_STREAM_NAME"),
             region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
             init_type: init_type_from(lookup(INIT_TYPE_VAR)),
@@ -215,7 +221,8 @@ impl Environment {
         self.function_version.as_deref()
     }
 
-    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` in MB, or `None` when absent or not a number.
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` in MB, or `None` when absent or not a positive whole
+    /// number.
     ///
     /// ```
     /// # use coldstart::environment::Environment;
@@ -224,6 +231,11 @@ impl Environment {
     /// ```
     pub fn memory_size_mb(&self) -> Option<u32> {
         self.memory_size_mb
+    }
+
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` as found (non-empty), parsed or not.
+    pub(crate) fn memory_size_raw(&self) -> Option<&str> {
+        self.memory_size_raw.as_deref()
     }
 
     /// `AWS_LAMBDA_LOG_STREAM_NAME`: unique per execution environment, so it identifies one.

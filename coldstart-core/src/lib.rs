@@ -47,10 +47,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // 1. Leaves.
+mod billing;
 pub mod environment;
 pub mod memory;
 pub mod names;
 pub mod phases;
+mod render_gate;
 mod sort;
 
 // 2.–5.

@@ -169,7 +169,9 @@ fn sample_slow() {
 }
 
 fn record(usage: MemoryUsage) -> Option<MemoryUsage> {
-    metrics::histogram!(crate::names::MEM_USAGE).record(usage.peak_resident_bytes as f64);
+    crate::render_gate::recording(|| {
+        metrics::histogram!(crate::names::MEM_USAGE).record(usage.peak_resident_bytes as f64);
+    });
     Some(usage)
 }
 

@@ -159,13 +159,15 @@ impl Subject for Named {
                 run.inclusive = Some(end.inclusive);
             }
         }
-        metrics::histogram!(
-            names::PHASE_DURATION,
-            names::LABEL_PHASE => self.name,
-            names::LABEL_DURING => start.during.as_str(),
-            names::LABEL_OUTCOME => end.outcome.as_str(),
-        )
-        .record(end.duration.as_secs_f64());
+        crate::render_gate::recording(|| {
+            metrics::histogram!(
+                names::PHASE_DURATION,
+                names::LABEL_PHASE => self.name,
+                names::LABEL_DURING => start.during.as_str(),
+                names::LABEL_OUTCOME => end.outcome.as_str(),
+            )
+            .record(end.duration.as_secs_f64());
+        });
     }
 }
 

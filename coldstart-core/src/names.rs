@@ -65,6 +65,9 @@ pub const IDLE_DURATION: &str = "coldstart.idle_duration";
 pub const ENVIRONMENT_AGE: &str = "coldstart.environment_age";
 /// `coldstart.budget_exceeded`: user-facing cold starts that took longer than their budget.
 pub const BUDGET_EXCEEDED: &str = "coldstart.budget_exceeded";
+/// Histogram, GB-seconds: what an INIT billed as duration cost (configured memory in GB × INIT
+/// rounded up to the millisecond), once per environment; its sum is a function's INIT bill.
+pub const INIT_GIGABYTE_SECONDS: &str = "coldstart.init_gigabyte_seconds";
 
 /// Label: the handler's name (`#[cold_start_handler(name = "...")]`, default the fn name).
 pub const LABEL_HANDLER: &str = "handler";
@@ -152,8 +155,10 @@ pub struct MetricDef {
     pub prometheus: &'static str,
     /// Counter, histogram or gauge.
     pub kind: MetricKind,
-    /// The unit passed to `describe_*!`.
-    pub unit: Unit,
+    /// The unit passed to `describe_*!`; `None` for GB-seconds (`coldstart.init_gigabyte_seconds`),
+    /// which `metrics::Unit` has no variant for: the name says it, and exporters get no unit
+    /// (CloudWatch: `None`).
+    pub unit: Option<Unit>,
     /// The label keys its series carry (the built-in phases of `coldstart.phase_duration` carry
     /// only `phase`).
     pub labels: &'static [&'static str],
@@ -167,7 +172,7 @@ pub const ALL: &[MetricDef] = &[
         name: COLDSTARTS,
         prometheus: "faas_coldstarts_total",
         kind: MetricKind::Counter,
-        unit: Unit::Count,
+        unit: Some(Unit::Count),
         labels: &[LABEL_HANDLER],
         description: "User-facing cold starts: the first invocation of an on-demand environment (no handler label if its payload was rejected).",
     },
@@ -175,7 +180,7 @@ pub const ALL: &[MetricDef] = &[
         name: INVOCATIONS,
         prometheus: "faas_invocations_total",
         kind: MetricKind::Counter,
-        unit: Unit::Count,
+        unit: Some(Unit::Count),
         labels: &[LABEL_HANDLER, LABEL_START],
         description: "Invocations that completed successfully, by start kind.",
     },
@@ -183,7 +188,7 @@ pub const ALL: &[MetricDef] = &[
         name: ERRORS,
         prometheus: "faas_errors_total",
         kind: MetricKind::Counter,
-        unit: Unit::Count,
+        unit: Some(Unit::Count),
         labels: &[LABEL_HANDLER, LABEL_START, LABEL_OUTCOME],
         description: "Invocations that returned an error, panicked, were dropped unfinished, or whose payload was rejected (no handler label).",
     },
@@ -191,7 +196,7 @@ pub const ALL: &[MetricDef] = &[
         name: TIMEOUTS,
         prometheus: "faas_timeouts_total",
         kind: MetricKind::Counter,
-        unit: Unit::Count,
+        unit: Some(Unit::Count),
         labels: &[LABEL_HANDLER, LABEL_START],
         description: "Invocations still running shortly before their deadline (also in faas.errors, outcome timeout).",
     },
@@ -199,7 +204,7 @@ pub const ALL: &[MetricDef] = &[
         name: INVOKE_DURATION,
         prometheus: "faas_invoke_duration_seconds",
         kind: MetricKind::Histogram,
-        unit: Unit::Seconds,
+        unit: Some(Unit::Seconds),
         labels: &[LABEL_HANDLER, LABEL_START],
         description: "Time spent in the handler, whatever its outcome, by start kind.",
     },
@@ -207,7 +212,7 @@ pub const ALL: &[MetricDef] = &[
         name: INIT_DURATION,
         prometheus: "faas_init_duration_seconds",
         kind: MetricKind::Histogram,
-        unit: Unit::Seconds,
+        unit: Some(Unit::Seconds),
         labels: &[LABEL_INIT_TYPE],
         description: "Process start to init end, by init type; recorded once per environment when init end is marked.",
     },
@@ -215,7 +220,7 @@ pub const ALL: &[MetricDef] = &[
         name: PHASE_DURATION,
         prometheus: "coldstart_phase_duration_seconds",
         kind: MetricKind::Histogram,
-        unit: Unit::Seconds,
+        unit: Some(Unit::Seconds),
         labels: &[LABEL_PHASE, LABEL_DURING, LABEL_OUTCOME],
         description: "Duration of one start-up phase: the built-in ones (init, wait_for_first_event, to_first_invocation; phase label only) and named phases of your code (nested phases and lazy statics excluded), by where they ran and outcome.",
     },
@@ -223,7 +228,7 @@ pub const ALL: &[MetricDef] = &[
         name: LAZY_INIT_DURATION,
         prometheus: "coldstart_lazy_init_duration_seconds",
         kind: MetricKind::Histogram,
-        unit: Unit::Seconds,
+        unit: Some(Unit::Seconds),
         labels: &[LABEL_LAZY, LABEL_DURING, LABEL_OUTCOME],
         description: "One run of a lazy static's initializer, nested lazy statics excluded, by \
              where it ran (init, prewarm, warmup, or the invocation's start kind) and outcome.",
@@ -232,7 +237,7 @@ pub const ALL: &[MetricDef] = &[
         name: WARMUPS,
         prometheus: "coldstart_warmups_total",
         kind: MetricKind::Counter,
-        unit: Unit::Count,
+        unit: Some(Unit::Count),
         labels: &[LABEL_SOURCE, LABEL_START],
         description: "Warm-up pings answered without calling the handler, by sending tool and \
              by the start kind they found.",
@@ -241,7 +246,7 @@ pub const ALL: &[MetricDef] = &[
         name: EXPORT_FAILURES,
         prometheus: "coldstart_export_failures_total",
         kind: MetricKind::Counter,
-        unit: Unit::Count,
+        unit: Some(Unit::Count),
         labels: &[LABEL_EXPORTER],
         description:
             "Exports that failed, by exporter; the invocation itself is never failed by them.",
@@ -250,7 +255,7 @@ pub const ALL: &[MetricDef] = &[
         name: MEM_USAGE,
         prometheus: "faas_mem_usage_bytes",
         kind: MetricKind::Histogram,
-        unit: Unit::Bytes,
+        unit: Some(Unit::Bytes),
         labels: &[],
         description: "Peak resident memory of the process, sampled after the first invocation and then at most once a second.",
     },
@@ -258,7 +263,7 @@ pub const ALL: &[MetricDef] = &[
         name: IDLE_DURATION,
         prometheus: "coldstart_idle_duration_seconds",
         kind: MetricKind::Gauge,
-        unit: Unit::Seconds,
+        unit: Some(Unit::Seconds),
         labels: &[LABEL_HANDLER],
         description: "How long the environment sat idle (frozen, on Lambda) before its latest invocation: since the previous one finished.",
     },
@@ -266,7 +271,7 @@ pub const ALL: &[MetricDef] = &[
         name: ENVIRONMENT_AGE,
         prometheus: "coldstart_environment_age_seconds",
         kind: MetricKind::Gauge,
-        unit: Unit::Seconds,
+        unit: Some(Unit::Seconds),
         labels: &[LABEL_HANDLER],
         description: "Age of the environment at its latest invocation: since init end, or process start if init end was not marked.",
     },
@@ -274,9 +279,18 @@ pub const ALL: &[MetricDef] = &[
         name: BUDGET_EXCEEDED,
         prometheus: "coldstart_budget_exceeded_total",
         kind: MetricKind::Counter,
-        unit: Unit::Count,
+        unit: Some(Unit::Count),
         labels: &[LABEL_HANDLER],
         description: "User-facing cold starts (process start to the end of the first invocation) that took longer than their budget.",
+    },
+    MetricDef {
+        name: INIT_GIGABYTE_SECONDS,
+        prometheus: "coldstart_init_gigabyte_seconds",
+        kind: MetricKind::Histogram,
+        // GB-seconds: `metrics::Unit` has no such unit, so the name carries it.
+        unit: None,
+        labels: &[LABEL_INIT_TYPE],
+        description: "GB-seconds an INIT billed as duration cost (on-demand; memory size in GB x INIT rounded up to the millisecond), once per environment: sum it for a function's INIT bill.",
     },
 ];
 
@@ -294,15 +308,19 @@ pub const ALL: &[MetricDef] = &[
 /// coldstart::names::describe_metrics();
 /// ```
 pub fn describe_metrics() {
-    for def in ALL {
-        match def.kind {
-            MetricKind::Counter => metrics::describe_counter!(def.name, def.unit, def.description),
-            MetricKind::Histogram => {
-                metrics::describe_histogram!(def.name, def.unit, def.description)
+    metrics::with_recorder(|recorder| {
+        for def in ALL {
+            let (name, description) = (
+                metrics::KeyName::from_const_str(def.name),
+                metrics::SharedString::const_str(def.description),
+            );
+            match def.kind {
+                MetricKind::Counter => recorder.describe_counter(name, def.unit, description),
+                MetricKind::Histogram => recorder.describe_histogram(name, def.unit, description),
+                MetricKind::Gauge => recorder.describe_gauge(name, def.unit, description),
             }
-            MetricKind::Gauge => metrics::describe_gauge!(def.name, def.unit, def.description),
         }
-    }
+    });
 }
 
 static DESCRIBED: Once = Once::new();

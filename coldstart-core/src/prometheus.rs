@@ -123,6 +123,25 @@ pub fn install() -> Result<PrometheusHandle, metrics::SetRecorderError<impl metr
     install_with(builder())
 }
 
+/// Renders `handle`'s text exposition without losing a histogram sample coldstart records at the
+/// same time.
+///
+/// metrics-util 0.20 can drop a histogram sample recorded while a render drains the histogram.
+/// Under `coldstart::lambda::run_concurrent` (invocations recording while another one's flush
+/// hook renders) this render waits for coldstart's own histogram records in progress and holds
+/// new ones back while it runs (a few hundred microseconds); elsewhere it is `handle.render()`.
+/// [`Pushgateway::push`] renders with it. Histograms you record yourself from other threads are
+/// not covered (see the README's "Known limit").
+///
+/// ```
+/// let handle = coldstart::prometheus::install().unwrap();
+/// metrics::histogram!("demo_seconds").record(0.5);
+/// assert!(coldstart::prometheus::render(&handle).contains("demo_seconds_count 1"));
+/// ```
+pub fn render(handle: &PrometheusHandle) -> String {
+    crate::render_gate::rendering(|| handle.render())
+}
+
 /// Like [`install`], with your own builder (global labels, other buckets).
 ///
 /// ```
@@ -309,7 +328,7 @@ impl Pushgateway {
     /// (HTTP `PUT`). Returns within the configured timeout (plus the time to render), whatever
     /// the gateway does.
     pub fn push(&self, handle: &PrometheusHandle) -> Result<(), PushError> {
-        self.push_text(&handle.render())
+        self.push_text(&render(handle))
     }
 
     /// [`push`](Self::push), but a failure is only reported: counted in

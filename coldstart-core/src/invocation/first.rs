@@ -127,6 +127,10 @@ pub(super) fn first_invocation_work() {
 
 /// `faas.init_duration` and the `coldstart.phase_duration` of the first invocation (or ping).
 fn record_phases() {
+    crate::render_gate::recording(record_phases_now);
+}
+
+fn record_phases_now() {
     let Some(first) = FIRST.get() else { return };
     let started_at = first.started_at;
     let init_end = phases::init_end();
@@ -148,6 +152,15 @@ fn record_phases() {
         phase(names::PHASE_INIT, init);
         let init_type = Environment::current_init_type().label();
         metrics::histogram!(names::INIT_DURATION, names::LABEL_INIT_TYPE => init_type).record(init);
+        let env = Environment::current();
+        if let Some(gb_seconds) = crate::billing::init_gigabyte_seconds(
+            env.init_type(),
+            env.memory_size_mb(),
+            init_end.saturating_duration_since(process_start),
+        ) {
+            metrics::histogram!(names::INIT_GIGABYTE_SECONDS, names::LABEL_INIT_TYPE => init_type)
+                .record(gb_seconds);
+        }
         phase(
             names::PHASE_WAIT_FOR_FIRST_EVENT,
             arrived.saturating_duration_since(init_end).as_secs_f64(),

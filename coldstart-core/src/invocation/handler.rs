@@ -233,44 +233,46 @@ impl Recorded {
             None => &handles.invocations[kind],
             Some(failure) => &handles.errors[kind][failure],
         };
-        metrics::with_recorder(|recorder| {
-            // The global recorder outlives every invocation: its handles are cached (an atomic
-            // load each). Any other recorder (thread-local, or none installed) is looked up.
-            let cache = is_global_recorder(recorder, may_probe);
-            if start_kind == StartKind::Cold {
+        crate::render_gate::recording(|| {
+            metrics::with_recorder(|recorder| {
+                // The global recorder outlives every invocation: its handles are cached (an atomic
+                // load each). Any other recorder (thread-local, or none installed) is looked up.
+                let cache = is_global_recorder(recorder, may_probe);
+                if start_kind == StartKind::Cold {
+                    with_handle(
+                        cache,
+                        &handles.coldstarts,
+                        || recorder.register_counter(handler.coldstarts_key(), &METADATA),
+                        |counter| counter.increment(1),
+                    );
+                }
                 with_handle(
                     cache,
-                    &handles.coldstarts,
-                    || recorder.register_counter(handler.coldstarts_key(), &METADATA),
+                    count_handle,
+                    || recorder.register_counter(handler.count_key(kind, failure), &METADATA),
                     |counter| counter.increment(1),
                 );
-            }
-            with_handle(
-                cache,
-                count_handle,
-                || recorder.register_counter(handler.count_key(kind, failure), &METADATA),
-                |counter| counter.increment(1),
-            );
-            with_handle(
-                cache,
-                &handles.duration[kind],
-                || recorder.register_histogram(handler.duration_key(kind), &METADATA),
-                |histogram| histogram.record(seconds),
-            );
-            if let Some(idle) = idle {
                 with_handle(
                     cache,
-                    &handles.idle,
-                    || recorder.register_gauge(handler.idle_key(), &METADATA),
-                    |gauge| gauge.set(idle),
+                    &handles.duration[kind],
+                    || recorder.register_histogram(handler.duration_key(kind), &METADATA),
+                    |histogram| histogram.record(seconds),
                 );
-            }
-            with_handle(
-                cache,
-                &handles.age,
-                || recorder.register_gauge(handler.age_key(), &METADATA),
-                |gauge| gauge.set(age),
-            );
+                if let Some(idle) = idle {
+                    with_handle(
+                        cache,
+                        &handles.idle,
+                        || recorder.register_gauge(handler.idle_key(), &METADATA),
+                        |gauge| gauge.set(idle),
+                    );
+                }
+                with_handle(
+                    cache,
+                    &handles.age,
+                    || recorder.register_gauge(handler.age_key(), &METADATA),
+                    |gauge| gauge.set(age),
+                );
+            })
         });
     }
 }

@@ -45,6 +45,7 @@ pub(crate) struct Shared {
     timeout_margin: Duration,
     cold_start_budget: Option<Duration>,
     print_report: Option<bool>,
+    price_per_gb_second: Option<f64>,
     #[cfg(all(unix, feature = "shutdown"))]
     pub(super) on_shutdown: Option<super::shutdown::ShutdownHook>,
 }
@@ -166,6 +167,7 @@ impl fmt::Debug for Coldstart {
             timeout_margin,
             cold_start_budget,
             print_report,
+            price_per_gb_second,
             #[cfg(all(unix, feature = "shutdown"))]
             on_shutdown,
         } = &*self.shared;
@@ -186,6 +188,7 @@ impl fmt::Debug for Coldstart {
             .field("timeout_margin", timeout_margin)
             .field("cold_start_budget", cold_start_budget)
             .field("print_report", print_report)
+            .field("price_per_gb_second", price_per_gb_second)
             .field("on_shutdown", &on_shutdown)
             .finish()
     }
@@ -213,6 +216,7 @@ impl Coldstart {
                 timeout_margin: DEFAULT_TIMEOUT_MARGIN,
                 cold_start_budget: None,
                 print_report: None,
+                price_per_gb_second: None,
                 #[cfg(all(unix, feature = "shutdown"))]
                 on_shutdown: None,
             }),
@@ -278,6 +282,21 @@ impl Coldstart {
     /// ```
     pub fn print_report(self, print: bool) -> Self {
         self.with(|shared| shared.print_report = Some(print))
+    }
+
+    /// Your price per GB-second of Lambda duration (it differs by architecture and region, e.g.
+    /// USD 0.0000166667 for x86 and 0.0000133334 for Arm in us-east-1 at the first tier), so
+    /// that the cold-start report's cost section also says what INIT and the first invocation
+    /// cost in money, in the currency of your price. Without it the report shows GB-seconds only.
+    /// A price that is not a finite number ≥ 0 is refused when INIT ends, with a message on
+    /// stderr, and the report keeps its GB-seconds. See [`crate::report::Cost`].
+    ///
+    /// ```
+    /// let coldstart = coldstart::lambda::Coldstart::new().price_per_gb_second(0.0000166667);
+    /// # let _ = coldstart;
+    /// ```
+    pub fn price_per_gb_second(self, price: f64) -> Self {
+        self.with(|shared| shared.price_per_gb_second = Some(price))
     }
 
     /// How long a warm-up ping that is part of a fan-out ([`Ping::fans_out`]) waits before it
@@ -458,6 +477,11 @@ impl Coldstart {
         if let Some(budget) = self.shared.cold_start_budget {
             invocation::set_cold_start_budget(budget);
         }
+        if let Some(price) = self.shared.price_per_gb_second {
+            if let Err(err) = crate::report::set_price_per_gb_second(price) {
+                eprintln!("coldstart: {err}");
+            }
+        }
         if let Some(print) = self.shared.print_report {
             crate::report::set_enabled(print);
         }
@@ -527,6 +551,7 @@ impl Coldstart {
         let runtime = Runtime::new(self.service(handler))
             .layer(self.layer())
             .layer(TracingLayer::new());
+        crate::render_gate::arm();
         self.end_init().await;
         runtime.run_concurrent().await
     }

@@ -249,13 +249,15 @@ impl Subject for &Meta {
                 depth: start.depth,
             });
         }
-        metrics::histogram!(
-            names::LAZY_INIT_DURATION,
-            names::LABEL_LAZY => self.name,
-            names::LABEL_DURING => start.during.as_str(),
-            names::LABEL_OUTCOME => end.outcome.as_str(),
-        )
-        .record(end.duration.as_secs_f64());
+        crate::render_gate::recording(|| {
+            metrics::histogram!(
+                names::LAZY_INIT_DURATION,
+                names::LABEL_LAZY => self.name,
+                names::LABEL_DURING => start.during.as_str(),
+                names::LABEL_OUTCOME => end.outcome.as_str(),
+            )
+            .record(end.duration.as_secs_f64());
+        });
     }
 }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{ms, ColdStartReport, TimelineKind};
+use super::{ms, Billed, ColdStartReport, InitBilling, TimelineKind};
 use crate::invocation::Outcome;
 use crate::lazy::During;
 use crate::phases::StartSource;
@@ -120,6 +120,48 @@ impl ColdStartReport {
                 json.close('}');
             }
         }
+        json.key("cost");
+        match &self.cost {
+            Err(err) => {
+                json.open('{');
+                json.first_key("error").str(&err.to_string());
+                json.close('}');
+            }
+            Ok(cost) => {
+                let price = cost.price_per_gb_second;
+                json.open('{');
+                json.first_key("memory_mb")
+                    .opt_uint(Some(u64::from(cost.memory_mb)));
+                json.key("price_per_gb_second").opt_f64(price);
+                json.key("init").open('{');
+                match cost.init {
+                    InitBilling::Duration(billed) => {
+                        json.first_key("billed").bool(true);
+                        json.billed(billed, price);
+                    }
+                    InitBilling::NotBilledAsDuration => {
+                        json.first_key("billed").bool(false);
+                        json.key("why").str(&format!(
+                            "{} INIT is not billed as duration",
+                            env.init_type()
+                        ));
+                    }
+                    InitBilling::NotMeasured => {
+                        json.first_key("billed").bool(true);
+                        json.key("why")
+                            .str("init end was not marked (coldstart::lambda::run marks it)");
+                    }
+                }
+                json.close('}');
+                json.key("first_invocation").open('{');
+                json.first_key("billed").bool(true);
+                json.billed(cost.first_invocation, price);
+                json.close('}');
+                json.key("gb_seconds").f64(cost.gb_seconds());
+                json.key("amount").opt_f64(cost.amount());
+                json.close('}');
+            }
+        }
         json.close('}');
         json.0
     }
@@ -183,6 +225,34 @@ impl Json {
             Some(value) => {
                 let _ = write!(self.0, "{value}");
             }
+            None => self.null(),
+        }
+    }
+
+    /// `,"ms":…,"billed_ms":…,"gb_seconds":…,"amount":…` of one billed duration.
+    fn billed(&mut self, billed: Billed, price: Option<f64>) {
+        self.key("ms").ms(billed.measured);
+        self.key("billed_ms")
+            .opt_uint(u64::try_from(billed.billed.as_millis()).ok());
+        self.key("gb_seconds").f64(billed.gb_seconds);
+        self.key("amount")
+            .opt_f64(price.map(|price| price * billed.gb_seconds));
+    }
+
+    /// A number as Rust prints it (shortest round-trip form); `null` if not finite.
+    #[inline(never)]
+    fn f64(&mut self, value: f64) {
+        use fmt::Write;
+        if value.is_finite() {
+            let _ = write!(self.0, "{value}");
+        } else {
+            self.null();
+        }
+    }
+
+    fn opt_f64(&mut self, value: Option<f64>) {
+        match value {
+            Some(value) => self.f64(value),
             None => self.null(),
         }
     }

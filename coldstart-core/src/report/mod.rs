@@ -40,8 +40,14 @@ use crate::memory::{self, MemoryUsage};
 use crate::named_phases::{self, PhaseRun};
 use crate::phases::{self, StartSource};
 
+mod cost;
 mod json;
 mod table;
+
+#[cfg(feature = "lambda")]
+pub(crate) use self::cost::set_price_per_gb_second;
+pub use self::cost::{Cost, CostError, InitBilling};
+pub use crate::billing::Billed;
 
 /// Everything known about this environment's start, after its first real invocation.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,6 +94,9 @@ pub struct ColdStartReport {
     pub memory: Option<MemoryUsage>,
     /// The cold-start budget and its verdict, when a budget applies to a user-facing cold start.
     pub budget: Option<Budget>,
+    /// What INIT and the first real invocation cost in GB-seconds (see [`Cost`]), or why that
+    /// cannot be said (the memory size variable missing or unreadable).
+    pub cost: Result<Cost, CostError>,
 }
 
 /// What a [`TimelineEntry`] is.
@@ -285,7 +294,11 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
         }),
         _ => None,
     };
+    // Billed from the first event's arrival when it was this invocation's, else its own run.
+    let first_billed = event_to_handler.unwrap_or_default() + first.duration();
+    let cost = cost::cost(&environment, init, first_billed);
     Some(ColdStartReport {
+        cost,
         environment,
         handler: first.handler,
         start_kind: first.start_kind,

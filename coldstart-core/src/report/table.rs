@@ -3,7 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{module_if_name_repeats, ms, ColdStartReport, TimelineEntry, TimelineKind};
+use super::{
+    module_if_name_repeats, ms, Billed, ColdStartReport, InitBilling, TimelineEntry, TimelineKind,
+};
 
 /// The width of the waterfall's bars, in characters.
 const BAR_WIDTH: usize = 32;
@@ -108,11 +110,78 @@ impl fmt::Display for ColdStartReport {
         if let Some(memory) = &self.memory {
             writeln!(f, "  memory: {}", memory.sizing_hint(env.memory_size_mb()))?;
         }
-        Ok(())
+        self.cost_rows(f)
     }
 }
 
+/// `141 ms billed = 0.0705 GB-s`, and the amount when a price was given.
+fn billed(billed: &Billed, price: Option<f64>) -> String {
+    let mut text = format!(
+        "{:>6} ms billed = {:>10.6} GB-s",
+        billed.billed.as_millis(),
+        billed.gb_seconds
+    );
+    if let Some(price) = price {
+        text.push_str(&format!(" = {:.10}", price * billed.gb_seconds));
+    }
+    text
+}
+
 impl ColdStartReport {
+    /// The cost rows: memory size and price, INIT, the first invocation, their sum.
+    fn cost_rows(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cost = match &self.cost {
+            Ok(cost) => cost,
+            Err(err) => return writeln!(f, "  cost: {err}"),
+        };
+        let price = cost.price_per_gb_second;
+        match price {
+            Some(price) => writeln!(
+                f,
+                "  cost at {} MB ({} GB), {price} per GB-s:",
+                cost.memory_mb,
+                f64::from(cost.memory_mb) / 1024.0
+            )?,
+            None => writeln!(
+                f,
+                "  cost at {} MB ({} GB; give Coldstart::price_per_gb_second for money):",
+                cost.memory_mb,
+                f64::from(cost.memory_mb) / 1024.0
+            )?,
+        }
+        match cost.init {
+            InitBilling::Duration(init) => {
+                writeln!(f, "    INIT              {}", billed(&init, price))?
+            }
+            InitBilling::NotBilledAsDuration => writeln!(
+                f,
+                "    INIT              not billed as duration ({})",
+                self.environment.init_type()
+            )?,
+            InitBilling::NotMeasured => writeln!(
+                f,
+                "    INIT              billed, not measured: init end was not marked"
+            )?,
+        }
+        writeln!(
+            f,
+            "    first invocation  {}",
+            billed(&cost.first_invocation, price)
+        )?;
+        match cost.amount() {
+            Some(amount) => writeln!(
+                f,
+                "    together                             {:>10.6} GB-s = {amount:.10}",
+                cost.gb_seconds()
+            ),
+            None => writeln!(
+                f,
+                "    together                             {:>10.6} GB-s",
+                cost.gb_seconds()
+            ),
+        }
+    }
+
     /// The timeline as a waterfall: one row per entry in the order they started, indented by
     /// nesting, with its start, its exclusive duration and a bar from its start to its end
     /// (inclusive) on a scale from process start to the last end or init end.
