@@ -89,5 +89,10 @@ impl Sandbox {
     }
 }
 
+impl Drop for Sandbox {
+    /// Removes the cgroup (nothing to remove in this placeholder).
+    fn drop(&mut self) {}
+}
+
 /// Removes every cgroup this process created (for the Ctrl-C handler).
 pub fn remove_all_leftovers() {}
