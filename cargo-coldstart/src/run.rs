@@ -2,11 +2,11 @@
 //! process group of its own, the tool's clock from exec, and the process killed at the end.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use coldstart_local::{LocalEvent, LocalRuntimeApi};
@@ -22,7 +22,7 @@ const AFTER_RESPONSE_GRACE: Duration = Duration::from_secs(2);
 /// How much of the function's stderr a run keeps.
 const STDERR_TAIL_BYTES: usize = 2048;
 /// How often the tool looks at the API and the process while waiting.
-const POLL: Duration = Duration::from_micros(50);
+const POLL: Duration = Duration::from_micros(100);
 
 /// `AWS_LAMBDA_INITIALIZATION_TYPE` for the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -239,6 +239,15 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
             return run;
         }
     };
+    // stdout and stderr go to unlinked temporary files, read after the run: no reader thread
+    // competes with the function's start-up, and no full pipe can block it.
+    let (stdout, stderr) = match (capture_file("stdout"), capture_file("stderr")) {
+        (Ok(out), Ok(err)) => (out, err),
+        (Err(e), _) | (_, Err(e)) => {
+            run.outcome = Outcome::SpawnFailed(format!("temporary file for the output: {e}"));
+            return run;
+        }
+    };
     let mut command = Command::new(&config.program);
     command
         .args(&config.args)
@@ -248,9 +257,16 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
         .env("AWS_LAMBDA_INITIALIZATION_TYPE", config.init_type.as_str())
         .envs(config.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0);
+    match (stdout.try_clone(), stderr.try_clone()) {
+        (Ok(out), Ok(err)) => {
+            command.stdout(out).stderr(err);
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            run.outcome = Outcome::SpawnFailed(format!("temporary file for the output: {e}"));
+            return run;
+        }
+    }
     if let Some(sandbox) = sandbox {
         let hook = sandbox.pre_exec_hook();
         #[allow(unsafe_code)]
@@ -268,37 +284,12 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
             return run;
         }
     };
+    // The parent's copies of the files' descriptors went into `command`; drop them so only
+    // the child holds them.
+    drop(command);
     let pid = child.id();
     children::register(pid);
     run.pid = Some(pid);
-    let (report_tx, report_rx) = mpsc::channel();
-    let stdout = child.stdout.take().map(|out| {
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if line.starts_with(REPORT_PREFIX) {
-                    let _ = report_tx.send(line);
-                }
-            }
-        })
-    });
-    let (stderr_tx, stderr_rx) = mpsc::channel();
-    let stderr = child.stderr.take().map(|mut err| {
-        std::thread::spawn(move || {
-            let mut tail: Vec<u8> = Vec::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                tail.extend_from_slice(&buf[..n]);
-                if tail.len() > STDERR_TAIL_BYTES * 2 {
-                    tail.drain(..tail.len() - STDERR_TAIL_BYTES);
-                }
-            }
-            let _ = stderr_tx.send(tail);
-        })
-    });
     let deadline = exec + config.timeout;
 
     measure(config, &api, &mut child, exec, deadline, sandbox, &mut run);
@@ -308,26 +299,50 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
     let _ = child.kill();
     let _ = child.wait();
     children::unregister(pid);
-    // Both pipes close with the group; the readers end (bounded wait in case a grandchild left
-    // the group and holds a pipe).
-    if let Ok(tail) = stderr_rx.recv_timeout(Duration::from_secs(1)) {
-        let tail = &tail[tail.len().saturating_sub(STDERR_TAIL_BYTES)..];
-        run.stderr_tail = String::from_utf8_lossy(tail).into_owned();
-        if let Some(thread) = stderr {
-            let _ = thread.join();
-        }
-    }
-    while let Ok(line) = report_rx.recv_timeout(Duration::from_secs(1)) {
-        if run.report.is_none() {
-            run.report = Report::parse(&line);
-        }
-    }
-    if let Some(thread) = stdout {
-        if thread.is_finished() {
-            let _ = thread.join();
-        }
-    }
+    run.stderr_tail = tail(stderr, STDERR_TAIL_BYTES);
+    run.report = report_line(stdout);
     run
+}
+
+/// An unlinked temporary file for a child's output.
+fn capture_file(name: &str) -> std::io::Result<File> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "cargo-coldstart-{}-{}-{name}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
+}
+
+/// The last `bytes` bytes of a captured output, as text.
+fn tail(mut file: File, bytes: usize) -> String {
+    let Ok(len) = file.seek(SeekFrom::End(0)) else {
+        return String::new();
+    };
+    let start = len.saturating_sub(bytes as u64);
+    let mut buf = Vec::new();
+    if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut buf).is_err() {
+        return String::new();
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The first coldstart report line of a captured stdout.
+fn report_line(mut file: File) -> Option<Report> {
+    file.seek(SeekFrom::Start(0)).ok()?;
+    BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with(REPORT_PREFIX))
+        .and_then(|line| Report::parse(&line))
 }
 
 fn measure(
@@ -341,13 +356,20 @@ fn measure(
 ) {
     let pid = child.id();
     // INIT: until the first `/next`, an init error, an exit, or the timeout.
+    let mut polls = 0u32;
     let next_seen = loop {
+        polls = polls.wrapping_add(1);
         if api.pending_next_requests() > 0 {
             let seen = Instant::now();
             run.init_cpu = sandbox
                 .and_then(Sandbox::cpu_time)
                 .or_else(|| process_cpu_time(pid));
             break seen;
+        }
+        // An init error and an exit are rarer: looked for every millisecond.
+        if polls % 10 != 0 {
+            std::thread::sleep(POLL);
+            continue;
         }
         if let Some(outcome) = init_error(api) {
             run.outcome = outcome;

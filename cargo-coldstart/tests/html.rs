@@ -46,16 +46,30 @@ fn the_html_report_renders_waterfall_distributions_and_sizes() {
         "--",
         "coldstart",
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"));
 
     let url = format!("file://{}", page.display());
     let dom = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", &url])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            &url,
+        ])
         .output()
         .unwrap();
-    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     let dom = String::from_utf8_lossy(&dom.stdout);
     // The waterfall of the median run: the tool's INIT bar, the named phase, the lazy static.
     for row in [
@@ -78,13 +92,26 @@ fn the_html_report_renders_waterfall_distributions_and_sizes() {
     let png = out.join("profile.png");
     let _ = std::fs::remove_file(&png);
     let shot = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1280,1600",
+        ])
         .arg(format!("--screenshot={}", png.display()))
         .arg(&url)
         .output()
         .unwrap();
-    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
     let bytes = std::fs::read(&png).unwrap();
-    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{} bytes", bytes.len());
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+        "{} bytes",
+        bytes.len()
+    );
     eprintln!("screenshot: {}", png.display());
 }
