@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use crate::limits::{LambdaSize, Sandbox};
-use crate::profile::{self, SizeRuns, Unit};
+use crate::profile::{self, Limits, SizeRuns, Unit};
 use crate::run::{run_cold, ColdRun, InitType, RunConfig};
 use crate::stats::{self, Summary};
 
@@ -67,6 +67,9 @@ struct ProfileArgs {
     /// Features for the build (`cargo build --features`).
     #[arg(long)]
     features: Option<String>,
+    /// The cargo profile to build with (default: release, as deployed).
+    #[arg(long, value_name = "NAME", default_value = "release")]
+    cargo_profile: String,
     /// A function binary to profile, instead of building one.
     binary: Option<PathBuf>,
     #[command(flatten)]
@@ -93,6 +96,9 @@ struct CompareArgs {
     /// Features for the build.
     #[arg(long)]
     features: Option<String>,
+    /// The cargo profile to build with (default: release, as deployed).
+    #[arg(long, value_name = "NAME", default_value = "release")]
+    cargo_profile: String,
     /// An environment variable for A only (KEY=VALUE, repeatable).
     #[arg(long = "a-env", value_name = "KEY=VALUE")]
     a_env: Vec<String>,
@@ -285,12 +291,14 @@ fn build(
     name: &str,
     package: Option<&str>,
     features: Option<&str>,
+    cargo_profile: &str,
 ) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.args([
         "build",
-        "--release",
+        "--profile",
+        cargo_profile,
         "--message-format=json-render-diagnostics",
     ]);
     if let Some(package) = package {
@@ -306,7 +314,7 @@ fn build(
         .map_err(|e| format!("could not run cargo: {e}"))?;
     if !output.status.success() {
         return Err(format!(
-            "cargo build --{kind} {name} failed ({})",
+            "cargo build --profile {cargo_profile} --{kind} {name} failed ({})",
             output.status
         ));
     }
@@ -334,20 +342,16 @@ fn check_binary(path: &Path) -> Result<PathBuf, String> {
     }
 }
 
-fn sandbox_for(
-    memory_mb: u32,
-    said: &mut bool,
-    quiet: bool,
-) -> (Option<Sandbox>, Result<(), String>) {
+fn sandbox_for(memory_mb: u32, said: &mut bool, quiet: bool) -> (Option<Sandbox>, Limits) {
     match Sandbox::create(LambdaSize { memory_mb }) {
-        Ok(sandbox) => (Some(sandbox), Ok(())),
+        Ok(sandbox) => (Some(sandbox), Limits::Applied),
         Err(why) => {
             let why = why.to_string();
             if !*said && !quiet {
                 eprintln!("cargo coldstart: {why}; cold starts below {} MB are projected from the measured INIT CPU time", profile::FULL_VCPU_MB);
                 *said = true;
             }
-            (None, Err(why))
+            (None, Limits::Unavailable(why))
         }
     }
 }
@@ -359,12 +363,14 @@ fn profile_command(args: ProfileArgs) -> Result<i32, String> {
             bin,
             args.package.as_deref(),
             args.features.as_deref(),
+            &args.cargo_profile,
         )?,
         (_, Some(example), _) => build(
             "example",
             example,
             args.package.as_deref(),
             args.features.as_deref(),
+            &args.cargo_profile,
         )?,
         (_, _, Some(path)) => check_binary(path)?,
         _ => {
@@ -392,7 +398,7 @@ fn profile_command(args: ProfileArgs) -> Result<i32, String> {
         let (sandbox, limits) = if sizes_given {
             sandbox_for(memory_mb, &mut said, plan.json)
         } else {
-            (None, Err("no --memory given".into()))
+            (None, Limits::NotRequested)
         };
         let mut config = template.clone();
         config.memory_mb = memory_mb;
@@ -599,6 +605,7 @@ fn compare_command(args: CompareArgs) -> Result<i32, String> {
             bin,
             args.package.as_deref(),
             args.features.as_deref(),
+            &args.cargo_profile,
         )?);
     }
     for example in &args.example {
@@ -607,6 +614,7 @@ fn compare_command(args: CompareArgs) -> Result<i32, String> {
             example,
             args.package.as_deref(),
             args.features.as_deref(),
+            &args.cargo_profile,
         )?);
     }
     let (a, b) = match binaries.as_slice() {
@@ -637,7 +645,7 @@ fn compare_command(args: CompareArgs) -> Result<i32, String> {
     }
     let mut said = false;
     let (sandbox, _limits) = if plan.sizes.is_empty() {
-        (None, Err(String::new()))
+        (None, Limits::NotRequested)
     } else {
         sandbox_for(config_a.memory_mb, &mut said, plan.json)
     };
@@ -669,7 +677,7 @@ fn compare_command(args: CompareArgs) -> Result<i32, String> {
     let budget = args.runs.budget.map(|budget| {
         let b_only = SizeRuns {
             memory_mb: config_b.memory_mb,
-            limits: Ok(()),
+            limits: Limits::NotRequested,
             runs: runs_b.clone(),
         };
         check_budget(std::slice::from_ref(&b_only), budget, args.runs.percentile)

@@ -159,7 +159,7 @@ fn size_table(sizes: &[SizeRuns]) -> String {
             escape(&profile::fmt_value(init.map(|s| s.median), Unit::Ms)),
             cost.map_or("unavailable".into(), |s| format!("{:.7}", s.median)),
             mb = size.memory_mb,
-            limits = if size.limits.is_ok() { "cgroup" } else { "none" },
+            limits = size.limits.label(),
         ));
     }
     out.push_str("</tbody></table>\n");

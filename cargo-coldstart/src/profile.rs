@@ -140,14 +140,40 @@ pub fn rows(runs: &[ColdRun]) -> Vec<Row> {
     rows
 }
 
+/// Whether a memory size's runs ran under Lambda's CPU and memory limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Limits {
+    /// No `--memory` was given: the machine's own CPU and memory, nothing projected.
+    NotRequested,
+    /// In a cgroup with the size's CPU quota and memory limit.
+    Applied,
+    /// Limits were asked for but cannot be applied here (why, in plain words): cold starts below
+    /// one vCPU are projected from CPU time.
+    Unavailable(String),
+}
+
+impl Limits {
+    /// `cgroup`, `none` or `not requested`.
+    ///
+    /// ```
+    /// assert_eq!(cargo_coldstart::profile::Limits::Applied.label(), "cgroup");
+    /// ```
+    pub fn label(&self) -> &'static str {
+        match self {
+            Limits::NotRequested => "not requested",
+            Limits::Applied => "cgroup",
+            Limits::Unavailable(_) => "none",
+        }
+    }
+}
+
 /// The runs of one memory size.
 #[derive(Debug, Clone)]
 pub struct SizeRuns {
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` of these runs.
     pub memory_mb: u32,
-    /// `Ok` when the runs ran under the size's cgroup limits; otherwise why not (the cold start
-    /// is then projected from CPU time).
-    pub limits: Result<(), String>,
+    /// Whether the runs ran under the size's cgroup limits.
+    pub limits: Limits,
     /// The runs.
     pub runs: Vec<ColdRun>,
 }
@@ -158,7 +184,8 @@ impl SizeRuns {
     ///
     /// ```
     /// use cargo_coldstart::profile::SizeRuns;
-    /// let size = SizeRuns { memory_mb: 128, limits: Err("no cgroup".into()), runs: vec![] };
+    /// use cargo_coldstart::profile::Limits;
+    /// let size = SizeRuns { memory_mb: 128, limits: Limits::Unavailable("no cgroup".into()), runs: vec![] };
     /// assert!(size.projected());
     /// assert!(size.init_ms().is_empty());
     /// ```
@@ -167,7 +194,7 @@ impl SizeRuns {
             .iter()
             .map(|run| {
                 let wall = ms(run.to_first_next?);
-                if self.limits.is_ok() || self.memory_mb >= FULL_VCPU_MB {
+                if !self.projected() {
                     return Some(wall);
                 }
                 let cpu = ms(run.init_cpu?);
@@ -187,7 +214,7 @@ impl SizeRuns {
 
     /// Whether [`init_ms`](Self::init_ms) is projected rather than measured under limits.
     pub fn projected(&self) -> bool {
-        self.limits.is_err() && self.memory_mb < FULL_VCPU_MB
+        matches!(self.limits, Limits::Unavailable(_)) && self.memory_mb < FULL_VCPU_MB
     }
 
     /// The INIT cost of each run in GB-seconds: memory in GB × INIT duration rounded up to the
@@ -245,8 +272,8 @@ pub fn size_json(size: &SizeRuns) -> Value {
         .collect();
     json!({
         "memory_mb": size.memory_mb,
-        "limits": match &size.limits { Ok(()) => "cgroup".to_string(), Err(_) => "none".to_string() },
-        "limits_unavailable": size.limits.as_ref().err(),
+        "limits": size.limits.label(),
+        "limits_unavailable": match &size.limits { Limits::Unavailable(why) => Some(why.as_str()), _ => None },
         "projected": size.projected(),
         "runs_ok": size.runs.iter().filter(|r| r.outcome.is_ok()).count(),
         "runs_failed": size.runs.iter().filter(|r| !r.outcome.is_ok()).count(),
@@ -317,7 +344,7 @@ pub fn text_table(runs: &[ColdRun]) -> String {
 /// The memory-size table: cold start and INIT cost per size.
 pub fn size_table(sizes: &[SizeRuns]) -> String {
     let mut out = format!(
-        "{:>7}  {:>10}  {:>20}  {:>20}  {:>18}\n",
+        "{:>7}  {:>13}  {:>24}  {:>24}  {:>18}\n",
         "memory", "limits", "cold start (median)", "INIT (median)", "INIT GB-s (median)"
     );
     for size in sizes {
@@ -338,13 +365,9 @@ pub fn size_table(sizes: &[SizeRuns]) -> String {
         );
         let mark = if size.projected() { " (projected)" } else { "" };
         out.push_str(&format!(
-            "{:>4} MB  {:>10}  {:>20}  {:>20}  {:>18}\n",
+            "{:>4} MB  {:>13}  {:>24}  {:>24}  {:>18}\n",
             size.memory_mb,
-            if size.limits.is_ok() {
-                "cgroup"
-            } else {
-                "none"
-            },
+            size.limits.label(),
             format!("{}{mark}", fmt_value(cold.map(|s| s.median), Unit::Ms)),
             format!("{}{mark}", fmt_value(init.map(|s| s.median), Unit::Ms)),
             cost.map_or("unavailable".into(), |s| format!("{:.7}", s.median)),

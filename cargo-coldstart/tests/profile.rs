@@ -155,6 +155,8 @@ fn build_an_example_with_cargo() {
         "fixture",
         "--package",
         "cargo-coldstart",
+        "--cargo-profile",
+        "dev",
         "--runs",
         "1",
         "--json",
@@ -171,7 +173,7 @@ fn build_an_example_with_cargo() {
         json["binary"]
             .as_str()
             .unwrap()
-            .ends_with("release/examples/fixture"),
+            .ends_with("debug/examples/fixture"),
         "{json}"
     );
     assert_eq!(runs(&json)[0]["outcome"], "ok");

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The fixture function (`examples/fixture.rs`), built once in release as a user's would be.
+/// The fixture function (`examples/fixture.rs`), built once with the dev profile (its
+/// dependencies are already built for the tests; behaviour, not speed, is tested here).
 pub fn fixture() -> &'static Path {
     static FIXTURE: OnceLock<PathBuf> = OnceLock::new();
     FIXTURE.get_or_init(|| {
@@ -15,7 +16,6 @@ pub fn fixture() -> &'static Path {
         let output = Command::new(cargo)
             .args([
                 "build",
-                "--release",
                 "--package",
                 "cargo-coldstart",
                 "--example",
