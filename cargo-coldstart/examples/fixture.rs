@@ -1,5 +1,6 @@
 //! The functions `cargo coldstart`'s tests profile, one per behaviour, chosen by the first
-//! argument (`cargo coldstart profile target/release/examples/fixture -- MODE`):
+//! argument (`cargo coldstart profile target/release/examples/fixture -- MODE`) or, without
+//! one, by the environment variable `FIXTURE_MODE` (so `compare --a-env/--b-env` can pick two):
 //!
 //! - `plain`: an echo function on `lambda_runtime` alone (no coldstart, no report);
 //! - `coldstart`: the same with `#[cold_start_handler]`, a named INIT phase (`load table`) and a

@@ -149,7 +149,8 @@ struct RunArgs {
     /// Write a self-contained HTML page (waterfall, distributions, memory table).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Fail (exit 4) when the --percentile of exec → first response exceeds this (100ms, 1.5s).
+    /// Fail (exit 4) when the --percentile of exec → first response exceeds this (100ms, 1.5s);
+    /// with compare, B's.
     #[arg(long, value_parser = parse_budget)]
     budget: Option<Duration>,
     /// The percentile --budget applies to.
@@ -627,8 +628,11 @@ fn compare_command(args: CompareArgs) -> Result<i32, String> {
             ))
         }
     };
-    if !args.runs.memory.is_empty() && args.runs.memory.len() > 1 {
+    if args.runs.memory.len() > 1 {
         return Err("compare runs at one memory size; give --memory once".into());
+    }
+    if args.runs.html.is_some() {
+        return Err("--html is for profile; compare prints tables or --json".into());
     }
     let plan = plan(&args.runs, args.args)?;
     let mut config_a = plan.template.clone();

@@ -145,6 +145,11 @@ fn bad_input_gets_a_clear_error() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("KEY=VALUE"));
 
+    let output = cli(&["compare", fixture, fixture, "--html", "x.html"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--html is for profile"));
+    assert!(!std::path::Path::new("x.html").exists());
+
     let output = cli(&["compare", fixture]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("compare needs two binaries"));
