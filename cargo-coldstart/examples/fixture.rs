@@ -9,7 +9,9 @@
 //! - `never-next`: INIT never ends (never asks for an event);
 //! - `hang`: asks for an event and never answers it;
 //! - `init-error`: posts an error to `/runtime/init/error`, then exits;
-//! - `error`: answers every event with an error.
+//! - `error`: answers every event with an error;
+//! - `spin-init`: spends 50 ms of CPU time in INIT (measured by its own `schedstat`), then echoes:
+//!   a CPU-bound INIT of known cost, for checking `--memory` limits.
 
 use coldstart::{cold_start_handler, lazy};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -56,6 +58,25 @@ fn post_init_error() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Busy work until this thread has used `cpu` of CPU time.
+fn spin(cpu: Duration) {
+    let used = || {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .map(Duration::from_nanos)
+    };
+    let Some(start) = used() else {
+        panic!("fixture: no /proc/thread-self/schedstat to measure CPU time with");
+    };
+    let mut x = 1u64;
+    while used().is_some_and(|now| now - start < cpu) {
+        for _ in 0..10_000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+}
+
 fn main() -> Result<(), Error> {
     let mode = std::env::args()
         .nth(1)
@@ -72,6 +93,7 @@ fn main() -> Result<(), Error> {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
+        "spin-init" => spin(Duration::from_millis(50)),
         "init-error" => {
             eprintln!("fixture: TABLE_NAME is not set, reporting an init error");
             post_init_error()?;
@@ -85,7 +107,7 @@ fn main() -> Result<(), Error> {
         .build()?;
     runtime.block_on(async {
         match mode.as_str() {
-            "plain" => lambda_runtime::run(service_fn(echo)).await,
+            "plain" | "spin-init" => lambda_runtime::run(service_fn(echo)).await,
             "coldstart" => {
                 coldstart::phase("load table", || {
                     std::hint::black_box((0..100_000u64).sum::<u64>())

@@ -290,6 +290,11 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
     let pid = child.id();
     children::register(pid);
     run.pid = Some(pid);
+    if let Some(sandbox) = sandbox {
+        // Already in the cgroup through the pre-exec hook; this write is idempotent and covers
+        // a hook that could not move it.
+        let _ = sandbox.add_process(pid);
+    }
     let deadline = exec + config.timeout;
 
     measure(config, &api, &mut child, exec, deadline, sandbox, &mut run);

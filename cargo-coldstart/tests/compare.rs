@@ -122,3 +122,53 @@ fn memory_sizes_without_limits_are_projected_and_labelled() {
         );
     }
 }
+
+/// Where cgroups are writable (CI runs as root), `--memory 128` gives the function 128/1769 of a
+/// vCPU: a CPU-bound INIT of 50 ms CPU time takes about 13.8× as long as at 1,769 MB (±25 %).
+/// Skipped with a message where limits cannot be applied.
+#[test]
+fn memory_128_slows_a_cpu_bound_init_by_lambdas_factor() {
+    let (code, json, stderr) = profile_json("spin-init", &["--runs", "3", "--memory", "1769,128"]);
+    assert_eq!(code, 0, "{stderr}");
+    let sizes = json["sizes"].as_array().unwrap();
+    if sizes.iter().any(|s| s["limits"] != "cgroup") {
+        eprintln!(
+            "skipped: limits cannot be applied here ({})",
+            sizes[0]["limits_unavailable"]
+        );
+        return;
+    }
+    let init = |i: usize| sizes[i]["init_ms"]["median"].as_f64().unwrap();
+    let factor = init(1) / init(0);
+    let expected = 1769.0 / 128.0;
+    assert!(
+        (factor - expected).abs() <= 0.25 * expected,
+        "INIT at 128 MB took {factor:.1}× as long as at 1769 MB; Lambda's share says {expected:.1}× ({} ms vs {} ms)",
+        init(1),
+        init(0)
+    );
+}
+
+/// The INIT CPU time is the function's: a fixture that burns 50 ms of CPU in INIT is measured at
+/// no less, and without limits the 128 MB projection scales it by 1769/128.
+#[test]
+fn init_cpu_time_is_measured_and_projected() {
+    let (code, json, stderr) = profile_json("spin-init", &["--runs", "2", "--memory", "128"]);
+    assert_eq!(code, 0, "{stderr}");
+    let size = &json["sizes"][0];
+    let cpu = size["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "INIT CPU time")
+        .unwrap()["summary"]["median"]
+        .as_f64()
+        .unwrap();
+    assert!(cpu >= 50.0, "INIT CPU time {cpu} ms, but INIT burned 50 ms");
+    if size["limits"] == "none" {
+        assert_eq!(size["projected"], true);
+        let init = size["init_ms"]["median"].as_f64().unwrap();
+        // The median of per-run projections: at least the smallest run's CPU × 1769/128.
+        assert!(init >= 50.0 * 1769.0 / 128.0, "{init}");
+    }
+}
