@@ -24,6 +24,38 @@ fn chromium() -> Option<&'static str> {
     })
 }
 
+/// Without a browser: the page is one file with nothing to fetch and the rows the browser test
+/// looks for.
+#[test]
+fn the_html_report_is_self_contained() {
+    let page = std::env::temp_dir().join(format!("coldstart-page-{}.html", std::process::id()));
+    let output = cli(&[
+        "profile",
+        fixture().to_str().unwrap(),
+        "--runs",
+        "2",
+        "--html",
+        page.to_str().unwrap(),
+        "--",
+        "coldstart",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    std::fs::remove_file(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for absent in ["http://", "https://", "<script", "<link", "src="] {
+        assert!(!html.contains(absent), "the page has {absent}");
+    }
+    assert!(html.contains(r#"data-kind="phase" data-name="load table""#));
+    assert!(html.contains(r#"data-kind="lazy" data-name="lookup-table""#));
+    // No --memory: no size table.
+    assert!(!html.contains("size-row"));
+}
+
 #[test]
 #[ignore = "needs chromium (installed by .ci/run)"]
 fn the_html_report_renders_waterfall_distributions_and_sizes() {
