@@ -67,7 +67,8 @@ fn ms(d: Duration) -> f64 {
 
 /// The measurement rows of `runs`: the tool's own (exec → first `/next`, exec → first response,
 /// INIT CPU time, peak RSS), then the report's built-in phases, named phases and lazy statics
-/// (rows appear in the order the runs first name them).
+/// (rows appear in the order the runs first name them). A failed run counts in no row (its
+/// partial measurements stay in its own entry): the rows describe cold starts that worked.
 ///
 /// ```
 /// let rows = cargo_coldstart::profile::rows(&[]);
@@ -75,24 +76,31 @@ fn ms(d: Duration) -> f64 {
 /// assert!(rows[0].summary().is_none());
 /// ```
 pub fn rows(runs: &[ColdRun]) -> Vec<Row> {
+    let ok = |run: &ColdRun, value: Option<f64>| value.filter(|_| run.outcome.is_ok());
     let mut rows = vec![
         Row {
             section: "tool",
             name: "exec → first /next".into(),
             unit: Unit::Ms,
-            values: runs.iter().map(|r| r.to_first_next.map(ms)).collect(),
+            values: runs
+                .iter()
+                .map(|r| ok(r, r.to_first_next.map(ms)))
+                .collect(),
         },
         Row {
             section: "tool",
             name: "exec → first response".into(),
             unit: Unit::Ms,
-            values: runs.iter().map(|r| r.to_first_response.map(ms)).collect(),
+            values: runs
+                .iter()
+                .map(|r| ok(r, r.to_first_response.map(ms)))
+                .collect(),
         },
         Row {
             section: "tool",
             name: "INIT CPU time".into(),
             unit: Unit::Ms,
-            values: runs.iter().map(|r| r.init_cpu.map(ms)).collect(),
+            values: runs.iter().map(|r| ok(r, r.init_cpu.map(ms))).collect(),
         },
         Row {
             section: "tool",
@@ -100,7 +108,7 @@ pub fn rows(runs: &[ColdRun]) -> Vec<Row> {
             unit: Unit::Mb,
             values: runs
                 .iter()
-                .map(|r| r.peak_rss_bytes.map(|b| b as f64 / 1e6))
+                .map(|r| ok(r, r.peak_rss_bytes.map(|b| b as f64 / 1e6)))
                 .collect(),
         },
     ];
@@ -127,7 +135,7 @@ pub fn rows(runs: &[ColdRun]) -> Vec<Row> {
                 values: runs
                     .iter()
                     .map(|r| {
-                        let report = r.report.as_ref()?;
+                        let report = r.report.as_ref().filter(|_| r.outcome.is_ok())?;
                         pick(report)
                             .iter()
                             .find(|(n, _)| n == name)
@@ -179,7 +187,8 @@ pub struct SizeRuns {
 }
 
 impl SizeRuns {
-    /// The INIT duration of each run: measured under limits; otherwise projected as
+    /// The INIT duration of each successful run (`None` for a failed one): measured under limits
+    /// or without `--memory`; otherwise projected as
     /// `max(exec → first /next, INIT CPU time × 1769 / size)` for sizes below one vCPU.
     ///
     /// ```
@@ -193,6 +202,9 @@ impl SizeRuns {
         self.runs
             .iter()
             .map(|run| {
+                if !run.outcome.is_ok() {
+                    return None;
+                }
                 let wall = ms(run.to_first_next?);
                 if !self.projected() {
                     return Some(wall);
@@ -203,7 +215,8 @@ impl SizeRuns {
             .collect()
     }
 
-    /// exec → first response per run, with the INIT part replaced by [`init_ms`](Self::init_ms).
+    /// exec → first response per run, with the INIT part replaced by [`init_ms`](Self::init_ms);
+    /// `None` for a failed run.
     pub fn cold_start_ms(&self) -> Vec<Option<f64>> {
         self.runs
             .iter()

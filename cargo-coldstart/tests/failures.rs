@@ -6,7 +6,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{assert_no_child_left, cli, fixture, fixture_alive, profile_json, runs};
+use support::{assert_no_child_left, cli, fixture, fixture_alive, profile_json, row, runs};
 
 #[test]
 fn a_crash_in_init_is_reported_with_its_stderr() {
@@ -84,6 +84,9 @@ fn a_function_that_never_asks_for_an_event_times_out_and_is_killed() {
         // It ran, so its CPU time and memory were measurable; its INIT never ended.
         assert_eq!(run["exec_to_first_next_ms"], "unavailable");
     }
+    // Failed runs count in no summary: their CPU time so far is not an INIT's.
+    assert_eq!(row(&json, "tool", "INIT CPU time").unwrap(), "unavailable");
+    assert_eq!(row(&json, "tool", "peak RSS").unwrap(), "unavailable");
     assert_no_child_left(&json);
 }
 
