@@ -55,10 +55,10 @@ enum Cmd {
 
 #[derive(Debug, Args)]
 struct ProfileArgs {
-    /// Build and profile this binary target (`cargo build --release --bin NAME`).
+    /// Build and profile this binary target (`cargo build --profile release --bin NAME`).
     #[arg(long, conflicts_with_all = ["example", "binary"])]
     bin: Option<String>,
-    /// Build and profile this example (`cargo build --release --example NAME`).
+    /// Build and profile this example (`cargo build --profile release --example NAME`).
     #[arg(long, conflicts_with = "binary")]
     example: Option<String>,
     /// The package of `--bin`/`--example`.
@@ -67,7 +67,7 @@ struct ProfileArgs {
     /// Features for the build (`cargo build --features`).
     #[arg(long)]
     features: Option<String>,
-    /// The cargo profile to build with (default: release, as deployed).
+    /// The cargo profile to build with.
     #[arg(long, value_name = "NAME", default_value = "release")]
     cargo_profile: String,
     /// A function binary to profile, instead of building one.
@@ -96,7 +96,7 @@ struct CompareArgs {
     /// Features for the build.
     #[arg(long)]
     features: Option<String>,
-    /// The cargo profile to build with (default: release, as deployed).
+    /// The cargo profile to build with.
     #[arg(long, value_name = "NAME", default_value = "release")]
     cargo_profile: String,
     /// An environment variable for A only (KEY=VALUE, repeatable).
@@ -137,8 +137,9 @@ struct RunArgs {
     /// Limit per run, in seconds, from exec to the last response.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     timeout: f64,
-    /// Lambda memory sizes in MB (comma-separated); each size gets --runs runs.
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(128..=10240))]
+    /// Lambda memory sizes in MB, 128 to 10240 (comma-separated); each size gets --runs runs
+    /// [default: 128, not limited, nothing projected].
+    #[arg(long, value_name = "MB,...", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(128..=10240))]
     memory: Vec<u32>,
     /// An environment variable for the function (KEY=VALUE, repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
@@ -151,7 +152,7 @@ struct RunArgs {
     html: Option<PathBuf>,
     /// Fail (exit 4) when the --percentile of exec → first response exceeds this (100ms, 1.5s);
     /// with compare, B's.
-    #[arg(long, value_parser = parse_budget)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_budget)]
     budget: Option<Duration>,
     /// The percentile --budget applies to.
     #[arg(long, default_value_t = 95.0, value_parser = parse_percentile)]
