@@ -276,6 +276,9 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
             command.pre_exec(hook);
         }
     }
+    // A size's sandbox serves all its runs: its CPU counter is cumulative, so each run reads
+    // the difference.
+    let cpu_before = sandbox.and_then(Sandbox::cpu_time);
     let exec = Instant::now();
     let mut child = match command.spawn() {
         Ok(child) => child,
@@ -297,7 +300,15 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
     }
     let deadline = exec + config.timeout;
 
-    measure(config, &api, &mut child, exec, deadline, sandbox, &mut run);
+    measure(
+        config,
+        &api,
+        &mut child,
+        exec,
+        deadline,
+        sandbox.zip(cpu_before),
+        &mut run,
+    );
 
     // The end of every run, whatever happened: the whole group goes.
     children::kill_group(pid);
@@ -356,7 +367,7 @@ fn measure(
     child: &mut Child,
     exec: Instant,
     deadline: Instant,
-    sandbox: Option<&Sandbox>,
+    sandbox: Option<(&Sandbox, Duration)>,
     run: &mut ColdRun,
 ) {
     let pid = child.id();
@@ -367,7 +378,7 @@ fn measure(
         if api.pending_next_requests() > 0 {
             let seen = Instant::now();
             run.init_cpu = sandbox
-                .and_then(Sandbox::cpu_time)
+                .and_then(|(sandbox, before)| Some(sandbox.cpu_time()?.saturating_sub(before)))
                 .or_else(|| process_cpu_time(pid));
             break seen;
         }
@@ -387,7 +398,7 @@ fn measure(
         if Instant::now() >= deadline {
             run.outcome = Outcome::NeverAskedForEvent;
             run.init_cpu = process_cpu_time(pid);
-            run.peak_rss_bytes = peak_rss(pid, sandbox);
+            run.peak_rss_bytes = peak_rss(pid);
             return;
         }
         std::thread::sleep(POLL);
@@ -447,7 +458,7 @@ fn measure(
             std::thread::sleep(POLL);
         }
     }
-    run.peak_rss_bytes = peak_rss(pid, sandbox);
+    run.peak_rss_bytes = peak_rss(pid);
 }
 
 fn init_error(api: &LocalRuntimeApi) -> Option<Outcome> {
@@ -503,11 +514,9 @@ fn process_cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(ticks * 1_000_000_000 / per_second))
 }
 
-/// Peak RSS: the cgroup's peak when sandboxed, else `VmHWM` of `/proc/PID/status`.
-fn peak_rss(pid: u32, sandbox: Option<&Sandbox>) -> Option<u64> {
-    if let Some(peak) = sandbox.and_then(Sandbox::memory_peak_bytes) {
-        return Some(peak);
-    }
+/// Peak RSS: `VmHWM` of `/proc/PID/status` (the process's own; a size's cgroup serves all its
+/// runs, so its peak is not one run's).
+fn peak_rss(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
