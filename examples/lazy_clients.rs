@@ -10,6 +10,10 @@
 //! `lambda_runtime` loop serves three invocations from a local Runtime API (no AWS needed); then
 //! the report shows each static's cost and where it ran. The prewarm runs inside a named phase
 //! (`coldstart::phase_async`), whose own time excludes the static it builds.
+//!
+//! Started with `AWS_LAMBDA_RUNTIME_API` already set (on Lambda, or by `cargo coldstart`), it
+//! is just the function; `LAZY_CLIENTS_PREWARM=off` skips the prewarm, so the two can be
+//! compared: `cargo coldstart compare --example lazy_clients --b-env LAZY_CLIENTS_PREWARM=off`.
 
 use coldstart::local::LocalRuntimeApi;
 use coldstart::{cold_start_handler, lazy, phases};
@@ -79,7 +83,36 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     )
 }
 
+/// INIT: build the `prewarm` statics inside a named phase (the phase's own time excludes the
+/// statics it builds), unless `LAZY_CLIENTS_PREWARM=off` (then the first request builds them).
+async fn init() {
+    if std::env::var("LAZY_CLIENTS_PREWARM").as_deref() == Ok("off") {
+        return;
+    }
+    let prewarmed = coldstart::phase_async("prewarm clients", coldstart::prewarm()).await;
+    // The report line is JSON on stdout; this human line goes to stderr.
+    eprintln!(
+        "== prewarm: {:?} in {:.3} ms (failed: {:?})",
+        prewarmed.initialized,
+        prewarmed.elapsed.as_secs_f64() * 1e3,
+        prewarmed.failed
+    );
+}
+
 fn main() -> Result<(), Error> {
+    // Started with a Runtime API already given (on Lambda, or by `cargo coldstart profile
+    // --example lazy_clients`): be just the function.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        return runtime.block_on(async {
+            init().await;
+            phases::mark_init_end();
+            lambda_runtime::run(service_fn(handler)).await
+        });
+    }
     let api = LocalRuntimeApi::builder()
         .function_name("lazy-clients")
         .start()?;
@@ -90,15 +123,7 @@ fn main() -> Result<(), Error> {
         .build()?;
 
     let results = runtime.block_on(async {
-        // INIT: build the `prewarm` statics inside a named phase (the phase's own time excludes
-        // the statics it builds), then start the loop.
-        let prewarmed = coldstart::phase_async("prewarm clients", coldstart::prewarm()).await;
-        println!(
-            "== prewarm: {:?} in {:.3} ms (failed: {:?})",
-            prewarmed.initialized,
-            prewarmed.elapsed.as_secs_f64() * 1e3,
-            prewarmed.failed
-        );
+        init().await;
         phases::mark_init_end();
         tokio::spawn(lambda_runtime::run(service_fn(handler)));
         for path in ["/api/v0/00000", "/api/v1/00001", "/api/v2/00002"] {

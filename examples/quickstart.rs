@@ -11,6 +11,14 @@
 //! `#[cold_start_handler]`. A `#[lazy]` static (price rules) is built on first use, so the report
 //! shows what it cost and that the cold request paid for it. It prints the function's log (the
 //! cold-start report's JSON line), what the crate saw, then the Prometheus text exposition.
+//!
+//! Started with `AWS_LAMBDA_RUNTIME_API` already set, it is just the function (the INIT above,
+//! then the runtime loop), so `cargo coldstart` can profile it:
+//!
+//! ```text
+//! echo '{"sku": "SKU-000042"}' > sku.json
+//! cargo coldstart profile --example quickstart --event sku.json
+//! ```
 
 use coldstart::lambda::Coldstart;
 use coldstart::local::LocalRuntimeApi;
@@ -64,12 +72,18 @@ async fn handler(catalog: &Catalog, event: LambdaEvent<Value>) -> Result<Value, 
 
 fn main() -> Result<(), Error> {
     // 1. A Runtime API on 127.0.0.1 and the variables lambda_runtime reads, set while this is
-    //    still the only thread.
-    let api = LocalRuntimeApi::builder()
-        .function_name("quickstart")
-        .memory_mb(512)
-        .start()?;
-    api.set_env();
+    //    still the only thread. When one is already given (on Lambda, or started by
+    //    `cargo coldstart profile --example quickstart`), this process is just the function.
+    let api = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        None
+    } else {
+        let api = LocalRuntimeApi::builder()
+            .function_name("quickstart")
+            .memory_mb(512)
+            .start()?;
+        api.set_env();
+        Some(api)
+    };
 
     // 2. The metrics exporter: a Prometheus recorder rendered on demand (no HTTP server).
     //    Decade buckets keep the printout short and still separate cold from warm.
@@ -94,17 +108,21 @@ fn main() -> Result<(), Error> {
         .worker_threads(1)
         .enable_all()
         .build()?;
+    let function = move || {
+        Coldstart::new()
+            // The seed's target for a simple API: a request should not wait more than
+            // 100 ms for a cold start. The report says whether this one did, and why.
+            .cold_start_budget(Duration::from_millis(100))
+            // Lambda's x86 price in us-east-1 (first tier), so the report's cost is in USD too.
+            .price_per_gb_second(0.0000166667)
+            .run(service_fn(move |event| handler(catalog, event)))
+    };
+    let Some(api) = api else {
+        return runtime.block_on(function());
+    };
     println!("== the function's log (on Lambda: CloudWatch Logs): one JSON line per environment");
     let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                // The seed's target for a simple API: a request should not wait more than
-                // 100 ms for a cold start. The report says whether this one did, and why.
-                .cold_start_budget(Duration::from_millis(100))
-                // Lambda's x86 price in us-east-1 (first tier), so the report's cost is in USD too.
-                .price_per_gb_second(0.0000166667)
-                .run(service_fn(move |event| handler(catalog, event))),
-        );
+        tokio::spawn(function());
         for sku in [
             "SKU-000042",
             "SKU-199999",

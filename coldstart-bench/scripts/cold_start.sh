@@ -4,7 +4,8 @@
 #   bash coldstart-bench/scripts/cold_start.sh [RUNS]      # RUNS defaults to 100 (>= 30)
 #
 # Builds four release binaries of the same echo handler on lambda_runtime, strips them, prints
-# their sizes, then has `cold-driver` (which owns the local Runtime API and the clock) start each
+# their sizes, then has `cold-driver` (which owns the local Runtime API and the clock, measuring
+# through `cargo coldstart`'s library, `cargo_coldstart::run::run_cold`) start each
 # one RUNS times, alternating, and report exec -> first response medians and ratios.
 #   fn-plain                  no coldstart, no recorder (the baseline)
 #   fn-coldstart              #[cold_start_handler] + coldstart::lambda::run, no exporter (size row)

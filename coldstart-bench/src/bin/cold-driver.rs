@@ -1,4 +1,5 @@
-//! Measures process exec → first response through the local Runtime API.
+//! The cold-path table of BENCHMARKS.md, measured by `cargo coldstart`'s library (one
+//! implementation of cold-start measurement: `cargo_coldstart::run::run_cold`).
 //!
 //! ```text
 //! cold-driver [--runs N] BASELINE CANDIDATE...
@@ -8,76 +9,51 @@
 //! `--once` serves one event to one run of `COMMAND` (for example `valgrind --tool=callgrind
 //! fn-coldstart`, see `scripts/callgrind.sh`), waits for its response, lets it run `MS` more
 //! milliseconds (default 2000: the after-response work), then stops its process group with
-//! SIGTERM and prints the API's timestamps.
+//! SIGTERM and prints the API's timestamps. It measures nothing itself.
 //!
-//! For every run and every binary (the order rotates each run, so no binary always goes first), the
-//! driver starts a fresh `LocalRuntimeApi`, queues one event, takes the time, spawns the binary
-//! with the API's environment (and nothing else), and waits for the `/response`. Two intervals are
-//! read off the server's own timestamps: exec → first `/next` (the function's INIT as the runtime
-//! sees it) and exec → `/response` received (what a cold request waits for, minus the sandbox). The
-//! child is then killed. One unrecorded warm-up round comes first (page cache, dynamic loader).
+//! For every run and every binary (the order rotates each run, so no binary always goes first),
+//! `run_cold` starts a fresh local Runtime API, spawns the binary with the API's environment,
+//! serves one event when the first `/next` arrives, and reads the API's own timestamps: exec →
+//! first `/next` (the function's INIT as the runtime sees it) and exec → `/response` received
+//! (what a cold request waits for, minus the sandbox). The process group is then killed. One
+//! unrecorded warm-up round comes first (page cache, dynamic loader).
 //!
 //! Prints a Markdown table: median, quartiles and minimum per binary, the ratio of medians to the
-//! baseline, and the median of the per-run differences to the baseline (each run pairs the binaries
-//! measured back to back, which cancels slow drifts of a shared machine).
+//! baseline, and the median of the per-run differences to the baseline with its distribution-free
+//! 95 % interval (`cargo_coldstart::stats::median_interval`). For everything else (phases, lazy
+//! statics, CPU, memory sizes, budgets), use `cargo coldstart compare`.
 
+use cargo_coldstart::run::{run_cold, RunConfig};
+use cargo_coldstart::stats::{median_interval, quantile, sorted};
 use coldstart_local::{LocalEvent, LocalRuntimeApi};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Sample {
     to_next: Duration,
     to_response: Duration,
 }
 
-fn measure(binary: &str, rt: &tokio::runtime::Runtime) -> Result<Sample, String> {
-    let api = LocalRuntimeApi::start().map_err(|e| format!("local API: {e}"))?;
-    api.push(LocalEvent::json(&serde_json::json!({ "hello": "cold" })));
-    let exec = Instant::now();
-    let mut child = Command::new(binary)
-        .env_clear()
-        .envs(api.env())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("spawn {binary}: {e}"))?;
-    let results = rt.block_on(api.wait_for_results(1, Duration::from_secs(20)));
-    let _ = child.kill();
-    let _ = child.wait();
-    let results = results.map_err(|e| format!("{binary}: {e}"))?;
-    let first = &results[0];
-    if first.is_error() {
-        return Err(format!("{binary} answered with an error: {first:?}"));
+fn measure(binary: &str) -> Result<Sample, String> {
+    let mut config = RunConfig::new(binary);
+    config.events = vec![serde_json::json!({ "hello": "cold" })];
+    config.timeout = Duration::from_secs(20);
+    let run = run_cold(&config, None);
+    match (run.to_first_next, run.to_first_response) {
+        (Some(to_next), Some(to_response)) if run.outcome.is_ok() => Ok(Sample {
+            to_next,
+            to_response,
+        }),
+        _ => Err(format!(
+            "{binary}: {}\n{}",
+            run.outcome.describe(),
+            run.stderr_tail
+        )),
     }
-    Ok(Sample {
-        to_next: first.next_requested_at.saturating_duration_since(exec),
-        to_response: first.completed_at.saturating_duration_since(exec),
-    })
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    // Linear interpolation between closest ranks.
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
-/// A distribution-free 95 % confidence interval for the median of `sorted` (order statistics
-/// n/2 ∓ 1.96·√n/2, the normal approximation to the binomial): how precisely the runs pin down
-/// the median paired difference.
-fn median_interval(sorted: &[f64]) -> (f64, f64) {
-    let n = sorted.len() as f64;
-    let half_width = 0.98 * n.sqrt();
-    let low = ((n / 2.0 - half_width).floor().max(1.0) as usize).min(sorted.len()) - 1;
-    let high = ((n / 2.0 + half_width).ceil() as usize).clamp(1, sorted.len()) - 1;
-    (sorted[low], sorted[high])
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    quantile(&sorted, 0.5)
+fn at(sorted: &[f64], q: f64) -> f64 {
+    quantile(sorted, q).unwrap_or(f64::NAN)
 }
 
 /// `--once`: one event, one run of `command`, then SIGTERM to its process group.
@@ -136,22 +112,20 @@ fn main() -> Result<(), String> {
             binaries.push(arg);
         }
     }
-    if binaries.len() < 2 {
+    if binaries.len() < 2 || runs == 0 {
         return Err("usage: cold-driver [--runs N] BASELINE CANDIDATE...".into());
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| e.to_string())?;
+    cargo_coldstart::install_interrupt_handler();
 
     for binary in &binaries {
-        measure(binary, &rt)?; // warm-up, not recorded
+        measure(binary)?; // warm-up, not recorded
     }
     // samples[binary][run]
     let mut samples: Vec<Vec<Sample>> = binaries.iter().map(|_| Vec::new()).collect();
     for run in 0..runs {
         for offset in 0..binaries.len() {
             let i = (run + offset) % binaries.len();
-            samples[i].push(measure(&binaries[i], &rt)?);
+            samples[i].push(measure(&binaries[i])?);
         }
     }
 
@@ -170,22 +144,26 @@ fn main() -> Result<(), String> {
         ("exec → first /next", |s: &Sample| s.to_next),
     ] {
         let base: Vec<f64> = samples[0].iter().map(|s| us(pick(s))).collect();
-        let base_median = median(&base);
+        let base_median = at(&sorted(&base), 0.5);
         for (binary, runs) in binaries.iter().zip(&samples) {
-            let mut values: Vec<f64> = runs.iter().map(|s| us(pick(s))).collect();
-            let mut diffs: Vec<f64> = values.iter().zip(&base).map(|(v, b)| v - b).collect();
-            diffs.sort_by(f64::total_cmp);
-            values.sort_by(f64::total_cmp);
-            let (low, high) = median_interval(&diffs);
+            let values = sorted(&runs.iter().map(|s| us(pick(s))).collect::<Vec<_>>());
+            let diffs = sorted(
+                &runs
+                    .iter()
+                    .zip(&base)
+                    .map(|(s, b)| us(pick(s)) - b)
+                    .collect::<Vec<_>>(),
+            );
+            let (low, high) = median_interval(&diffs).unwrap_or((f64::NAN, f64::NAN));
             let name = binary.rsplit('/').next().unwrap_or(binary);
             println!(
                 "| {name} | {label} | {:.0} | {:.0} | {:.0} | {:.0} | {:.4} | {:+.0} | {low:+.0} to {high:+.0} |",
-                quantile(&values, 0.5),
-                quantile(&values, 0.25),
-                quantile(&values, 0.75),
+                at(&values, 0.5),
+                at(&values, 0.25),
+                at(&values, 0.75),
                 values[0],
-                quantile(&values, 0.5) / base_median,
-                quantile(&diffs, 0.5),
+                at(&values, 0.5) / base_median,
+                at(&diffs, 0.5),
             );
         }
     }
