@@ -326,11 +326,21 @@ fn build(
         };
         if message["reason"] == "compiler-artifact" && message["target"]["name"] == name {
             if let Some(exe) = message["executable"].as_str() {
-                return Ok(PathBuf::from(exe));
+                return Ok(relative_to_current_dir(PathBuf::from(exe)));
             }
         }
     }
     Err(format!("cargo built no executable named `{name}`"))
+}
+
+/// `target/release/x` rather than the absolute path cargo reports, when the binary is under the
+/// current directory: what the tables print reads the same on every machine.
+fn relative_to_current_dir(exe: PathBuf) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|dir| exe.strip_prefix(dir).ok().map(Path::to_path_buf))
+        .filter(|relative| relative.components().count() > 1)
+        .unwrap_or(exe)
 }
 
 fn check_binary(path: &Path) -> Result<PathBuf, String> {
