@@ -71,6 +71,7 @@ impl Handler {
             started_at,
             idle,
             outcome: None,
+            span: span(self.name, start_kind),
         }
     }
 }
@@ -86,6 +87,26 @@ pub struct Invocation {
     started_at: Instant,
     idle: Option<Duration>,
     outcome: Option<Outcome>,
+    /// `coldstart.invocation`, a child of the runtime's invocation span; closed when the
+    /// invocation is dropped, after its metrics are recorded.
+    span: tracing::Span,
+}
+
+/// The invocation's span: its start kind where OpenTelemetry and X-Ray layers of `tracing` see it
+/// (`coldstart.start_kind`, and `faas.coldstart`, true only for a user-facing cold start; the
+/// README's "OpenTelemetry" section compares it with `lambda_runtime`'s own). Not entered, so
+/// that the handler's own spans keep their parent. Without a subscriber interested in it, one
+/// atomic load and an empty span.
+#[inline]
+fn span(handler: &'static str, start_kind: StartKind) -> tracing::Span {
+    tracing::info_span!(
+        target: "coldstart",
+        "coldstart.invocation",
+        coldstart.handler = handler,
+        coldstart.start_kind = start_kind.as_str(),
+        faas.coldstart = start_kind == StartKind::Cold,
+        coldstart.outcome = tracing::field::Empty,
+    )
 }
 
 impl fmt::Debug for Invocation {
@@ -199,6 +220,7 @@ impl Drop for Invocation {
             Outcome::Cancelled
         });
         self.record(outcome);
+        self.span.record("coldstart.outcome", outcome.as_str());
     }
 }
 
