@@ -49,18 +49,18 @@ enum Point {
 
 type Attributes = Vec<(String, String)>;
 
-/// Every metric of one export: name → (unit, description, temporality, points by attributes).
+/// One exported metric: unit, description, temporality (none for gauges), points by attributes.
+type Exported = (
+    String,
+    String,
+    Option<Temporality>,
+    Vec<(Attributes, Point)>,
+);
+
+/// Every metric of one export, by name.
 #[derive(Debug, Default)]
 struct Export {
-    metrics: BTreeMap<
-        String,
-        (
-            String,
-            String,
-            Option<Temporality>,
-            Vec<(Attributes, Point)>,
-        ),
-    >,
+    metrics: BTreeMap<String, Exported>,
 }
 
 fn attributes<'a>(kvs: impl Iterator<Item = &'a KeyValue>) -> Attributes {

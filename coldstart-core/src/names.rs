@@ -118,7 +118,7 @@ pub const DURATION_BUCKETS: &[f64] = &[
     1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0,
 ];
 
-const MIB: f64 = 1024.0 * 1024.0;
+pub(crate) const MIB: f64 = 1024.0 * 1024.0;
 
 /// Histogram buckets (bytes) for `faas.mem_usage`: from 8 MiB (a small Rust function) across
 /// Lambda's memory sizes, 128 MB to 10,240 MB (Lambda's "MB" are MiB).

@@ -532,6 +532,7 @@ impl std::error::Error for PushError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::MIB;
     use std::net::TcpListener;
 
     /// The `le` of the first bucket line of `series` whose count is `count` or more.
