@@ -92,7 +92,7 @@ pub const LABEL_DURING: &str = "during";
 /// `warmup`, `custom`).
 pub const LABEL_SOURCE: &str = "source";
 
-/// Label: which exporter failed (`pushgateway`).
+/// Label: which exporter failed (`pushgateway`, `otel`).
 pub const LABEL_EXPORTER: &str = "exporter";
 
 /// `phase` value: process start to init end.
