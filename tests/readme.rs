@@ -123,10 +123,14 @@ fn every_readme_dependency_block_builds_with_the_code_beside_it() {
     for (n, (toml, rust)) in readme_snippets().into_iter().enumerate() {
         let dir = target.join(format!("snippet-{n}"));
         std::fs::create_dir_all(dir.join("src")).expect("snippet dir");
-        let dependencies = toml.replace(
-            "coldstart = \"0.1\"",
-            &format!("coldstart = {{ path = {:?} }}", root.display().to_string()),
-        );
+        let path = format!("path = {:?}", root.display().to_string());
+        let dependencies = toml
+            .replace("coldstart = \"0.1\"", &format!("coldstart = {{ {path} }}"))
+            // With features: `coldstart = { version = "0.1", features = [...] }`.
+            .replace(
+                "coldstart = { version = \"0.1\"",
+                &format!("coldstart = {{ {path}"),
+            );
         std::fs::write(
             dir.join("Cargo.toml"),
             format!(
