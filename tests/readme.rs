@@ -125,10 +125,14 @@ fn every_readme_dependency_block_builds_with_the_code_beside_it() {
     for (n, (toml, rust)) in readme_snippets().into_iter().enumerate() {
         let dir = target.join(format!("snippet-{n}"));
         std::fs::create_dir_all(dir.join("src")).expect("snippet dir");
-        let dependencies = toml.replace(
-            "coldstart = \"0.1\"",
-            &format!("coldstart = {{ path = {:?} }}", root.display().to_string()),
-        );
+        let path = format!("path = {:?}", root.display().to_string());
+        let dependencies = toml
+            .replace("coldstart = \"0.1\"", &format!("coldstart = {{ {path} }}"))
+            // With features: `coldstart = { version = "0.1", features = [...] }`.
+            .replace(
+                "coldstart = { version = \"0.1\"",
+                &format!("coldstart = {{ {path}"),
+            );
         std::fs::write(
             dir.join("Cargo.toml"),
             format!(
@@ -149,4 +153,54 @@ fn every_readme_dependency_block_builds_with_the_code_beside_it() {
             "README snippet {n} does not build:\n{toml}\n{rust}"
         );
     }
+}
+
+/// The rows of the README's OpenTelemetry table: what `coldstart::otel` exports for each metric.
+fn otel_row(def: &MetricDef) -> Vec<String> {
+    let labels = def
+        .labels
+        .iter()
+        .map(|label| format!("`{label}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let instrument = match def.kind {
+        names::MetricKind::Counter => "`Counter<u64>` (monotonic sum)",
+        names::MetricKind::Histogram => "`Histogram<f64>` (explicit buckets)",
+        names::MetricKind::Gauge => "`Gauge<f64>`",
+    };
+    let convention = if def.name.starts_with("faas.") {
+        "FaaS semantic conventions"
+    } else {
+        "coldstart's own"
+    };
+    vec![
+        format!("`{}`", def.name),
+        instrument.to_owned(),
+        format!("`{}`", coldstart::otel::unit_of(def.name, Some(def.unit))),
+        labels,
+        convention.to_owned(),
+    ]
+}
+
+#[test]
+fn readme_otel_table_matches_what_the_otel_recorder_exports() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("<!-- otel-table")
+        .expect("the README marks its OpenTelemetry table");
+    let table: Vec<Vec<String>> = readme[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with('|'))
+        .skip(2)
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_owned())
+                .collect()
+        })
+        .collect();
+    let expected: Vec<Vec<String>> = names::ALL.iter().map(otel_row).collect();
+    assert_eq!(table, expected);
 }

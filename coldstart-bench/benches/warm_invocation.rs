@@ -178,6 +178,43 @@ fn floor_with_lookups(n: u64) -> Out {
     output
 }
 
+/// What `#[cold_start_handler]` adds per invocation for tracing: the `coldstart.invocation` span
+/// (DEBUG) with its fields, alone; `span_only_info_fmt_subscriber` is the same at INFO, which the
+/// fmt subscriber installed here builds on every call.
+fn span_only(n: u64) -> Out {
+    let span =
+        (tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG).then(|| {
+            tracing::debug_span!(
+                target: "coldstart",
+                "coldstart.invocation",
+                coldstart.handler = "bench-sync",
+                coldstart.start_kind = "warm",
+                faas.coldstart = false,
+                coldstart.outcome = tracing::field::Empty,
+            )
+        });
+    let output = plain_sync(n);
+    if let Some(span) = &span {
+        span.record("coldstart.outcome", "ok");
+    }
+    output
+}
+
+/// [`span_only`] at INFO, the level the span first had.
+fn span_only_info(n: u64) -> Out {
+    let span = tracing::info_span!(
+        target: "coldstart",
+        "coldstart.invocation",
+        coldstart.handler = "bench-sync",
+        coldstart.start_kind = "warm",
+        faas.coldstart = false,
+        coldstart.outcome = tracing::field::Empty,
+    );
+    let output = plain_sync(n);
+    span.record("coldstart.outcome", "ok");
+    output
+}
+
 fn warm(c: &mut Criterion) {
     prometheus();
     // The first invocation of the process is the cold one; everything measured below is warm.
@@ -204,6 +241,8 @@ fn warm(c: &mut Criterion) {
         floor_prometheus_narrow,
     );
     bench(&mut group, "floor_prometheus_lookups", floor_with_lookups);
+    bench(&mut group, "span_only_fmt_subscriber", span_only);
+    bench(&mut group, "span_only_info_fmt_subscriber", span_only_info);
     group.finish();
 
     let mut group = c.benchmark_group("warm_async_prometheus");

@@ -23,6 +23,10 @@
     feature = "prometheus",
     doc = "| [`prometheus`] | one-call Prometheus recorder setup and a bounded Pushgateway push |"
 )]
+#![cfg_attr(
+    feature = "otel",
+    doc = "| [`otel`] | the metrics into an OpenTelemetry `MeterProvider`, delta, flushed from the flush hook |"
+)]
 //!
 //! # Dependency order
 //!
@@ -36,7 +40,7 @@
 //!    then `named_phases`: named phases of user code, timed by `lazy`'s attempts;
 //! 4. `report`: the cold-start report value, its JSON line and its table;
 //! 5. `after_response`: everything that waits for a response, and its order;
-//! 6. `lambda` (and `prometheus`, which reads only leaves): the integration with
+//! 6. `lambda` (and `prometheus` and `otel`, which read only leaves): the integration with
 //!    `lambda_runtime`;
 //! 7. `__private`: what generated code names.
 //!
@@ -70,6 +74,10 @@ pub mod lambda;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
+
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub mod otel;
 
 // 7.
 #[doc(hidden)]

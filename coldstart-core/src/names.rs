@@ -95,7 +95,7 @@ pub const LABEL_DURING: &str = "during";
 /// `warmup`, `custom`).
 pub const LABEL_SOURCE: &str = "source";
 
-/// Label: which exporter failed (`pushgateway`).
+/// Label: which exporter failed (`pushgateway`, `otel`).
 pub const LABEL_EXPORTER: &str = "exporter";
 
 /// `phase` value: process start to init end.
@@ -105,6 +105,72 @@ pub const PHASE_INIT: &str = "init";
 pub const PHASE_WAIT_FOR_FIRST_EVENT: &str = "wait_for_first_event";
 /// `phase` value: process start to the start of the first invocation.
 pub const PHASE_TO_FIRST_INVOCATION: &str = "to_first_invocation";
+
+/// Histogram buckets (seconds) for every duration metric (the Prometheus and the OpenTelemetry
+/// recorders use them): sub-millisecond ones for warm Rust
+/// invocations, the OpenTelemetry FaaS boundaries, then on to 900 s, Lambda's maximum timeout,
+/// so that no invocation lands in `+Inf` only.
+///
+/// ```
+/// use coldstart::names::DURATION_BUCKETS;
+/// assert!(DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+/// assert_eq!(DURATION_BUCKETS.last(), Some(&900.0));
+/// ```
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
+    1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0,
+];
+
+pub(crate) const MIB: f64 = 1024.0 * 1024.0;
+
+/// Histogram buckets (bytes) for `faas.mem_usage`: from 8 MiB (a small Rust function) across
+/// Lambda's memory sizes, 128 MB to 10,240 MB (Lambda's "MB" are MiB).
+///
+/// ```
+/// use coldstart::names::MEMORY_BUCKETS;
+/// assert!(MEMORY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+/// assert_eq!(MEMORY_BUCKETS.last(), Some(&(10_240.0 * 1024.0 * 1024.0)));
+/// ```
+pub const MEMORY_BUCKETS: &[f64] = &[
+    8.0 * MIB,
+    16.0 * MIB,
+    32.0 * MIB,
+    64.0 * MIB,
+    128.0 * MIB,
+    192.0 * MIB,
+    256.0 * MIB,
+    384.0 * MIB,
+    512.0 * MIB,
+    768.0 * MIB,
+    1024.0 * MIB,
+    1536.0 * MIB,
+    1769.0 * MIB, // one full vCPU
+    2048.0 * MIB,
+    3072.0 * MIB,
+    4096.0 * MIB,
+    6144.0 * MIB,
+    8192.0 * MIB,
+    10_240.0 * MIB,
+];
+
+/// The bucket boundaries the crate's recorders give histogram `name` (`None`: the exporter's
+/// default): [`MEMORY_BUCKETS`] for `faas.mem_usage`, [`DURATION_BUCKETS`] for every other
+/// histogram in seconds.
+///
+/// ```
+/// use coldstart::names;
+/// assert_eq!(names::buckets_for(names::MEM_USAGE), Some(names::MEMORY_BUCKETS));
+/// assert_eq!(names::buckets_for(names::INVOKE_DURATION), Some(names::DURATION_BUCKETS));
+/// assert_eq!(names::buckets_for(names::COLDSTARTS), None); // a counter
+/// ```
+pub fn buckets_for(name: &str) -> Option<&'static [f64]> {
+    let def = ALL.iter().find(|def| def.name == name)?;
+    match (def.kind, def.unit) {
+        (MetricKind::Histogram, Unit::Bytes) => Some(MEMORY_BUCKETS),
+        (MetricKind::Histogram, Unit::Seconds) => Some(DURATION_BUCKETS),
+        _ => None,
+    }
+}
 
 /// The kind of a metric.
 ///

@@ -35,51 +35,7 @@ pub use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHand
 use crate::environment::Environment;
 use crate::names;
 
-/// Histogram buckets (seconds) for every duration metric: sub-millisecond ones for warm Rust
-/// invocations, the OpenTelemetry FaaS boundaries, then on to 900 s, Lambda's maximum timeout,
-/// so that no invocation lands in `+Inf` only.
-///
-/// ```
-/// use coldstart::prometheus::DURATION_BUCKETS;
-/// assert!(DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
-/// assert_eq!(DURATION_BUCKETS.last(), Some(&900.0));
-/// ```
-pub const DURATION_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
-    1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0,
-];
-
-const MIB: f64 = 1024.0 * 1024.0;
-
-/// Histogram buckets (bytes) for `faas.mem_usage`: from 8 MiB (a small Rust function) across
-/// Lambda's memory sizes, 128 MB to 10,240 MB (Lambda's "MB" are MiB).
-///
-/// ```
-/// use coldstart::prometheus::MEMORY_BUCKETS;
-/// assert!(MEMORY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
-/// assert_eq!(MEMORY_BUCKETS.last(), Some(&(10_240.0 * 1024.0 * 1024.0)));
-/// ```
-pub const MEMORY_BUCKETS: &[f64] = &[
-    8.0 * MIB,
-    16.0 * MIB,
-    32.0 * MIB,
-    64.0 * MIB,
-    128.0 * MIB,
-    192.0 * MIB,
-    256.0 * MIB,
-    384.0 * MIB,
-    512.0 * MIB,
-    768.0 * MIB,
-    1024.0 * MIB,
-    1536.0 * MIB,
-    1769.0 * MIB, // one full vCPU
-    2048.0 * MIB,
-    3072.0 * MIB,
-    4096.0 * MIB,
-    6144.0 * MIB,
-    8192.0 * MIB,
-    10_240.0 * MIB,
-];
+pub use crate::names::{DURATION_BUCKETS, MEMORY_BUCKETS};
 
 /// The builder [`install`] uses:
 /// - Prometheus' naming practice (`with_recommended_naming`): counters end in `_total`, the unit
@@ -595,6 +551,7 @@ impl std::error::Error for PushError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::MIB;
     use std::net::TcpListener;
 
     /// The `le` of the first bucket line of `series` whose count is `count` or more.

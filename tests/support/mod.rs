@@ -1,6 +1,8 @@
 //! Helpers shared by the behaviour tests: a global debugging recorder and lookups in its snapshot.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod spans;
+
 use coldstart::local::LocalRuntimeApi;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::MetricKind;

@@ -71,6 +71,7 @@ impl Handler {
             started_at,
             idle,
             outcome: None,
+            span: span(self.name, start_kind),
         }
     }
 }
@@ -86,6 +87,34 @@ pub struct Invocation {
     started_at: Instant,
     idle: Option<Duration>,
     outcome: Option<Outcome>,
+    /// `coldstart.invocation`, a child of the runtime's invocation span, when a subscriber wants
+    /// it; closed when the invocation is dropped, after its metrics are recorded.
+    span: Option<tracing::Span>,
+}
+
+/// The invocation's span: its start kind where OpenTelemetry and X-Ray layers of `tracing` see it
+/// (`coldstart.start_kind`, and `faas.coldstart`, true only for a user-facing cold start; the
+/// README's "OpenTelemetry" section compares it with `lambda_runtime`'s own). Not entered, so
+/// that the handler's own spans keep their parent.
+///
+/// DEBUG, so that it is opt-in (`coldstart=debug` in the filter of the layer that exports
+/// traces): at INFO, lambda_runtime's usual fmt subscriber would build it on every invocation
+/// (~0.9 µs measured, BENCHMARKS.md). `None` unless some subscriber enables DEBUG somewhere: one
+/// atomic load (the disabled span itself, its field record and drop, cost more).
+#[inline]
+fn span(handler: &'static str, start_kind: StartKind) -> Option<tracing::Span> {
+    if tracing::level_filters::LevelFilter::current() < tracing::Level::DEBUG {
+        return None;
+    }
+    let span = tracing::debug_span!(
+        target: "coldstart",
+        "coldstart.invocation",
+        coldstart.handler = handler,
+        coldstart.start_kind = start_kind.as_str(),
+        faas.coldstart = start_kind == StartKind::Cold,
+        coldstart.outcome = tracing::field::Empty,
+    );
+    (!span.is_disabled()).then_some(span)
 }
 
 impl fmt::Debug for Invocation {
@@ -199,6 +228,9 @@ impl Drop for Invocation {
             Outcome::Cancelled
         });
         self.record(outcome);
+        if let Some(span) = &self.span {
+            span.record("coldstart.outcome", outcome.as_str());
+        }
     }
 }
 

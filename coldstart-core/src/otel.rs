@@ -1,0 +1,529 @@
+//! OpenTelemetry: the crate's metrics into an OpenTelemetry `MeterProvider`, with their units,
+//! descriptions and bucket boundaries, in delta temporality, flushed from the flush hook.
+//!
+//! [`install`] sets an [`OtelRecorder`] (a `metrics` recorder over an OpenTelemetry
+//! [`Meter`]) as the global recorder and returns an [`OtelFlush`] to call from
+//! `Coldstart::on_flush`, which runs after every response and before the environment may be
+//! frozen: [`OtelFlush::flush_or_report`] calls the provider's `force_flush`, so what the
+//! invocation recorded leaves the environment before the freeze, and an export error (no
+//! collector listening, ...) is counted and logged, never returned to the client.
+//!
+//! Wrap the exporter in [`Delta`] (or set delta temporality on it): each environment then sends
+//! what changed since its last export and the backend adds them up, whatever the number of
+//! environments and however short they live. Cumulative series from short-lived environments are
+//! the Pushgateway's problem all over again (each environment starts a new series).
+//!
+//! Bring your own exporter: `opentelemetry-otlp` for a collector (the ADOT collector extension
+//! listens on `localhost:4318`, OTLP/HTTP), the SDK's in-memory exporter in tests. This module
+//! compiles only `opentelemetry` and `opentelemetry_sdk` with their `metrics` feature.
+//!
+//! ```
+//! use coldstart::otel::{self, Delta};
+//! use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+//!
+//! # let exporter = InMemoryMetricExporter::default();
+//! // opentelemetry-otlp's MetricExporter in a function; the SDK's in-memory one here.
+//! let provider = SdkMeterProvider::builder()
+//!     .with_reader(PeriodicReader::builder(Delta(exporter.clone())).build())
+//!     .build();
+//! let flush = otel::install(&provider).expect("no other recorder installed");
+//! // In a function: Coldstart::new().on_flush(move |_| { flush.flush_or_report(); })
+//! metrics::counter!(coldstart::names::WARMUPS, "source" => "custom", "start" => "warm").increment(1);
+//! assert!(flush.flush_or_report());
+//! let exported = exporter.get_finished_metrics().unwrap();
+//! let metric = exported[0].scope_metrics().next().unwrap().metrics().next().unwrap();
+//! assert_eq!((metric.name(), metric.unit()), ("coldstart.warmups", "{warmup}"));
+//! ```
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata,
+    SharedString, Unit,
+};
+use opentelemetry::metrics::{Meter, MeterProvider};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
+
+use crate::names;
+
+/// The instrumentation scope of the meter [`install`] creates.
+pub const SCOPE: &str = "coldstart";
+
+/// How often [`OtelFlush::flush_or_report`] prints a failure (the metric counts all of them).
+const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+/// The OpenTelemetry unit of a metric: the semantic conventions' annotation for the crate's
+/// counters (`{coldstart}`, `{invocation}`, ...), UCUM for the rest (`s`, `By`, `1`).
+///
+/// ```
+/// use coldstart::{names, otel};
+/// use metrics::Unit;
+/// assert_eq!(otel::unit_of(names::COLDSTARTS, Some(Unit::Count)), "{coldstart}");
+/// assert_eq!(otel::unit_of(names::INVOKE_DURATION, Some(Unit::Seconds)), "s");
+/// assert_eq!(otel::unit_of("my.queue_depth", Some(Unit::Count)), "1");
+/// assert_eq!(otel::unit_of("my.thing", None), "");
+/// ```
+pub fn unit_of(name: &str, unit: Option<Unit>) -> &'static str {
+    let annotation = match name {
+        names::COLDSTARTS | names::BUDGET_EXCEEDED => Some("{coldstart}"),
+        names::INVOCATIONS => Some("{invocation}"),
+        names::ERRORS => Some("{error}"),
+        names::TIMEOUTS => Some("{timeout}"),
+        names::WARMUPS => Some("{warmup}"),
+        names::EXPORT_FAILURES => Some("{export}"),
+        _ => None,
+    };
+    if let Some(annotation) = annotation {
+        return annotation;
+    }
+    match unit {
+        None => "",
+        Some(Unit::Count) => "1",
+        Some(Unit::Percent) => "%",
+        Some(Unit::Seconds) => "s",
+        Some(Unit::Milliseconds) => "ms",
+        Some(Unit::Microseconds) => "us",
+        Some(Unit::Nanoseconds) => "ns",
+        Some(Unit::Tebibytes) => "TiBy",
+        Some(Unit::Gibibytes) => "GiBy",
+        Some(Unit::Mebibytes) => "MiBy",
+        Some(Unit::Kibibytes) => "KiBy",
+        Some(Unit::Bytes) => "By",
+        Some(Unit::TerabitsPerSecond) => "Tbit/s",
+        Some(Unit::GigabitsPerSecond) => "Gbit/s",
+        Some(Unit::MegabitsPerSecond) => "Mbit/s",
+        Some(Unit::KilobitsPerSecond) => "kbit/s",
+        Some(Unit::BitsPerSecond) => "bit/s",
+        Some(Unit::CountPerSecond) => "1/s",
+    }
+}
+
+/// Unit and description of one metric name.
+#[derive(Clone)]
+struct Described {
+    unit: Option<Unit>,
+    description: SharedString,
+}
+
+/// A `metrics` recorder that records into OpenTelemetry instruments of one [`Meter`].
+///
+/// Each `metrics` series (name and labels) becomes a synchronous OpenTelemetry instrument
+/// (counter, gauge, histogram) with the labels as attributes, created once and cached. The
+/// crate's own metrics carry their unit and description from the first data point on, whatever
+/// the order of registration and `describe_*!` (the definitions in [`names::ALL`] are known
+/// here); other metrics take theirs from `describe_*!` calls made before their first use.
+/// Histograms in seconds get [`names::DURATION_BUCKETS`], `faas.mem_usage` gets
+/// [`names::MEMORY_BUCKETS`], others the SDK's default boundaries.
+///
+/// `Counter::absolute` adds the difference to the last value; `Histogram::record_many` records
+/// the value `count` times.
+///
+/// ```
+/// use coldstart::otel::OtelRecorder;
+/// use opentelemetry::metrics::MeterProvider;
+/// use opentelemetry_sdk::metrics::SdkMeterProvider;
+///
+/// let provider = SdkMeterProvider::builder().build();
+/// let recorder = OtelRecorder::new(provider.meter("my-function"));
+/// metrics::with_local_recorder(&recorder, || metrics::counter!("orders.created").increment(1));
+/// ```
+#[derive(Clone)]
+pub struct OtelRecorder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    meter: Meter,
+    described: RwLock<HashMap<String, Described>>,
+    counters: RwLock<HashMap<Key, Arc<OtelCounter>>>,
+    gauges: RwLock<HashMap<Key, Arc<OtelGauge>>>,
+    histograms: RwLock<HashMap<Key, Arc<OtelHistogram>>>,
+}
+
+impl fmt::Debug for OtelRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelRecorder").finish_non_exhaustive()
+    }
+}
+
+impl OtelRecorder {
+    /// A recorder over `meter`, knowing the unit and description of every metric in
+    /// [`names::ALL`].
+    ///
+    /// ```
+    /// # use opentelemetry::metrics::MeterProvider;
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let recorder = coldstart::otel::OtelRecorder::new(provider.meter(coldstart::otel::SCOPE));
+    /// # let _ = recorder;
+    /// ```
+    pub fn new(meter: Meter) -> OtelRecorder {
+        let described = names::ALL
+            .iter()
+            .map(|def| {
+                (
+                    def.name.to_owned(),
+                    Described {
+                        unit: Some(def.unit),
+                        description: SharedString::const_str(def.description),
+                    },
+                )
+            })
+            .collect();
+        OtelRecorder {
+            inner: Arc::new(Inner {
+                meter,
+                described: RwLock::new(described),
+                counters: RwLock::default(),
+                gauges: RwLock::default(),
+                histograms: RwLock::default(),
+            }),
+        }
+    }
+
+    fn describe(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        let mut described = write(&self.inner.described);
+        // The crate's own definitions win: its instruments may already exist with them.
+        if names::ALL.iter().any(|def| def.name == key.as_str()) {
+            return;
+        }
+        described.insert(key.as_str().to_owned(), Described { unit, description });
+    }
+
+    fn described(&self, name: &str) -> Option<Described> {
+        read(&self.inner.described).get(name).cloned()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The cached instrument of `key`, or a new one from `create`.
+fn cached<T>(map: &RwLock<HashMap<Key, Arc<T>>>, key: &Key, create: impl FnOnce() -> T) -> Arc<T> {
+    if let Some(found) = read(map).get(key) {
+        return found.clone();
+    }
+    write(map)
+        .entry(key.clone())
+        .or_insert_with(|| Arc::new(create()))
+        .clone()
+}
+
+fn attributes(key: &Key) -> Vec<KeyValue> {
+    key.labels()
+        .map(|label| KeyValue::new(label.key().to_owned(), label.value().to_owned()))
+        .collect()
+}
+
+fn name_of(key: &Key) -> Cow<'static, str> {
+    Cow::Owned(key.name().to_owned())
+}
+
+impl metrics::Recorder for OtelRecorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(key, unit, description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(key, unit, description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(key, unit, description);
+    }
+
+    fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
+        let counter = cached(&self.inner.counters, key, || {
+            let described = self.described(key.name());
+            let mut builder = self.inner.meter.u64_counter(name_of(key));
+            if let Some(described) = described {
+                builder = builder
+                    .with_unit(unit_of(key.name(), described.unit))
+                    .with_description(described.description.into_owned());
+            }
+            OtelCounter {
+                counter: builder.build(),
+                attributes: attributes(key),
+                total: AtomicU64::new(0),
+            }
+        });
+        Counter::from_arc(counter)
+    }
+
+    fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
+        let gauge = cached(&self.inner.gauges, key, || {
+            let described = self.described(key.name());
+            let mut builder = self.inner.meter.f64_gauge(name_of(key));
+            if let Some(described) = described {
+                builder = builder
+                    .with_unit(unit_of(key.name(), described.unit))
+                    .with_description(described.description.into_owned());
+            }
+            OtelGauge {
+                gauge: builder.build(),
+                attributes: attributes(key),
+                value: AtomicU64::new(0f64.to_bits()),
+            }
+        });
+        Gauge::from_arc(gauge)
+    }
+
+    fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
+        let histogram = cached(&self.inner.histograms, key, || {
+            let described = self.described(key.name());
+            let mut builder = self.inner.meter.f64_histogram(name_of(key));
+            let mut boundaries = names::buckets_for(key.name());
+            if let Some(described) = described {
+                builder = builder
+                    .with_unit(unit_of(key.name(), described.unit))
+                    .with_description(described.description.into_owned());
+                if boundaries.is_none() && described.unit == Some(Unit::Seconds) {
+                    boundaries = Some(names::DURATION_BUCKETS);
+                }
+            }
+            if let Some(boundaries) = boundaries {
+                builder = builder.with_boundaries(boundaries.to_vec());
+            }
+            OtelHistogram {
+                histogram: builder.build(),
+                attributes: attributes(key),
+            }
+        });
+        Histogram::from_arc(histogram)
+    }
+}
+
+struct OtelCounter {
+    counter: opentelemetry::metrics::Counter<u64>,
+    attributes: Vec<KeyValue>,
+    /// Everything added so far, for `absolute`.
+    total: AtomicU64,
+}
+
+impl CounterFn for OtelCounter {
+    fn increment(&self, value: u64) {
+        self.total.fetch_add(value, Ordering::Relaxed);
+        self.counter.add(value, &self.attributes);
+    }
+
+    fn absolute(&self, value: u64) {
+        let before = self.total.fetch_max(value, Ordering::Relaxed);
+        if value > before {
+            self.counter.add(value - before, &self.attributes);
+        }
+    }
+}
+
+struct OtelGauge {
+    gauge: opentelemetry::metrics::Gauge<f64>,
+    attributes: Vec<KeyValue>,
+    /// The current value's bits, for `increment` and `decrement`.
+    value: AtomicU64,
+}
+
+impl OtelGauge {
+    fn update(&self, change: impl Fn(f64) -> f64) {
+        let mut current = self.value.load(Ordering::Relaxed);
+        loop {
+            let new = change(f64::from_bits(current));
+            match self.value.compare_exchange_weak(
+                current,
+                new.to_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.gauge.record(new, &self.attributes);
+                    return;
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+impl GaugeFn for OtelGauge {
+    fn increment(&self, value: f64) {
+        self.update(|current| current + value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.update(|current| current - value);
+    }
+
+    fn set(&self, value: f64) {
+        self.value.store(value.to_bits(), Ordering::Relaxed);
+        self.gauge.record(value, &self.attributes);
+    }
+}
+
+struct OtelHistogram {
+    histogram: opentelemetry::metrics::Histogram<f64>,
+    attributes: Vec<KeyValue>,
+}
+
+impl HistogramFn for OtelHistogram {
+    fn record(&self, value: f64) {
+        self.histogram.record(value, &self.attributes);
+    }
+}
+
+/// An exporter wrapper that asks for delta temporality, whatever the wrapped exporter's own
+/// setting: each export holds what changed since the previous one, which is what short-lived,
+/// many-at-once environments need (the backend adds the deltas up).
+///
+/// ```
+/// use coldstart::otel::Delta;
+/// use opentelemetry_sdk::metrics::{exporter::PushMetricExporter, InMemoryMetricExporter, Temporality};
+///
+/// let exporter = Delta(InMemoryMetricExporter::default()); // cumulative by default
+/// assert_eq!(exporter.temporality(), Temporality::Delta);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Delta<E>(pub E);
+
+impl<E: PushMetricExporter> PushMetricExporter for Delta<E> {
+    fn export(
+        &self,
+        metrics: &ResourceMetrics,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        self.0.export(metrics)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        Temporality::Delta
+    }
+}
+
+/// Installs an [`OtelRecorder`] over `provider`'s meter [`SCOPE`] as the global `metrics`
+/// recorder, describes the crate's metrics to it, and returns the [`OtelFlush`] for the flush
+/// hook. Fails if a global recorder is already installed.
+///
+/// ```
+/// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+/// let flush = coldstart::otel::install(&provider).unwrap();
+/// assert!(coldstart::otel::install(&provider).is_err()); // one global recorder per process
+/// # let _ = flush;
+/// ```
+pub fn install(
+    provider: &SdkMeterProvider,
+) -> Result<OtelFlush, metrics::SetRecorderError<OtelRecorder>> {
+    let meter = provider.meter_with_scope(
+        InstrumentationScope::builder(SCOPE)
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build(),
+    );
+    metrics::set_global_recorder(OtelRecorder::new(meter))?;
+    names::describe_metrics();
+    Ok(OtelFlush::new(provider.clone()))
+}
+
+/// Flushes an [`SdkMeterProvider`] from the flush hook, reporting failures instead of
+/// returning them.
+///
+/// ```
+/// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+/// let flush = coldstart::otel::OtelFlush::new(provider);
+/// assert_eq!(flush.failures(), 0);
+/// ```
+pub struct OtelFlush {
+    provider: SdkMeterProvider,
+    failures: AtomicU64,
+    last_report: Mutex<Option<Instant>>,
+}
+
+impl fmt::Debug for OtelFlush {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelFlush")
+            .field("failures", &self.failures())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtelFlush {
+    /// Flushes `provider` (a clone shares the provider's pipeline).
+    ///
+    /// ```
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let flush = coldstart::otel::OtelFlush::new(provider.clone());
+    /// # let _ = flush;
+    /// ```
+    pub fn new(provider: SdkMeterProvider) -> OtelFlush {
+        OtelFlush {
+            provider,
+            failures: AtomicU64::new(0),
+            last_report: Mutex::new(None),
+        }
+    }
+
+    /// The provider this flushes.
+    pub fn provider(&self) -> &SdkMeterProvider {
+        &self.provider
+    }
+
+    /// Collects every reader's data now and exports it (`SdkMeterProvider::force_flush`): what
+    /// the invocation recorded leaves before the environment can be frozen. Returns the SDK's
+    /// error, if any.
+    ///
+    /// ```
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// assert!(coldstart::otel::OtelFlush::new(provider).flush().is_ok());
+    /// ```
+    pub fn flush(&self) -> OTelSdkResult {
+        self.provider.force_flush()
+    }
+
+    /// [`flush`](Self::flush), but a failure is only reported: counted in
+    /// `coldstart.export_failures{exporter="otel"}` (exported with the next flush that works)
+    /// and printed to stderr at most once a minute. Returns whether the flush succeeded. Use it
+    /// in the flush hook, where a failed export must never fail the invocation.
+    ///
+    /// ```
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// assert!(coldstart::otel::OtelFlush::new(provider).flush_or_report());
+    /// ```
+    pub fn flush_or_report(&self) -> bool {
+        let Err(err) = self.flush() else {
+            return true;
+        };
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::counter!(names::EXPORT_FAILURES, names::LABEL_EXPORTER => "otel").increment(1);
+        let mut last = self
+            .last_report
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
+            *last = Some(Instant::now());
+            eprintln!(
+                "coldstart: the OpenTelemetry flush failed ({failures} failures so far): {err}"
+            );
+        }
+        false
+    }
+
+    /// How many flushes have failed so far.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+}

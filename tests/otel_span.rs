@@ -1,0 +1,102 @@
+//! The start kind on the trace, beside `lambda_runtime`'s own OpenTelemetry layer, through the
+//! real runtime loop with a real `tracing` subscriber: in a proactively initialized on-demand
+//! environment (the first event arrives long after INIT ended), `lambda_runtime` marks the first
+//! invocation `faas.coldstart=true`, while coldstart's `coldstart.invocation` span, a child of
+//! it, says `coldstart.start_kind=proactive` and `faas.coldstart=false`; a warm-up ping consumes
+//! `lambda_runtime`'s flag but gets no span of ours; later invocations are `warm` on both.
+
+mod support;
+
+use coldstart::cold_start_handler;
+use coldstart::lambda::Coldstart;
+use coldstart::local::LocalEvent;
+use lambda_runtime::layers::{OpenTelemetryLayer, TracingLayer};
+use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
+use serde_json::{json, Value};
+use std::time::Duration;
+use support::spans::{CapturedSpan, Spans};
+
+#[cold_start_handler(name = "reports")]
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    if event.payload["fail"] == json!(true) {
+        return Err("failed on purpose".into());
+    }
+    Ok(event.payload)
+}
+
+fn field<'a>(span: &'a CapturedSpan, name: &str) -> &'a str {
+    span.fields
+        .get(name)
+        .unwrap_or_else(|| panic!("{} has no {name}: {:?}", span.name, span.fields))
+}
+
+#[test]
+fn the_start_kind_is_on_a_child_of_lambda_runtimes_invocation_span() {
+    let spans = Spans::install();
+    let api = support::local_api("span-fn");
+    let runtime = support::runtime(2);
+    let results = runtime.block_on(async {
+        tokio::spawn(async {
+            // `Coldstart::run` composed by hand, to add lambda_runtime's OpenTelemetry layer.
+            let coldstart = Coldstart::new().proactive_threshold(Duration::from_millis(100));
+            let runtime = Runtime::new(coldstart.service(service_fn(handler)))
+                .layer(coldstart.layer())
+                .layer(OpenTelemetryLayer::new(|| {}))
+                .layer(TracingLayer::new());
+            coldstart.end_init().await;
+            runtime.run().await
+        });
+        api.push(LocalEvent::json(&json!({ "n": 1 })).delay(Duration::from_millis(300)));
+        api.push_json(&json!({ "n": 2 }));
+        api.push_json(&json!({ "warmer": true }));
+        api.push_json(&json!({ "n": 3, "fail": true }));
+        api.wait_for_all(Duration::from_secs(30))
+            .await
+            .expect("four results")
+    });
+    let errors: Vec<bool> = results.iter().map(|r| r.is_error()).collect();
+    assert_eq!(errors, [false, false, false, true]);
+
+    let lambda = spans.named("Lambda function invocation");
+    assert_eq!(lambda.len(), 4, "one per event, the ping's included");
+    let flags: Vec<&str> = lambda.iter().map(|s| field(s, "faas.coldstart")).collect();
+    assert_eq!(flags, ["true", "false", "false", "false"]);
+
+    let ours = spans.named("coldstart.invocation");
+    assert_eq!(
+        ours.len(),
+        3,
+        "one per handler invocation, none for the ping"
+    );
+    let seen: Vec<(&str, &str, &str, &str)> = ours
+        .iter()
+        .map(|s| {
+            (
+                field(s, "coldstart.handler"),
+                field(s, "coldstart.start_kind"),
+                field(s, "faas.coldstart"),
+                field(s, "coldstart.outcome"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("reports", "proactive", "false", "ok"),
+            ("reports", "warm", "false", "ok"),
+            ("reports", "warm", "false", "error"),
+        ]
+    );
+    // Each of ours lives inside lambda_runtime's span of the same invocation.
+    for (span, request_id) in ours.iter().zip([0, 1, 3]) {
+        let parent = spans
+            .ancestors(span)
+            .into_iter()
+            .find(|a| a.name == "Lambda function invocation")
+            .expect("inside lambda_runtime's invocation span");
+        assert_eq!(
+            field(&parent, "faas.invocation_id"),
+            results[request_id].request_id,
+        );
+    }
+}
