@@ -205,7 +205,7 @@ fn two_environments_export_deltas_that_add_up_over_otlp_http() {
                         .iter()
                         .find(|d| d.name == metric.name)
                         .unwrap_or_else(|| panic!("not ours: {}", metric.name));
-                    assert_eq!(metric.unit, otel::unit_of(def.name, Some(def.unit)));
+                    assert_eq!(metric.unit, otel::unit_of(def.name, def.unit));
                     assert_eq!(metric.description, def.description);
                     match metric.data.as_ref().expect("data") {
                         metric::Data::Sum(sum) => {

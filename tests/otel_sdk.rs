@@ -225,7 +225,7 @@ fn every_metric_reaches_the_sdk_pipeline_with_units_buckets_and_delta_sums() {
         let seen: Vec<_> = exports.iter().filter_map(|e| e.metrics.get(name)).collect();
         assert!(!seen.is_empty(), "{name} never exported");
         for (unit, description, temporality, points) in seen {
-            assert_eq!(unit, otel::unit_of(name, Some(def.unit)), "{name}");
+            assert_eq!(unit, otel::unit_of(name, def.unit), "{name}");
             assert_eq!(description, def.description, "{name}");
             if kind != "gauge" {
                 assert_eq!(*temporality, Some(Temporality::Delta), "{name}");

@@ -176,7 +176,7 @@ fn otel_row(def: &MetricDef) -> Vec<String> {
     vec![
         format!("`{}`", def.name),
         instrument.to_owned(),
-        format!("`{}`", coldstart::otel::unit_of(def.name, Some(def.unit))),
+        format!("`{}`", coldstart::otel::unit_of(def.name, def.unit)),
         labels,
         convention.to_owned(),
     ]

@@ -166,8 +166,10 @@ pub const MEMORY_BUCKETS: &[f64] = &[
 pub fn buckets_for(name: &str) -> Option<&'static [f64]> {
     let def = ALL.iter().find(|def| def.name == name)?;
     match (def.kind, def.unit) {
-        (MetricKind::Histogram, Unit::Bytes) => Some(MEMORY_BUCKETS),
-        (MetricKind::Histogram, Unit::Seconds) => Some(DURATION_BUCKETS),
+        (MetricKind::Histogram, Some(Unit::Bytes)) => Some(MEMORY_BUCKETS),
+        // Seconds, and GB-seconds (no `Unit`): the same boundaries the Prometheus builder gives
+        // every histogram but `faas.mem_usage`.
+        (MetricKind::Histogram, _) => Some(DURATION_BUCKETS),
         _ => None,
     }
 }

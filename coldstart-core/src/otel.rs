@@ -80,6 +80,8 @@ pub fn unit_of(name: &str, unit: Option<Unit>) -> &'static str {
         names::TIMEOUTS => Some("{timeout}"),
         names::WARMUPS => Some("{warmup}"),
         names::EXPORT_FAILURES => Some("{export}"),
+        // UCUM's gigabyte-second; `metrics::Unit` has none, so the name is matched.
+        names::INIT_GIGABYTE_SECONDS => Some("GBy.s"),
         _ => None,
     };
     if let Some(annotation) = annotation {
@@ -172,7 +174,7 @@ impl OtelRecorder {
                 (
                     def.name.to_owned(),
                     Described {
-                        unit: Some(def.unit),
+                        unit: def.unit,
                         description: SharedString::const_str(def.description),
                     },
                 )
