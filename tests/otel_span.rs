@@ -1,9 +1,12 @@
 //! The start kind on the trace, beside `lambda_runtime`'s own OpenTelemetry layer, through the
-//! real runtime loop with a real `tracing` subscriber: in a proactively initialized on-demand
-//! environment (the first event arrives long after INIT ended), `lambda_runtime` marks the first
-//! invocation `faas.coldstart=true`, while coldstart's `coldstart.invocation` span, a child of
-//! it, says `coldstart.start_kind=proactive` and `faas.coldstart=false`; a warm-up ping consumes
-//! `lambda_runtime`'s flag but gets no span of ours; later invocations are `warm` on both.
+//! real runtime loop with a real `tracing` subscriber, for each kind of start (each in a process of
+//! its own: the environment is read once per process). `lambda_runtime` marks the first
+//! invocation of every environment `faas.coldstart=true`; coldstart's `coldstart.invocation` span,
+//! a child of it, says which start it was and sets `faas.coldstart=true` only for an on-demand
+//! start a request waited for (`cold`): a proactively initialized environment (the first event
+//! arrives long after INIT ended), provisioned concurrency and SnapStart are `false`. A warm-up
+//! ping consumes `lambda_runtime`'s flag but gets no span of ours; later invocations are `warm` on
+//! both.
 
 mod support;
 
@@ -30,8 +33,51 @@ fn field<'a>(span: &'a CapturedSpan, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{} has no {name}: {:?}", span.name, span.fields))
 }
 
+/// Set in the processes the test starts: which start to simulate.
+const CASE_VAR: &str = "COLDSTART_SPAN_CASE";
+
+/// (the case, `AWS_LAMBDA_INITIALIZATION_TYPE`, first event's delay in ms, coldstart's start kind,
+/// coldstart's `faas.coldstart` on the first invocation)
+const CASES: [(&str, &str, u64, &str, &str); 4] = [
+    ("cold", "on-demand", 0, "cold", "true"),
+    ("proactive", "on-demand", 300, "proactive", "false"),
+    (
+        "provisioned",
+        "provisioned-concurrency",
+        0,
+        "provisioned",
+        "false",
+    ),
+    ("snapstart", "snap-start", 0, "snapstart", "false"),
+];
+
 #[test]
 fn the_start_kind_is_on_a_child_of_lambda_runtimes_invocation_span() {
+    let Ok(case) = std::env::var(CASE_VAR) else {
+        for (case, init_type, ..) in CASES {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "the_start_kind_is_on_a_child_of_lambda_runtimes_invocation_span",
+                    "--exact",
+                    "--nocapture",
+                ])
+                .env(CASE_VAR, case)
+                .env("AWS_LAMBDA_INITIALIZATION_TYPE", init_type)
+                .output()
+                .expect("the test binary runs again");
+            assert!(
+                output.status.success(),
+                "the {case} start failed:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        return;
+    };
+    let (_, _, delay_ms, start_kind, coldstart_flag) = CASES
+        .into_iter()
+        .find(|(name, ..)| *name == case)
+        .expect("a known case");
     let spans = Spans::install();
     let api = support::local_api("span-fn");
     let runtime = support::runtime(2);
@@ -46,7 +92,7 @@ fn the_start_kind_is_on_a_child_of_lambda_runtimes_invocation_span() {
             coldstart.end_init().await;
             runtime.run().await
         });
-        api.push(LocalEvent::json(&json!({ "n": 1 })).delay(Duration::from_millis(300)));
+        api.push(LocalEvent::json(&json!({ "n": 1 })).delay(Duration::from_millis(delay_ms)));
         api.push_json(&json!({ "n": 2 }));
         api.push_json(&json!({ "warmer": true }));
         api.push_json(&json!({ "n": 3, "fail": true }));
@@ -82,7 +128,7 @@ fn the_start_kind_is_on_a_child_of_lambda_runtimes_invocation_span() {
     assert_eq!(
         seen,
         [
-            ("reports", "proactive", "false", "ok"),
+            ("reports", start_kind, coldstart_flag, "ok"),
             ("reports", "warm", "false", "ok"),
             ("reports", "warm", "false", "error"),
         ]
