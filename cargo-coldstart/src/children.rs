@@ -2,6 +2,7 @@
 //! until it is reaped, so a Ctrl-C (or any early return) never leaves one behind.
 
 use std::collections::HashSet;
+use std::process::{Child, Command};
 use std::sync::{Mutex, OnceLock};
 
 fn groups() -> &'static Mutex<HashSet<u32>> {
@@ -9,12 +10,14 @@ fn groups() -> &'static Mutex<HashSet<u32>> {
     GROUPS.get_or_init(|| Mutex::new(HashSet::new()))
 }
 
-/// Remembers a child that leads its own process group (spawned with `process_group(0)`).
-pub(crate) fn register(pid: u32) {
-    groups()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(pid);
+/// Spawns `command` (which must lead its own process group: `process_group(0)`) and remembers
+/// the child, both under the registry's lock: a Ctrl-C that arrives while the child is being
+/// spawned waits in [`kill_all`] until the child is registered, then kills it too.
+pub(crate) fn spawn(command: &mut Command) -> std::io::Result<Child> {
+    let mut groups = groups().lock().unwrap_or_else(|e| e.into_inner());
+    let child = command.spawn()?;
+    groups.insert(child.id());
+    Ok(child)
 }
 
 /// Forgets a child once it has been killed and reaped.

@@ -280,7 +280,7 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
     // the difference.
     let cpu_before = sandbox.and_then(Sandbox::cpu_time);
     let exec = Instant::now();
-    let mut child = match command.spawn() {
+    let mut child = match children::spawn(&mut command) {
         Ok(child) => child,
         Err(e) => {
             run.outcome = Outcome::SpawnFailed(format!("{}: {e}", config.program.display()));
@@ -291,7 +291,6 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
     // the child holds them.
     drop(command);
     let pid = child.id();
-    children::register(pid);
     run.pid = Some(pid);
     if let Some(sandbox) = sandbox {
         // Already in the cgroup through the pre-exec hook; this write is idempotent and covers
