@@ -132,3 +132,85 @@ pub fn floor<T>(run: impl FnOnce() -> T) -> T {
     let _ = tracked_end(begun);
     output
 }
+
+/// The `coldstart.invocation` span as `#[cold_start_handler]` makes it (DEBUG, built only when
+/// some subscriber enables DEBUG), around `run`, alone: with no subscriber one atomic load (the
+/// global max level).
+#[inline(always)]
+pub fn span_only<T>(run: impl FnOnce() -> T) -> T {
+    let span =
+        (tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG).then(|| {
+            tracing::debug_span!(
+                target: "coldstart",
+                "coldstart.invocation",
+                coldstart.handler = "bench-sync",
+                coldstart.start_kind = "warm",
+                faas.coldstart = false,
+                coldstart.outcome = tracing::field::Empty,
+            )
+        });
+    let output = run();
+    if let Some(span) = &span {
+        span.record("coldstart.outcome", "ok");
+    }
+    output
+}
+
+/// Handles registered once with the global recorder, for the floors with a recorder.
+pub struct FloorHandles {
+    pub counter: metrics::Counter,
+    pub duration: metrics::Histogram,
+    pub idle: metrics::Gauge,
+    pub age: metrics::Gauge,
+}
+
+/// The floor handles, registered with the global recorder on first use (install it first).
+pub fn floor_handles() -> &'static FloorHandles {
+    static HANDLES: std::sync::OnceLock<FloorHandles> = std::sync::OnceLock::new();
+    HANDLES.get_or_init(|| FloorHandles {
+        counter: metrics::counter!("floor.invocations", "handler" => "floor", "start" => "warm"),
+        duration: metrics::histogram!("floor.invoke_duration", "handler" => "floor", "start" => "warm"),
+        idle: metrics::gauge!("floor.idle_duration", "handler" => "floor"),
+        age: metrics::gauge!("floor.environment_age", "handler" => "floor"),
+    })
+}
+
+/// The floor with the installed recorder, for what a warm invocation records: two clock reads and
+/// the tracker's atomics ([`floor`]), then the four metric operations on handles registered once:
+/// the counter increment, the duration histogram record, and two gauge sets (idle gap,
+/// environment age). That is the recorder's own cost with nothing looked up.
+#[inline(always)]
+pub fn floor_recorded<T>(run: impl FnOnce() -> T) -> T {
+    let handles = floor_handles();
+    let begun = tracked_begin();
+    let output = run();
+    let ended = tracked_end(begun);
+    handles.counter.increment(1);
+    handles.duration.record(ended.seconds);
+    if let Some(idle) = ended.idle_seconds {
+        handles.idle.set(idle);
+    }
+    handles.age.set(ended.age_seconds);
+    output
+}
+
+/// Times `iters` calls of `f` per criterion batch; then, untimed, runs `after_batch` (the
+/// recorder's upkeep or export), so memory stays flat however long criterion runs.
+pub fn bench_batches<O>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut f: impl FnMut(u64) -> O,
+    after_batch: impl Fn(),
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let started = std::time::Instant::now();
+            for i in 0..iters {
+                let _ = std::hint::black_box(f(std::hint::black_box(i)));
+            }
+            let elapsed = started.elapsed();
+            after_batch();
+            elapsed
+        })
+    });
+}

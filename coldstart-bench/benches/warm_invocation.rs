@@ -12,11 +12,13 @@ mod common;
 
 use autometrics::autometrics;
 use coldstart::cold_start_handler;
-use common::{floor, handler_body, poll_once, tracked_begin, tracked_end};
+use common::{
+    bench_batches, floor, floor_handles, floor_recorded, handler_body, poll_once, span_only,
+    tracked_begin, tracked_end,
+};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::hint::black_box;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -75,62 +77,18 @@ fn prometheus() -> &'static PrometheusHandle {
 }
 
 /// Times `iters` calls of `f`; drains the recorder's histogram buckets afterwards (untimed), as
-/// its upkeep task would, so memory stays flat however long criterion runs.
-fn bench(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut f: impl FnMut(u64) -> Out) {
+/// its upkeep task would.
+fn bench(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: impl FnMut(u64) -> Out) {
     let handle = prometheus();
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let started = Instant::now();
-            for i in 0..iters {
-                let _ = black_box(f(black_box(i)));
-            }
-            let elapsed = started.elapsed();
-            handle.run_upkeep();
-            elapsed
-        })
-    });
+    bench_batches(group, name, f, || handle.run_upkeep());
 }
 
-/// Handles registered once with the global recorder, for the floors.
-struct FloorHandles {
-    counter: metrics::Counter,
-    duration: metrics::Histogram,
-    idle: metrics::Gauge,
-    age: metrics::Gauge,
-    /// The idle gap as the previous code recorded it (a histogram), for the `_idle_histogram`
-    /// floor only.
-    idle_histogram: metrics::Histogram,
-}
-
-fn floor_handles() -> &'static FloorHandles {
-    static HANDLES: OnceLock<FloorHandles> = OnceLock::new();
-    HANDLES.get_or_init(|| FloorHandles {
-        counter: metrics::counter!("floor.invocations", "handler" => "floor", "start" => "warm"),
-        duration: metrics::histogram!("floor.invoke_duration", "handler" => "floor", "start" => "warm"),
-        idle: metrics::gauge!("floor.idle_duration", "handler" => "floor"),
-        age: metrics::gauge!("floor.environment_age", "handler" => "floor"),
-        idle_histogram: metrics::histogram!("floor.idle_duration_histogram", "handler" => "floor"),
-    })
-}
-
-/// The floor with this recorder, for what a warm invocation now records: two clock reads and the
-/// tracker's atomics (`common::floor`), then the four metric operations on handles registered
-/// once: the counter increment, the duration histogram record, and two gauge sets (idle gap,
-/// environment age). That is the recorder's own cost with nothing looked up; its histogram reads
-/// the clock once more to stamp the sample, a gauge set is an atomic store.
-#[inline(always)]
-fn floor_prometheus<T>(run: impl FnOnce() -> T) -> T {
-    let handles = floor_handles();
-    let begun = tracked_begin();
-    let output = run();
-    let ended = tracked_end(begun);
-    handles.counter.increment(1);
-    handles.duration.record(ended.seconds);
-    if let Some(idle) = ended.idle_seconds {
-        handles.idle.set(idle);
-    }
-    handles.age.set(ended.age_seconds);
-    output
+/// The idle gap as the previous code recorded it (a histogram), for the `_idle_histogram` floor
+/// only.
+fn idle_histogram() -> &'static metrics::Histogram {
+    static HANDLE: OnceLock<metrics::Histogram> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| metrics::histogram!("floor.idle_duration_histogram", "handler" => "floor"))
 }
 
 /// The floor of the previous run (before the idle gap became a gauge): the same, but the idle gap
@@ -143,7 +101,7 @@ fn floor_prometheus_idle_histogram(n: u64) -> Out {
     handles.counter.increment(1);
     handles.duration.record(ended.seconds);
     if let Some(idle) = ended.idle_seconds {
-        handles.idle_histogram.record(idle);
+        idle_histogram().record(idle);
     }
     handles.age.set(ended.age_seconds);
     output
@@ -162,7 +120,7 @@ fn floor_prometheus_narrow(n: u64) -> Out {
     output
 }
 
-/// The four metric operations of [`floor_prometheus`] (and its two clock reads), looking each
+/// The four metric operations of `common::floor_recorded` (and its two clock reads), looking each
 /// series up in the recorder on every call, as `counter!`, `histogram!` and `gauge!` do (and as
 /// `#[cold_start_handler]` does under a thread-local recorder).
 fn floor_with_lookups(n: u64) -> Out {
@@ -178,29 +136,8 @@ fn floor_with_lookups(n: u64) -> Out {
     output
 }
 
-/// What `#[cold_start_handler]` adds per invocation for tracing: the `coldstart.invocation` span
-/// (DEBUG) with its fields, alone; `span_only_info_fmt_subscriber` is the same at INFO, which the
-/// fmt subscriber installed here builds on every call.
-fn span_only(n: u64) -> Out {
-    let span =
-        (tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG).then(|| {
-            tracing::debug_span!(
-                target: "coldstart",
-                "coldstart.invocation",
-                coldstart.handler = "bench-sync",
-                coldstart.start_kind = "warm",
-                faas.coldstart = false,
-                coldstart.outcome = tracing::field::Empty,
-            )
-        });
-    let output = plain_sync(n);
-    if let Some(span) = &span {
-        span.record("coldstart.outcome", "ok");
-    }
-    output
-}
-
-/// [`span_only`] at INFO, the level the span first had.
+/// `common::span_only` at INFO, the level the span first had (the fmt subscriber installed here
+/// builds it on every call).
 fn span_only_info(n: u64) -> Out {
     let span = tracing::info_span!(
         target: "coldstart",
@@ -228,7 +165,7 @@ fn warm(c: &mut Criterion) {
     bench(&mut group, "tracing", tracing_sync);
     bench(&mut group, "floor_no_recorder", |n| floor(|| plain_sync(n)));
     bench(&mut group, "floor_prometheus_handles", |n| {
-        floor_prometheus(|| plain_sync(n))
+        floor_recorded(|| plain_sync(n))
     });
     bench(
         &mut group,
@@ -241,7 +178,9 @@ fn warm(c: &mut Criterion) {
         floor_prometheus_narrow,
     );
     bench(&mut group, "floor_prometheus_lookups", floor_with_lookups);
-    bench(&mut group, "span_only_fmt_subscriber", span_only);
+    bench(&mut group, "span_only_fmt_subscriber", |n| {
+        span_only(|| plain_sync(n))
+    });
     bench(&mut group, "span_only_info_fmt_subscriber", span_only_info);
     group.finish();
 
@@ -256,7 +195,7 @@ fn warm(c: &mut Criterion) {
         floor(|| poll_once(plain_async(n)))
     });
     bench(&mut group, "floor_prometheus_handles", |n| {
-        floor_prometheus(|| poll_once(plain_async(n)))
+        floor_recorded(|| poll_once(plain_async(n)))
     });
     group.finish();
 }

@@ -14,13 +14,12 @@
 mod common;
 
 use coldstart::{cold_start_handler, otel};
-use common::{floor, handler_body, poll_once, tracked_begin, tracked_end};
+use common::{bench_batches, floor, floor_recorded, handler_body, poll_once};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use std::hint::black_box;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type Out = Result<u64, &'static str>;
 
@@ -64,57 +63,13 @@ fn pipeline() -> &'static Pipeline {
 }
 
 /// Times `iters` calls of `f`; then (untimed) exports the batch and drops what was exported, as
-/// the flush hook would, so memory stays flat however long criterion runs.
-fn bench(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut f: impl FnMut(u64) -> Out) {
+/// the flush hook would.
+fn bench(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: impl FnMut(u64) -> Out) {
     let pipeline = pipeline();
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let started = Instant::now();
-            for i in 0..iters {
-                let _ = black_box(f(black_box(i)));
-            }
-            let elapsed = started.elapsed();
-            pipeline.flush.flush().expect("in-memory export");
-            pipeline.exporter.reset();
-            elapsed
-        })
+    bench_batches(group, name, f, || {
+        pipeline.flush.flush().expect("in-memory export");
+        pipeline.exporter.reset();
     });
-}
-
-struct FloorHandles {
-    counter: metrics::Counter,
-    duration: metrics::Histogram,
-    idle: metrics::Gauge,
-    age: metrics::Gauge,
-}
-
-fn floor_handles() -> &'static FloorHandles {
-    static HANDLES: OnceLock<FloorHandles> = OnceLock::new();
-    HANDLES.get_or_init(|| FloorHandles {
-        counter: metrics::counter!("floor.invocations", "handler" => "floor", "start" => "warm"),
-        duration: metrics::histogram!("floor.invoke_duration", "handler" => "floor", "start" => "warm"),
-        idle: metrics::gauge!("floor.idle_duration", "handler" => "floor"),
-        age: metrics::gauge!("floor.environment_age", "handler" => "floor"),
-    })
-}
-
-/// The floor with this recorder, as `warm_invocation`'s `floor_prometheus_handles`: two clock
-/// reads and the tracker's atomics, then the counter, the duration histogram and two gauge sets
-/// on handles registered once (each an OpenTelemetry SDK measurement: an attribute-set lookup
-/// and an atomic update).
-#[inline(always)]
-fn floor_otel<T>(run: impl FnOnce() -> T) -> T {
-    let handles = floor_handles();
-    let begun = tracked_begin();
-    let output = run();
-    let ended = tracked_end(begun);
-    handles.counter.increment(1);
-    handles.duration.record(ended.seconds);
-    if let Some(idle) = ended.idle_seconds {
-        handles.idle.set(idle);
-    }
-    handles.age.set(ended.age_seconds);
-    output
 }
 
 fn warm(c: &mut Criterion) {
@@ -128,7 +83,7 @@ fn warm(c: &mut Criterion) {
     bench(&mut group, "coldstart", coldstart_sync);
     bench(&mut group, "floor_no_recorder", |n| floor(|| plain_sync(n)));
     bench(&mut group, "floor_otel_handles", |n| {
-        floor_otel(|| plain_sync(n))
+        floor_recorded(|| plain_sync(n))
     });
     group.finish();
 
@@ -136,7 +91,7 @@ fn warm(c: &mut Criterion) {
     bench(&mut group, "plain", |n| poll_once(plain_async(n)));
     bench(&mut group, "coldstart", |n| poll_once(coldstart_async(n)));
     bench(&mut group, "floor_otel_handles", |n| {
-        floor_otel(|| poll_once(plain_async(n)))
+        floor_recorded(|| poll_once(plain_async(n)))
     });
     group.finish();
 }

@@ -11,7 +11,7 @@
 mod common;
 
 use coldstart::cold_start_handler;
-use common::{floor, floor_narrow, handler_body, poll_once};
+use common::{floor, floor_narrow, handler_body, poll_once, span_only};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::Duration;
@@ -36,27 +36,6 @@ async fn coldstart_async(n: u64) -> Out {
     handler_body!(n)
 }
 
-/// The `coldstart.invocation` span as `#[cold_start_handler]` makes it, alone, with no subscriber:
-/// one atomic load (the global max level) and nothing else.
-fn span_only(n: u64) -> Out {
-    let span =
-        (tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG).then(|| {
-            tracing::debug_span!(
-                target: "coldstart",
-                "coldstart.invocation",
-                coldstart.handler = "bench-sync",
-                coldstart.start_kind = "warm",
-                faas.coldstart = false,
-                coldstart.outcome = tracing::field::Empty,
-            )
-        });
-    let output = plain_sync(n);
-    if let Some(span) = &span {
-        span.record("coldstart.outcome", "ok");
-    }
-    output
-}
-
 fn warm(c: &mut Criterion) {
     // The first invocation of the process is the cold one; everything measured below is warm.
     let _ = coldstart_sync(0);
@@ -65,7 +44,7 @@ fn warm(c: &mut Criterion) {
     group.bench_function("plain", |b| b.iter(|| plain_sync(black_box(7))));
     group.bench_function("coldstart", |b| b.iter(|| coldstart_sync(black_box(7))));
     group.bench_function("span_only_no_subscriber", |b| {
-        b.iter(|| span_only(black_box(7)))
+        b.iter(|| span_only(|| plain_sync(black_box(7))))
     });
     group.bench_function("floor", |b| b.iter(|| floor(|| plain_sync(black_box(7)))));
     group.bench_function("floor_narrow", |b| {
