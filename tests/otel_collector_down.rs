@@ -4,15 +4,13 @@
 
 mod support;
 
-use coldstart::lambda::Coldstart;
 use coldstart::{cold_start_handler, names, otel};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use opentelemetry_otlp::{MetricExporter, Protocol, WithExportConfig};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use serde_json::{json, Value};
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[cold_start_handler(name = "orders")]
@@ -40,24 +38,8 @@ fn a_missing_collector_is_counted_and_never_fails_an_invocation() {
         .with_reader(PeriodicReader::builder(otel::Delta(otlp)).build())
         .with_reader(PeriodicReader::builder(otel::Delta(memory.clone())).build())
         .build();
-    let flush = Arc::new(otel::install(&provider).expect("the only recorder"));
-    let hook = flush.clone();
-    let runtime = support::runtime(2);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .on_flush(move |_| {
-                    hook.flush_or_report();
-                })
-                .run(service_fn(handler)),
-        );
-        for n in 1..=3 {
-            api.push_json(&json!({ "n": n }));
-        }
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("three results")
-    });
+    let events: Vec<Value> = (1..=3).map(|n| json!({ "n": n })).collect();
+    let (flush, results) = support::otel::serve_flushing(&api, &provider, handler, &events);
     assert!(results.iter().all(|r| !r.is_error()), "{results:?}");
     assert_eq!(results[2].json().unwrap(), json!({ "n": 3 }));
     // The last hook may still be running after its response: wait for the three failures.

@@ -10,9 +10,8 @@
 
 mod support;
 
-use coldstart::lambda::Coldstart;
 use coldstart::{cold_start_handler, names, otel};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use opentelemetry_otlp::{MetricExporter, Protocol, WithExportConfig};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
@@ -73,24 +72,8 @@ fn environment(endpoint: &str) {
         )
         .with_reader(PeriodicReader::builder(otel::Delta(exporter)).build())
         .build();
-    let flush = Arc::new(otel::install(&provider).expect("the only recorder"));
-    let hook = flush.clone();
-    let runtime = support::runtime(2);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .on_flush(move |_| {
-                    hook.flush_or_report();
-                })
-                .run(service_fn(handler)),
-        );
-        for n in 1..=3 {
-            api.push_json(&json!({ "n": n }));
-        }
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("three results")
-    });
+    let events: Vec<Value> = (1..=3).map(|n| json!({ "n": n })).collect();
+    let (flush, results) = support::otel::serve_flushing(&api, &provider, handler, &events);
     assert!(results.iter().all(|r| !r.is_error()));
     flush.flush().expect("the last flush reaches the receiver");
     assert_eq!(flush.failures(), 0, "every flush reached the receiver");

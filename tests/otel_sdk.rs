@@ -7,9 +7,8 @@
 
 mod support;
 
-use coldstart::lambda::Coldstart;
 use coldstart::{cold_start_handler, lazy, names, otel};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{
@@ -17,7 +16,6 @@ use opentelemetry_sdk::metrics::{
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[lazy(name = "catalog")]
@@ -169,27 +167,14 @@ fn every_metric_reaches_the_sdk_pipeline_with_units_buckets_and_delta_sums() {
                 .build(),
         )
         .build();
-    let flush = Arc::new(otel::install(&provider).expect("the only recorder"));
-    let runtime = support::runtime(2);
-    let hook = flush.clone();
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .on_flush(move |_| {
-                    // A failure is counted (`failures()`, checked below), never raised.
-                    hook.flush_or_report();
-                })
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!({ "n": 1 }));
-        api.push_json(&json!({ "source": "serverless-plugin-warmup" }));
-        api.push_json(&json!({ "n": 2 }));
-        api.push_json(&json!({ "n": 3 }));
-        api.push_json(&json!({ "n": 4, "fail": true }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("five results")
-    });
+    let events = [
+        json!({ "n": 1 }),
+        json!({ "source": "serverless-plugin-warmup" }),
+        json!({ "n": 2 }),
+        json!({ "n": 3 }),
+        json!({ "n": 4, "fail": true }),
+    ];
+    let (flush, results) = support::otel::serve_flushing(&api, &provider, handler, &events);
     let errors: Vec<bool> = results.iter().map(|r| r.is_error()).collect();
     assert_eq!(errors, [false, false, false, false, true]);
     // The hook of the last invocation may still be running: flush once more from here.
