@@ -61,15 +61,8 @@ struct ProfileArgs {
     /// Build and profile this example (`cargo build --profile release --example NAME`).
     #[arg(long, conflicts_with = "binary")]
     example: Option<String>,
-    /// The package of `--bin`/`--example`.
-    #[arg(long, short)]
-    package: Option<String>,
-    /// Features for the build (`cargo build --features`).
-    #[arg(long)]
-    features: Option<String>,
-    /// The cargo profile to build with.
-    #[arg(long, value_name = "NAME", default_value = "release")]
-    cargo_profile: String,
+    #[command(flatten)]
+    build: BuildArgs,
     /// A function binary to profile, instead of building one.
     binary: Option<PathBuf>,
     #[command(flatten)]
@@ -90,15 +83,8 @@ struct CompareArgs {
     /// Build these examples: the first is A, the second B (one: both, with different env).
     #[arg(long, num_args = 1)]
     example: Vec<String>,
-    /// The package of `--bin`/`--example`.
-    #[arg(long, short)]
-    package: Option<String>,
-    /// Features for the build.
-    #[arg(long)]
-    features: Option<String>,
-    /// The cargo profile to build with.
-    #[arg(long, value_name = "NAME", default_value = "release")]
-    cargo_profile: String,
+    #[command(flatten)]
+    build: BuildArgs,
     /// An environment variable for A only (KEY=VALUE, repeatable).
     #[arg(long = "a-env", value_name = "KEY=VALUE")]
     a_env: Vec<String>,
@@ -110,6 +96,20 @@ struct CompareArgs {
     /// Arguments for both function binaries.
     #[arg(last = true)]
     args: Vec<OsString>,
+}
+
+/// How `--bin`/`--example` targets are built (profile and compare alike).
+#[derive(Debug, Args)]
+struct BuildArgs {
+    /// The package of `--bin`/`--example`.
+    #[arg(long, short)]
+    package: Option<String>,
+    /// Features for the build (`cargo build --features`).
+    #[arg(long)]
+    features: Option<String>,
+    /// The cargo profile to build with.
+    #[arg(long, value_name = "NAME", default_value = "release")]
+    cargo_profile: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -288,13 +288,12 @@ fn progress(total: u64, json: bool) -> ProgressBar {
 }
 
 /// Builds a binary or example with cargo and returns the executable's path.
-fn build(
-    kind: &str,
-    name: &str,
-    package: Option<&str>,
-    features: Option<&str>,
-    cargo_profile: &str,
-) -> Result<PathBuf, String> {
+fn build(kind: &str, name: &str, how: &BuildArgs) -> Result<PathBuf, String> {
+    let (package, features, cargo_profile) = (
+        how.package.as_deref(),
+        how.features.as_deref(),
+        how.cargo_profile.as_str(),
+    );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.args([
@@ -370,20 +369,8 @@ fn sandbox_for(memory_mb: u32, said: &mut bool, quiet: bool) -> (Option<Sandbox>
 
 fn profile_command(args: ProfileArgs) -> Result<i32, String> {
     let binary = match (&args.bin, &args.example, &args.binary) {
-        (Some(bin), _, _) => build(
-            "bin",
-            bin,
-            args.package.as_deref(),
-            args.features.as_deref(),
-            &args.cargo_profile,
-        )?,
-        (_, Some(example), _) => build(
-            "example",
-            example,
-            args.package.as_deref(),
-            args.features.as_deref(),
-            &args.cargo_profile,
-        )?,
+        (Some(bin), _, _) => build("bin", bin, &args.build)?,
+        (_, Some(example), _) => build("example", example, &args.build)?,
         (_, _, Some(path)) => check_binary(path)?,
         _ => {
             return Err(
@@ -612,22 +599,10 @@ fn compare_command(args: CompareArgs) -> Result<i32, String> {
         binaries.push(check_binary(path)?);
     }
     for bin in &args.bin {
-        binaries.push(build(
-            "bin",
-            bin,
-            args.package.as_deref(),
-            args.features.as_deref(),
-            &args.cargo_profile,
-        )?);
+        binaries.push(build("bin", bin, &args.build)?);
     }
     for example in &args.example {
-        binaries.push(build(
-            "example",
-            example,
-            args.package.as_deref(),
-            args.features.as_deref(),
-            &args.cargo_profile,
-        )?);
+        binaries.push(build("example", example, &args.build)?);
     }
     let (a, b) = match binaries.as_slice() {
         [one] if !args.a_env.is_empty() || !args.b_env.is_empty() => (one.clone(), one.clone()),
