@@ -462,13 +462,18 @@ fn profile_command(args: ProfileArgs) -> Result<i32, String> {
     if let Some(path) = &args.runs.html {
         eprintln!("cargo coldstart: wrote {}", path.display());
     }
-    Ok(if failed > 0 {
+    Ok(exit_code(failed, budget.as_ref()))
+}
+
+/// The exit code of `profile` and `compare`: a failed run first, then the budget.
+fn exit_code(failed: usize, budget: Option<&BudgetCheck>) -> i32 {
+    if failed > 0 {
         EXIT_RUNS_FAILED
     } else if budget.is_some_and(|b| b.exceeded) {
         EXIT_OVER_BUDGET
     } else {
         EXIT_OK
-    })
+    }
 }
 
 fn failures_text(runs: &[ColdRun]) -> String {
@@ -722,13 +727,7 @@ fn compare_command(args: CompareArgs) -> Result<i32, String> {
             println!("{} (B)", budget.sentence());
         }
     }
-    Ok(if failed > 0 {
-        EXIT_RUNS_FAILED
-    } else if budget.is_some_and(|b| b.exceeded) {
-        EXIT_OVER_BUDGET
-    } else {
-        EXIT_OK
-    })
+    Ok(exit_code(failed, budget.as_ref()))
 }
 
 /// One measurement of `compare`: the medians, and the paired differences B − A.

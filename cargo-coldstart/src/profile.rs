@@ -233,10 +233,12 @@ impl SizeRuns {
     /// The INIT cost of each run in GB-seconds: memory in GB × INIT duration rounded up to the
     /// millisecond, as Lambda bills it.
     pub fn init_gb_seconds(&self) -> Vec<Option<f64>> {
-        let gb = f64::from(self.memory_mb) / 1024.0;
         self.init_ms()
             .into_iter()
-            .map(|init| Some(gb * init?.ceil() / 1e3))
+            .map(|init| {
+                let init = std::time::Duration::try_from_secs_f64(init? / 1e3).ok()?;
+                Some(coldstart_core::report::Billed::new(init, self.memory_mb).gb_seconds)
+            })
             .collect()
     }
 }
