@@ -432,6 +432,19 @@ fn readme_recipes_answer_right_against_a_real_prometheus() {
         [("orders".into(), 0.0)]
     );
 
+    // INIT cost: the on-demand INITs of a (300 ms of sleep), c and d (150 ms each) at 128 MB,
+    // each at least its sleep (INIT also starts the process) rounded up to the millisecond;
+    // b's provisioned INIT is not billed as duration, so it records nothing. The upper bounds
+    // allow each INIT a second of process start-up besides its sleep.
+    let gb = 128.0 / 1024.0;
+    let cost = by(&run("init-cost", all), "init_type");
+    assert_eq!(cost.len(), 1, "on-demand only: {cost:?}");
+    assert_eq!(cost[0].0, "on-demand");
+    within(cost[0].1, gb * 0.6, gb * 3.6, "INIT GB-s, a + c + d");
+    let cost = by(&run("init-cost", &phase2), "init_type");
+    assert_eq!(cost.len(), 1, "on-demand only: {cost:?}");
+    within(cost[0].1, gb * 0.3, gb * 2.3, "phase 2 INIT GB-s, c + d");
+
     // Warm-up pings: a's two, in phase 2.
     for window in [all, phase2.as_str()] {
         assert_eq!(
