@@ -3,7 +3,7 @@
 //! initialization), warm-up pings that take a number too, and the first *real* invocation that
 //! the cold-start report and the budget check are about.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -131,9 +131,9 @@ fn record_phases() {
 }
 
 fn record_phases_now() {
+    record_init();
     let Some(first) = FIRST.get() else { return };
     let started_at = first.started_at;
-    let init_end = phases::init_end();
     let arrived = phases::first_event().unwrap_or(started_at);
     let (process_start, _) = phases::process_start();
     let phase = |name: &'static str, seconds: f64| {
@@ -145,27 +145,46 @@ fn record_phases_now() {
             .saturating_duration_since(process_start)
             .as_secs_f64(),
     );
-    if let Some(init_end) = init_end {
-        let init = init_end
-            .saturating_duration_since(process_start)
-            .as_secs_f64();
-        phase(names::PHASE_INIT, init);
-        let init_type = Environment::current_init_type().label();
-        metrics::histogram!(names::INIT_DURATION, names::LABEL_INIT_TYPE => init_type).record(init);
-        let env = Environment::current();
-        if let Some(gb_seconds) = crate::billing::init_gigabyte_seconds(
-            env.init_type(),
-            env.memory_size_mb(),
-            init_end.saturating_duration_since(process_start),
-        ) {
-            metrics::histogram!(names::INIT_GIGABYTE_SECONDS, names::LABEL_INIT_TYPE => init_type)
-                .record(gb_seconds);
-        }
+    if let Some(init_end) = phases::init_end() {
         phase(
             names::PHASE_WAIT_FOR_FIRST_EVENT,
             arrived.saturating_duration_since(init_end).as_secs_f64(),
         );
     }
+}
+
+/// INIT is recorded.
+static INIT_RECORDED: AtomicBool = AtomicBool::new(false);
+
+/// Records INIT once per process, once init end is marked: `faas.init_duration{init_type}`, its
+/// `coldstart.init_gigabyte_seconds` and `coldstart.phase_duration{phase="init"}` (with the
+/// metric descriptions). With the first invocation's record-keeping; and by `coldstart::lambda`
+/// at init end when INIT is not user-facing, and at shutdown, so that an environment nobody
+/// invoked still reports its INIT.
+pub(crate) fn record_init() {
+    let Some(init_end) = phases::init_end() else {
+        return;
+    };
+    if INIT_RECORDED.load(Ordering::Relaxed) || INIT_RECORDED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    names::describe_once();
+    crate::render_gate::recording(|| {
+        let (process_start, _) = phases::process_start();
+        let init = init_end.saturating_duration_since(process_start);
+        metrics::histogram!(names::PHASE_DURATION, names::LABEL_PHASE => names::PHASE_INIT)
+            .record(init.as_secs_f64());
+        let env = Environment::current();
+        let init_type = env.init_type().label();
+        metrics::histogram!(names::INIT_DURATION, names::LABEL_INIT_TYPE => init_type)
+            .record(init.as_secs_f64());
+        if let Some(gb_seconds) =
+            crate::billing::init_gigabyte_seconds(env.init_type(), env.memory_size_mb(), init)
+        {
+            metrics::histogram!(names::INIT_GIGABYTE_SECONDS, names::LABEL_INIT_TYPE => init_type)
+                .record(gb_seconds);
+        }
+    });
 }
 
 /// Records one warm-up ping (answered by `coldstart::lambda`) and returns its start kind.

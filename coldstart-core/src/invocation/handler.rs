@@ -3,6 +3,7 @@
 //! when finished or dropped). Not public API: only generated code uses them, through
 //! `coldstart::__private`.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -158,9 +159,134 @@ impl Invocation {
     pub fn finish(mut self, outcome: Outcome) {
         self.outcome = Some(outcome);
     }
+}
 
-    fn record(&self, outcome: Outcome) {
-        let finished_at = Instant::now();
+impl Drop for Invocation {
+    fn drop(&mut self) {
+        let outcome = self.outcome.unwrap_or(if std::thread::panicking() {
+            Outcome::Panic
+        } else {
+            Outcome::Cancelled
+        });
+        let finished = Finished {
+            handler: self.handler,
+            start_kind: self.start_kind,
+            number: self.number,
+            started_at: self.started_at,
+            idle: self.idle,
+            span: self.span.take(),
+            outcome,
+            finished_at: Instant::now(),
+        };
+        // Parked for `coldstart::lambda` when it is polling this handler (a streamed response is
+        // timed to its last byte); recorded now otherwise, by `Finished`'s drop.
+        drop(park(finished));
+    }
+}
+
+thread_local! {
+    /// While `coldstart::lambda` polls a handler's future ([`parking`]): an invocation that
+    /// finishes is left here instead of being recorded.
+    static PARKING: Cell<Slot> = const { Cell::new(Slot::Off) };
+}
+
+enum Slot {
+    Off,
+    Armed,
+    Parked(Finished),
+}
+
+/// Leaves `finished` in the armed slot; gives it back when the slot is not armed (or full).
+#[inline]
+fn park(finished: Finished) -> Option<Finished> {
+    PARKING
+        .try_with(|slot| match slot.replace(Slot::Off) {
+            Slot::Armed => {
+                slot.set(Slot::Parked(finished));
+                None
+            }
+            other => {
+                slot.set(other);
+                Some(finished)
+            }
+        })
+        // The thread is being torn down: the closure was dropped with `finished` in it, which
+        // recorded it.
+        .unwrap_or(None)
+}
+
+/// While the returned guard lives, an invocation that finishes on this thread is parked in it
+/// ([`Parking::take`]) instead of recorded. `coldstart::lambda` arms it around each poll of a
+/// handler's future: for a buffered response it records the parked invocation right away; for a
+/// streamed one, when the stream ends. Not nested: an inner guard disarms for the rest of the
+/// outer one's poll (an invocation finishing then is recorded at once, as without parking).
+#[cfg(feature = "lambda")]
+pub(crate) fn parking() -> Parking {
+    let _ = PARKING.try_with(|slot| drop(slot.replace(Slot::Armed)));
+    Parking
+}
+
+/// The guard of [`parking`].
+#[cfg(feature = "lambda")]
+pub(crate) struct Parking;
+
+#[cfg(feature = "lambda")]
+impl Parking {
+    /// The invocation that finished while the guard lived, if one did.
+    pub(crate) fn take(&self) -> Option<Finished> {
+        PARKING
+            .try_with(|slot| match slot.replace(Slot::Armed) {
+                Slot::Parked(finished) => Some(finished),
+                _ => None,
+            })
+            .ok()
+            .flatten()
+    }
+}
+
+#[cfg(feature = "lambda")]
+impl Drop for Parking {
+    fn drop(&mut self) {
+        // Anything left parked is recorded here, by `Finished`'s drop.
+        let _ = PARKING.try_with(|slot| drop(slot.replace(Slot::Off)));
+    }
+}
+
+/// An invocation whose handler has returned, waiting to be recorded: at once, or (a streamed
+/// response) when its stream ends. Records exactly once, when [`complete`](Self::complete)d or
+/// dropped.
+pub(crate) struct Finished {
+    handler: &'static Handler,
+    start_kind: StartKind,
+    number: u64,
+    started_at: Instant,
+    idle: Option<Duration>,
+    span: Option<tracing::Span>,
+    outcome: Outcome,
+    finished_at: Instant,
+}
+
+impl fmt::Debug for Finished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Finished")
+            .field("handler", &self.handler.name)
+            .field("number", &self.number)
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Finished {
+    /// The invocation ended only now, with `outcome` (its streamed response ended, or failed):
+    /// records it so.
+    #[cfg(feature = "lambda")]
+    pub(crate) fn complete(mut self, outcome: Outcome) {
+        self.outcome = outcome;
+        self.finished_at = Instant::now();
+    }
+
+    fn record(&self) {
+        let (outcome, finished_at) = (self.outcome, self.finished_at);
         let recorded = Recorded {
             handler: self.handler,
             start_kind: self.start_kind,
@@ -179,10 +305,23 @@ impl Invocation {
             recorded.record(self.number > 1);
         }
         let finished_ns = timeline::finished(finished_at);
-        if !FirstRealInvocation::is_set() {
+        if !FirstRealInvocation::is_set() && self.is_first_real() {
             self.first_real_finished(outcome, finished_at);
         }
         crate::memory::sample_at_most_every_second(finished_ns);
+        if let Some(span) = &self.span {
+            span.record("coldstart.outcome", outcome.as_str());
+        }
+    }
+
+    /// Whether this is the invocation the cold-start report describes: the environment's first
+    /// invocation when it reached a handler (whichever invocation finishes first: under
+    /// `run_concurrent` a warm one often does); when the first event was a warm-up ping or a
+    /// rejected payload (the coldness is gone, every later invocation is warm), the first real
+    /// invocation to finish.
+    fn is_first_real(&self) -> bool {
+        self.number == 1
+            || first::first_invocation().is_some_and(|first| first.warmup || first.rejected)
     }
 
     /// The cold path of the first real (non-ping) invocation of the process: its summary, the
@@ -220,17 +359,9 @@ impl Invocation {
     }
 }
 
-impl Drop for Invocation {
+impl Drop for Finished {
     fn drop(&mut self) {
-        let outcome = self.outcome.unwrap_or(if std::thread::panicking() {
-            Outcome::Panic
-        } else {
-            Outcome::Cancelled
-        });
-        self.record(outcome);
-        if let Some(span) = &self.span {
-            span.record("coldstart.outcome", outcome.as_str());
-        }
+        self.record();
     }
 }
 

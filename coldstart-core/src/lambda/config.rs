@@ -1,9 +1,7 @@
-//! The configuration every piece shares ([`Coldstart`], the builder), the flush hook, and how
-//! INIT ends.
+//! The builder ([`Coldstart`]): every setting, the pieces it hands out, and how INIT ends.
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +11,10 @@ use lambda_runtime::{layers::TracingLayer, Diagnostic, Error, LambdaEvent};
 use lambda_runtime::{IntoFunctionResponse, Runtime, Service};
 use serde::{Deserialize, Serialize};
 
-use super::flush::{self, FlushAt, FlushHook};
-use super::ping::{detect_ping, Ping, PingSource};
-use super::service::{ColdstartLayer, WithColdstart};
+use super::flush::FlushAt;
+use super::shared::Shared;
 use super::timeouts::{self, DEFAULT_TIMEOUT_MARGIN};
+use super::tower::{ColdstartLayer, WithColdstart};
 use super::warmup::log_prewarm_failures;
 use crate::environment::Environment;
 use crate::invocation::{self, Outcome};
@@ -29,90 +27,6 @@ pub const DEFAULT_WARMUP_DELAY: Duration = Duration::from_millis(25);
 
 /// Default of [`Coldstart::flush_timeout`]: 300 ms, above the Pushgateway push's own 250 ms bound.
 pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(300);
-type PingPredicate = dyn Fn(&[u8]) -> bool + Send + Sync;
-
-/// The configuration the pieces share.
-#[derive(Clone)]
-pub(crate) struct Shared {
-    proactive_threshold: Duration,
-    prewarm_on_demand: bool,
-    pub(super) warmup_delay: Duration,
-    builtin_pings: bool,
-    is_ping: Option<Arc<PingPredicate>>,
-    on_flush: Option<Arc<FlushHook>>,
-    flush_at: FlushAt,
-    flush_timeout: Duration,
-    timeout_margin: Duration,
-    cold_start_budget: Option<Duration>,
-    print_report: Option<bool>,
-    price_per_gb_second: Option<f64>,
-    #[cfg(all(unix, feature = "shutdown"))]
-    pub(super) on_shutdown: Option<super::shutdown::ShutdownHook>,
-}
-
-impl Shared {
-    pub(super) fn detect(
-        &self,
-        body: &[u8],
-        client_context: Option<&std::collections::HashMap<String, String>>,
-    ) -> Option<Ping> {
-        if self.builtin_pings {
-            if let Some(ping) = detect_ping(body) {
-                return Some(ping);
-            }
-            if client_context
-                .and_then(|custom| custom.get("source"))
-                .is_some_and(|source| source == "serverless-plugin-warmup")
-            {
-                return Some(Ping::new(PingSource::ServerlessPluginWarmup, None));
-            }
-        }
-        let predicate = self.is_ping.as_ref()?;
-        match catch_unwind(AssertUnwindSafe(|| predicate(body))) {
-            Ok(true) => Some(Ping::new(PingSource::Custom, None)),
-            Ok(false) => None,
-            Err(_) => {
-                eprintln!(
-                    "coldstart: the is_ping predicate panicked; the payload is treated as an event"
-                );
-                None
-            }
-        }
-    }
-
-    pub(super) fn has_hook(&self) -> bool {
-        self.on_flush.is_some()
-    }
-
-    /// Whether the flush hook runs after the response: asked for, and a layer is there to run
-    /// it (without [`Coldstart::layer`] nothing runs after a response, so the hook runs before).
-    pub(super) fn flushes_after_response(&self) -> bool {
-        self.flush_at == FlushAt::AfterResponse && crate::after_response::enabled()
-    }
-
-    /// Runs the flush hook now, if any: inline before a response, on the flush thread within
-    /// [`Coldstart::flush_timeout`] after one. A panic in it is caught and logged, never
-    /// propagated.
-    pub(super) fn flush(&self, outcome: Outcome) {
-        let Some(hook) = &self.on_flush else { return };
-        // What the hook exports must be recorded and described.
-        crate::after_response::before_flush();
-        if self.flushes_after_response() {
-            flush::run_bounded(hook, outcome, self.flush_timeout);
-        } else {
-            flush::run_inline(&**hook, outcome, FlushAt::BeforeResponse);
-        }
-    }
-
-    /// Runs the flush hook from outside the invocation (the timeout watchdog), on the flush
-    /// thread within [`Coldstart::flush_timeout`], whatever [`FlushAt`] says.
-    pub(super) fn flush_now(&self, outcome: Outcome) {
-        if let Some(hook) = &self.on_flush {
-            flush::run_bounded(hook, outcome, self.flush_timeout);
-        }
-    }
-}
-
 /// Configures the Lambda integration, then runs the handler (or hands out the pieces).
 ///
 /// Every setting has a default; `Coldstart::new().run(handler)` is [`run`](super::run).
@@ -342,15 +256,26 @@ impl Coldstart {
     /// first invocation the start-up phases, memory sample and cold-start report, are recorded
     /// when it runs.
     ///
-    /// **When:** by default ([`FlushAt::AfterResponse`]) after the response is posted and before
-    /// the runtime asks for the next event — Lambda freezes an environment only when it asks, so
-    /// the hook still runs, and no client waits for it. It runs on a thread of its own, and the
-    /// runtime waits for it at most [`flush_timeout`](Self::flush_timeout) (300 ms by default)
-    /// before asking for the next event; a hook still stuck then makes later flushes be skipped
-    /// until it returns (said on stderr). With [`FlushAt::BeforeResponse`] it runs inline while
-    /// the client waits (a hook slower than 5 ms then gets one warning). A panic in the hook is
-    /// caught and logged, in either mode; a panic in the handler runs the hook with
-    /// [`Outcome::Panic`], and `lambda_runtime` still reports it.
+    /// **When:** by default ([`FlushAt::AfterResponse`]) after the response is posted (a
+    /// streamed response: after its last byte) and before the runtime asks for the next event —
+    /// Lambda freezes an environment only when it asks, so the hook still runs, and no client
+    /// waits for it. It runs on a thread of its own; the invocation waits for it without
+    /// blocking its runtime thread, at most [`flush_timeout`](Self::flush_timeout) (300 ms by
+    /// default), then the runtime asks for the next event anyway (said on stderr).
+    ///
+    /// **Overlapping invocations** (`run_concurrent`): no invocation's response waits for another's
+    /// flush. Flushes asked for while the hook runs are coalesced into its next run, which starts
+    /// as soon as it returns and covers all of them: every invocation is exported by a run that
+    /// started after its response, none is skipped, and the hook is never run twice at once. Such
+    /// a run gets the most telling of the outcomes it covers (`panic`, `timeout`, `error`,
+    /// `rejected`, `cancelled`, `ok`, `warmup`, in that order).
+    ///
+    /// **A hook that hangs:** while a run has lasted longer than the bound, invocations do not wait
+    /// for it at all; its next run covers them once it returns. A panic in the hook is caught and
+    /// logged, in either mode, and ends only that run; a panic in the handler runs the hook with
+    /// [`Outcome::Panic`], and `lambda_runtime` still reports it. With
+    /// [`FlushAt::BeforeResponse`] the hook runs inline while the client waits (a hook slower
+    /// than 5 ms then gets one warning).
     ///
     /// ```
     /// use coldstart::{lambda::Coldstart, Outcome};
@@ -379,9 +304,10 @@ impl Coldstart {
         self.with(|shared| shared.flush_at = when)
     }
 
-    /// How long the runtime waits for a flush hook that runs after the response before it asks
-    /// for the next event anyway (default [`DEFAULT_FLUSH_TIMEOUT`], 300 ms). The hook goes on
-    /// running on its thread; flushes that come while it is still running are skipped.
+    /// How long an invocation waits for its flush (a run of the hook that started after its
+    /// response) before the runtime asks for the next event anyway (default
+    /// [`DEFAULT_FLUSH_TIMEOUT`], 300 ms). The hook goes on running on its thread, and its next
+    /// run covers the invocations that stopped waiting; see [`on_flush`](Self::on_flush).
     ///
     /// ```
     /// use std::time::Duration;
@@ -399,9 +325,12 @@ impl Coldstart {
     /// [`Outcome::Timeout`], so the data leaves before Lambda stops the environment at the
     /// deadline. A handler that finishes inside the margin after all is still counted once, as
     /// a timeout (nothing more is recorded or flushed for it): keep the margin above your flush's
-    /// duration and well below your function's timeout. The watchdog's thread starts after the
-    /// environment's first response, so that no cold request pays for starting it: the first
-    /// invocation of an environment is not watched.
+    /// duration and well below your function's timeout. The first invocation is watched too; in
+    /// an on-demand environment the watchdog's thread starts when it first waits (while the
+    /// handler waits for I/O), so that a cold request does not pay for a thread on its way to
+    /// the response; one that never waits and blocks until its deadline is not watched.
+    /// An invocation that times out is also in `faas.invoke_duration`, with its duration up to
+    /// the timeout mark (and, if it was cold, in `faas.coldstarts`).
     ///
     /// ```
     /// use std::time::Duration;
@@ -472,7 +401,11 @@ impl Coldstart {
         } else {
             None
         };
-        timeouts::set_up(self.shared.clone(), self.shared.timeout_margin);
+        timeouts::set_up(
+            self.shared.clone(),
+            self.shared.timeout_margin,
+            !ahead_of_demand,
+        );
         invocation::set_proactive_threshold(self.shared.proactive_threshold);
         if let Some(budget) = self.shared.cold_start_budget {
             invocation::set_cold_start_budget(budget);
@@ -491,6 +424,11 @@ impl Coldstart {
             super::shutdown::register(hook.clone()).await;
         }
         phases::mark_init_end();
+        if ahead_of_demand {
+            // No request waits for INIT: record it now, so that an environment retired before
+            // any invocation still reports it.
+            invocation::record_init();
+        }
         prewarmed
     }
 

@@ -46,12 +46,16 @@
 //!    `coldstart.warmups{source, start}`, never in `faas.invocations` or
 //!    `faas.invoke_duration`. A ping that is the first event of an environment consumes its
 //!    coldness: the next real invocation is `warm`.
-//! 4. **After every response** is posted, before the runtime asks for the next event (the
+//! 4. **After every response** is posted (a streamed response: after its last byte, which is
+//!    when its invocation is recorded), before the runtime asks for the next event (the
 //!    environment is still running): for the first invocation, its own metrics, the phase
 //!    durations, the metric descriptions, a memory sample and the cold-start report
 //!    ([`crate::report`]) — the request that paid for the cold start does not also wait for the
 //!    recorder's first registrations — then the flush hook ([`Coldstart::on_flush`]; or before
-//!    the response, with [`FlushAt::BeforeResponse`]), bounded by [`Coldstart::flush_timeout`].
+//!    the response, with [`FlushAt::BeforeResponse`]), waited for without blocking a runtime
+//!    thread and bounded by [`Coldstart::flush_timeout`]. Under `run_concurrent` the flushes of
+//!    overlapping invocations are coalesced, never skipped, and no response waits for another
+//!    invocation's flush.
 //! 5. **Timeouts**: an invocation still running [`Coldstart::timeout_margin`] before its deadline
 //!    is recorded (`faas.timeouts`) and flushed from a watchdog thread before Lambda stops the
 //!    environment.
@@ -68,7 +72,8 @@
 //! # Pieces, for your own `Runtime`
 //!
 //! [`Coldstart::service`] wraps the handler, [`Coldstart::layer`] wraps `lambda_runtime`'s raw
-//! stack, and [`Coldstart::end_init`] applies the prewarm policy and marks init end:
+//! stack (their types are in [`tower`]), and [`Coldstart::end_init`] applies the prewarm policy
+//! and marks init end:
 //!
 //! ```no_run
 //! use coldstart::lambda::Coldstart;
@@ -90,19 +95,20 @@
 //! }
 //! ```
 
+mod after_response;
+mod config;
+mod flush;
 mod ping;
-mod service;
+mod shared;
+#[cfg(all(unix, feature = "shutdown"))]
+mod shutdown;
+mod timeouts;
+pub mod tower;
+mod warmup;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
-
-mod config;
-mod flush;
-#[cfg(all(unix, feature = "shutdown"))]
-mod shutdown;
-mod timeouts;
-mod warmup;
 
 use std::fmt;
 use std::future::Future;
@@ -114,10 +120,6 @@ use serde::{Deserialize, Serialize};
 pub use self::config::{Coldstart, DEFAULT_FLUSH_TIMEOUT, DEFAULT_WARMUP_DELAY};
 pub use self::flush::FlushAt;
 pub use self::ping::{detect_ping, Ping, PingSource, MAX_PING_BYTES};
-pub use self::service::{
-    Ack, AfterResponse, Answer, Body, ColdstartLayer, ColdstartService, PingOr, WithColdstart,
-    WithColdstartFuture,
-};
 #[cfg(all(unix, feature = "shutdown"))]
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "shutdown"))))]
 pub use self::shutdown::SHUTDOWN_HOOK_BOUND;

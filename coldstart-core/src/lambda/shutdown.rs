@@ -48,7 +48,8 @@ impl Coldstart {
     /// If the registration fails, the hook is never run and stderr says so; the function runs
     /// on.
     ///
-    /// **When it runs,** in this order, on a thread of its own: the first invocation's deferred
+    /// **When it runs,** in this order, on a thread of its own: INIT's metrics if nothing
+    /// recorded them yet (an environment that was never invoked), the first invocation's deferred
     /// record-keeping (its metrics and the metric descriptions, as before a flush hook), then
     /// `hook`. Nothing else: the flush hook ([`Coldstart::on_flush`]) is not called again.
     ///
@@ -115,7 +116,9 @@ async fn run(hook: ShutdownHook) {
     let timer = tx.clone();
     let work = move || {
         let ran = catch_unwind(AssertUnwindSafe(|| {
-            // What the hook exports must be recorded and described, as before a flush hook.
+            // What the hook exports must be recorded and described, as before a flush hook; and
+            // INIT, for an environment that was never invoked.
+            crate::invocation::record_init();
             crate::after_response::before_flush();
             hook();
         }));

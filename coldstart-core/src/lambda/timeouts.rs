@@ -10,10 +10,19 @@
 //! idle it sleeps for the shortest deadline span seen (minus the margin), and every later
 //! invocation's deadline is at least that far away.
 //!
-//! Its thread starts after the first response is posted, not during INIT: starting a thread
+//! **The first invocation is watched too, without a thread on its path.** Starting a thread
 //! before the first `/next` added ~110 µs to exec → first response on the benchmark VM (5 % of a
-//! local cold start, see BENCHMARKS.md), paid by every cold request. So an environment's first
-//! invocation is not watched: if it times out, nothing records it.
+//! local cold start, see BENCHMARKS.md), paid by every cold request; under Lambda's CPU share at
+//! 128 MB any CPU time costs ~14× that in wall time. So the thread starts:
+//! - during INIT when INIT is not user-facing (provisioned concurrency, SnapStart, managed
+//!   instances: no request waits for it);
+//! - otherwise when the first invocation first waits (its future returns `Pending`: the thread
+//!   starts while the handler waits for I/O, instead of on the way to its response), or after
+//!   the first response, whichever comes first. A cold invocation that never waits pays one
+//!   atomic load per poll.
+//!
+//! An on-demand first invocation that blocks its thread from its start to its deadline without
+//! ever waiting is the one case not watched.
 //!
 //! [`Coldstart::timeout_margin`]: super::Coldstart::timeout_margin
 
@@ -21,13 +30,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::config::Shared;
+use super::shared::Shared;
 use crate::invocation::{self, Outcome, StartKind};
 use crate::names;
 
 /// Default of [`Coldstart::timeout_margin`](super::Coldstart::timeout_margin): 300 ms, enough for
 /// a flush bounded by the default [`flush_timeout`](super::Coldstart::flush_timeout).
 pub const DEFAULT_TIMEOUT_MARGIN: Duration = Duration::from_millis(300);
+
+/// Lambda's longest function timeout, 15 minutes: a deadline further away is not a real one.
+pub(super) const MAX_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// How long an idle watchdog sleeps before any deadline span has been seen.
 const IDLE_SLEEP: Duration = Duration::from_secs(3600);
@@ -36,6 +48,8 @@ use crate::invocation::timeouts::Begun;
 
 struct Entry {
     id: u64,
+    /// When the handler was called.
+    watched_at: Instant,
     fire_at: Instant,
     begun: Option<Begun>,
     fired: bool,
@@ -68,8 +82,10 @@ impl Watchdog {
 }
 
 /// Sets the watchdog up (once per process; `Coldstart::end_init` calls it) unless the margin is
-/// zero; its thread starts with [`run_after_first_response`].
-pub(super) fn set_up(shared: Arc<Shared>, margin: Duration) {
+/// zero. Its thread starts now when INIT is not user-facing (`user_facing_init` false), else
+/// when the first invocation first waits ([`Watched::waits`]) or with
+/// [`run_after_first_response`].
+pub(super) fn set_up(shared: Arc<Shared>, margin: Duration, user_facing_init: bool) {
     if margin.is_zero() {
         return;
     }
@@ -86,6 +102,9 @@ pub(super) fn set_up(shared: Arc<Shared>, margin: Duration) {
     });
     if WATCHDOG.set(watchdog).is_ok() {
         invocation::timeouts::on_begin(began);
+        if !user_facing_init {
+            start_thread();
+        }
     }
 }
 
@@ -123,19 +142,19 @@ fn serve(watchdog: &Watchdog) {
     let mut state = watchdog.lock();
     loop {
         let now = Instant::now();
-        let due: Vec<Option<Begun>> = state
+        let due: Vec<(Option<Begun>, Instant)> = state
             .entries
             .iter_mut()
             .filter(|entry| !entry.fired && entry.fire_at <= now)
             .map(|entry| {
                 entry.fired = true;
-                entry.begun
+                (entry.begun, entry.watched_at)
             })
             .collect();
         if !due.is_empty() {
             drop(state);
-            for begun in due {
-                timed_out(watchdog, begun);
+            for (begun, watched_at) in due {
+                timed_out(watchdog, begun, watched_at);
             }
             state = watchdog.lock();
             continue;
@@ -157,7 +176,12 @@ fn serve(watchdog: &Watchdog) {
 }
 
 /// Records a timeout and flushes. Runs on the watchdog thread.
-fn timed_out(watchdog: &Watchdog, begun: Option<Begun>) {
+///
+/// A timed-out invocation of an instrumented handler is also in `faas.invoke_duration` (with its
+/// handler and start kind), with its duration up to now, the timeout mark: the slowest
+/// invocations are part of every latency percentile, and a later end of the handler records
+/// nothing more.
+fn timed_out(watchdog: &Watchdog, begun: Option<Begun>, watched_at: Instant) {
     if let Some((number, _, _)) = begun {
         invocation::timeouts::mark_timed_out(number);
     }
@@ -167,9 +191,18 @@ fn timed_out(watchdog: &Watchdog, begun: Option<Begun>) {
         .map_or(StartKind::Warm, |(_, _, start)| start)
         .as_str();
     match begun {
-        Some((_, handler, _)) => {
+        Some((_, handler, kind)) => {
+            if kind == StartKind::Cold {
+                // A cold start that timed out is still a cold start (its handler's own record,
+                // which would count it, is skipped).
+                metrics::counter!(names::COLDSTARTS, names::LABEL_HANDLER => handler).increment(1);
+            }
             metrics::counter!(names::TIMEOUTS, names::LABEL_HANDLER => handler, names::LABEL_START => start)
                 .increment(1);
+            crate::render_gate::recording(|| {
+                metrics::histogram!(names::INVOKE_DURATION, names::LABEL_HANDLER => handler, names::LABEL_START => start)
+                    .record(watched_at.elapsed().as_secs_f64());
+            });
             metrics::counter!(
                 names::ERRORS,
                 names::LABEL_HANDLER => handler,
@@ -188,10 +221,11 @@ fn timed_out(watchdog: &Watchdog, begun: Option<Begun>) {
             .increment(1);
         }
     }
-    watchdog.shared.flush_now(Outcome::Timeout);
+    watchdog.shared.flush_from_watchdog(Outcome::Timeout);
 }
 
 /// One invocation under watch, from the handler's call to its end (or its drop).
+#[derive(Debug)]
 pub(super) struct Watched {
     id: Option<u64>,
 }
@@ -207,18 +241,33 @@ fn began(id: u64, begun: Begun) {
 
 /// Watches an invocation whose deadline is `deadline_ms` (milliseconds since the Unix epoch, as
 /// `lambda_runtime::Context::deadline`); `None` when there is no watchdog.
+///
+/// A deadline further away than Lambda's longest timeout ([`MAX_TIMEOUT`]) is no deadline (AWS's
+/// emulator in managed-instances mode sends one 300,000,000,000 ms ahead): the invocation is not
+/// watched, and stderr says so once.
 pub(super) fn watch(deadline_ms: u64) -> Option<Watched> {
     let watchdog = watchdog()?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64);
     let span = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    if span > MAX_TIMEOUT {
+        static SAID: AtomicBool = AtomicBool::new(false);
+        if !SAID.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "coldstart: an invocation's deadline is {} s away, beyond Lambda's 900 s maximum: taken as no deadline, so invocations with such a deadline are not watched for timeouts (said once per process)",
+                span.as_secs()
+            );
+        }
+        return None;
+    }
     let now = Instant::now();
     let fire_at = now + span.saturating_sub(watchdog.margin);
     let id = watchdog.next_id.fetch_add(1, Ordering::Relaxed);
     let mut state = watchdog.lock();
     state.entries.push(Entry {
         id,
+        watched_at: now,
         fire_at,
         begun: None,
         fired: false,
@@ -236,6 +285,28 @@ impl Watched {
     /// this watch's: the watchdog learns its number, handler and start kind at once.
     pub(super) fn polling(&self) -> Option<invocation::timeouts::Polling> {
         self.id.map(invocation::timeouts::polling)
+    }
+
+    /// The handler returned `Pending`: starts the watchdog's thread if it is not running yet (an
+    /// on-demand environment's first invocation), while the handler waits. One atomic load once
+    /// it runs.
+    #[inline]
+    pub(super) fn waits(&self) {
+        if !RUNNING.load(Ordering::Relaxed) {
+            start_thread();
+        }
+    }
+
+    /// Whether the watchdog has already recorded this invocation as timed out.
+    pub(super) fn fired(&self) -> bool {
+        let (Some(id), Some(watchdog)) = (self.id, watchdog()) else {
+            return false;
+        };
+        let state = watchdog.lock();
+        state
+            .entries
+            .iter()
+            .any(|entry| entry.id == id && entry.fired)
     }
 
     /// The invocation ended; `true` if it had already been recorded as timed out.

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::config::Shared;
 use super::ping::Ping;
-use super::service::Ack;
+use super::shared::Shared;
+use super::tower::Ack;
 use crate::invocation::{self, Outcome};
 use crate::lazy::{self, BoxFuture, During, Prewarmed};
 
@@ -21,7 +21,7 @@ pub(super) fn answer_ping(ping: Ping, shared: Arc<Shared>) -> BoxFuture<Ack> {
             delay(shared.warmup_delay).await;
         }
         invocation::warmup_finished();
-        super::service::finished(&shared, Outcome::Warmup);
+        super::tower::finished(&shared, Outcome::Warmup);
         Ack {
             source: ping.source.as_str(),
             start: start.as_str(),
