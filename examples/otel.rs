@@ -48,6 +48,10 @@ fn main() -> Result<(), Error> {
         .with_timeout(Duration::from_millis(200))
         .build()?;
     let provider = SdkMeterProvider::builder()
+        // The function (`faas.name`, ...) and this environment (`faas.instance`: the log stream
+        // name, which the local Runtime API sets too): one writer per stream. Read after
+        // `set_env` above, like everything coldstart reads from the environment.
+        .with_resource(otel::resource())
         // Delta: each environment sends what changed since its last export. The periodic export
         // is a fallback; the flush hook exports after every invocation, before the freeze.
         .with_reader(PeriodicReader::builder(Delta(exporter)).build())

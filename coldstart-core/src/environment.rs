@@ -210,6 +210,13 @@ impl Environment {
             .or(self.function_name.as_deref())
     }
 
+    /// `AWS_LAMBDA_FUNCTION_NAME` as Lambda set it, whatever [`override_function_name`] says
+    /// (the OpenTelemetry resource's `faas.name` is the name as deployed).
+    #[cfg(feature = "otel")]
+    pub(crate) fn deployed_function_name(&self) -> Option<&str> {
+        self.function_name.as_deref()
+    }
+
     /// `AWS_LAMBDA_FUNCTION_VERSION` (`$LATEST` or a published version number).
     ///
     /// ```

@@ -13,6 +13,11 @@
 //! environments and however short they live. Cumulative series from short-lived environments are
 //! the Pushgateway's problem all over again (each environment starts a new series).
 //!
+//! Give the provider [`resource()`]: it names the function and the execution environment
+//! (`faas.name`, `faas.instance`, ...), so that each environment writes streams of its own. With
+//! the SDK's default resource every environment of every function exports as
+//! `unknown_service:<executable>`, and their deltas cannot be told apart.
+//!
 //! Bring your own exporter: `opentelemetry-otlp` for a collector (the ADOT collector extension
 //! listens on `localhost:4318`, OTLP/HTTP), the SDK's in-memory exporter in tests. This module
 //! compiles only `opentelemetry` and `opentelemetry_sdk` with their `metrics` feature.
@@ -24,6 +29,7 @@
 //! # let exporter = InMemoryMetricExporter::default();
 //! // opentelemetry-otlp's MetricExporter in a function; the SDK's in-memory one here.
 //! let provider = SdkMeterProvider::builder()
+//!     .with_resource(otel::resource()) // which function, which environment
 //!     .with_reader(PeriodicReader::builder(Delta(exporter.clone())).build())
 //!     .build();
 //! let flush = otel::install(&provider).expect("no other recorder installed");
@@ -52,7 +58,9 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
+use opentelemetry_sdk::Resource;
 
+use crate::environment::Environment;
 use crate::names;
 
 /// The instrumentation scope of the meter [`install`] creates.
@@ -441,6 +449,139 @@ pub fn install(
     Ok(OtelFlush::new(provider.clone()))
 }
 
+/// The OpenTelemetry [`Resource`] of this execution environment, from the variables Lambda sets:
+/// give it to the provider (`SdkMeterProvider::builder().with_resource(otel::resource())`).
+///
+/// OpenTelemetry allows one writer per stream, and a stream is named by its resource (plus scope,
+/// metric and attributes). Without a per-environment attribute every environment of a function
+/// exports under the same identity: their delta points overlap, and whatever turns deltas into
+/// cumulative series (a collector's `deltatocumulative`, a Prometheus exporter) adds them up wrongly
+/// or drops them. This resource tells the environments apart, and says which function they run:
+///
+/// | attribute | value |
+/// |---|---|
+/// | `service.name` | the function name ([`Environment::function_name`]: `AWS_LAMBDA_FUNCTION_NAME` or its override) |
+/// | `faas.name` | `AWS_LAMBDA_FUNCTION_NAME` |
+/// | `faas.version` | `AWS_LAMBDA_FUNCTION_VERSION` |
+/// | `faas.instance` | `AWS_LAMBDA_LOG_STREAM_NAME` (unique per execution environment), see below |
+/// | `service.instance.id` | the same as `faas.instance` (Prometheus' `instance` label comes from it) |
+/// | `faas.max_memory` | `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` × 1,048,576 (bytes; the variable is in MB) |
+/// | `cloud.provider`, `cloud.platform` | `aws`, `aws_lambda` (when `AWS_LAMBDA_FUNCTION_NAME` is set) |
+/// | `cloud.region` | `AWS_REGION` (or `AWS_DEFAULT_REGION`) |
+///
+/// Names and values follow the OpenTelemetry semantic conventions (FaaS and cloud resources, the
+/// AWS Lambda resource detector). An attribute whose variable is missing or malformed is left out.
+/// When there is no log stream name (a local run, `cargo lambda watch`), `faas.instance` and
+/// `service.instance.id` are `local-<pid>-<hex>`, made once per process from its id and start
+/// time, so that two processes still export two identities.
+///
+/// The SDK's own attributes are kept (`telemetry.sdk.*`), and what you configure through
+/// OpenTelemetry's variables wins over what Lambda says: `OTEL_SERVICE_NAME`, and
+/// `OTEL_RESOURCE_ATTRIBUTES` (`deployment.environment.name=prod,...`), except `faas.instance` and
+/// `service.instance.id`, which a variable set for the whole function would make the same in
+/// every environment. To change anything else, add your resource after this one
+/// (`.with_resource(otel::resource()).with_resource(yours)`: later attributes win). The
+/// variables are read once per process ([`Environment::current`]).
+///
+/// ```
+/// # for (name, value) in [ // what Lambda sets; cargo lambda and coldstart::local set them too
+/// #     ("AWS_LAMBDA_FUNCTION_NAME", "orders"),
+/// #     ("AWS_LAMBDA_FUNCTION_VERSION", "7"),
+/// #     ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+/// #     ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/27/[7]0123456789abcdef0123456789abcdef"),
+/// #     ("AWS_REGION", "eu-west-1"),
+/// # ] {
+/// #     std::env::set_var(name, value);
+/// # }
+/// use coldstart::otel;
+/// use opentelemetry::{Key, Value};
+/// use opentelemetry_sdk::metrics::SdkMeterProvider;
+///
+/// let resource = otel::resource();
+/// let attribute = |key: &'static str| resource.get(&Key::from_static_str(key));
+/// assert_eq!(attribute("service.name"), Some(Value::from("orders")));
+/// assert_eq!(attribute("faas.name"), Some(Value::from("orders")));
+/// assert_eq!(attribute("faas.version"), Some(Value::from("7")));
+/// let environment = Value::from("2026/11/27/[7]0123456789abcdef0123456789abcdef");
+/// assert_eq!(attribute("faas.instance"), Some(environment.clone()));
+/// assert_eq!(attribute("service.instance.id"), Some(environment));
+/// assert_eq!(attribute("faas.max_memory"), Some(Value::I64(512 * 1024 * 1024)));
+/// assert_eq!(attribute("cloud.provider"), Some(Value::from("aws")));
+/// assert_eq!(attribute("cloud.platform"), Some(Value::from("aws_lambda")));
+/// assert_eq!(attribute("cloud.region"), Some(Value::from("eu-west-1")));
+///
+/// let provider = SdkMeterProvider::builder().with_resource(resource).build();
+/// # let _ = provider;
+/// ```
+pub fn resource() -> Resource {
+    let env = Environment::current();
+    // The SDK's default resource: `telemetry.sdk.*`, OTEL_RESOURCE_ATTRIBUTES, and `service.name`
+    // from OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES or else `unknown_service:<executable>`.
+    lambda_resource(env, &instance_id(env), &Resource::builder().build())
+}
+
+/// The SDK's `service.name` when nothing configured one (the specification's fallback).
+const UNKNOWN_SERVICE: &str = "unknown_service";
+const SERVICE_NAME: &str = "service.name";
+const FAAS_INSTANCE: &str = "faas.instance";
+const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+
+/// What `env` says, under what the SDK's default resource `configured` holds (except its fallback
+/// service name), under the environment's identity `instance`.
+fn lambda_resource(env: &Environment, instance: &str, configured: &Resource) -> Resource {
+    let mut attributes = Vec::with_capacity(16);
+    if let Some(name) = env.deployed_function_name() {
+        attributes.push(KeyValue::new("faas.name", name.to_owned()));
+        attributes.push(KeyValue::new("cloud.provider", "aws"));
+        attributes.push(KeyValue::new("cloud.platform", "aws_lambda"));
+    }
+    if let Some(name) = env.function_name() {
+        attributes.push(KeyValue::new(SERVICE_NAME, name.to_owned()));
+    }
+    if let Some(version) = env.function_version() {
+        attributes.push(KeyValue::new("faas.version", version.to_owned()));
+    }
+    if let Some(mb) = env.memory_size_mb() {
+        attributes.push(KeyValue::new(
+            "faas.max_memory",
+            i64::from(mb) * 1024 * 1024,
+        ));
+    }
+    if let Some(region) = env.region() {
+        attributes.push(KeyValue::new("cloud.region", region.to_owned()));
+    }
+    // Later pairs win: what was configured, unless it is the fallback name or an identity.
+    for (key, value) in configured {
+        let fallback_name = key.as_str() == SERVICE_NAME
+            && value.as_str().starts_with(UNKNOWN_SERVICE)
+            && env.function_name().is_some();
+        if !fallback_name && key.as_str() != FAAS_INSTANCE && key.as_str() != SERVICE_INSTANCE_ID {
+            attributes.push(KeyValue::new(key.clone(), value.clone()));
+        }
+    }
+    attributes.push(KeyValue::new(FAAS_INSTANCE, instance.to_owned()));
+    attributes.push(KeyValue::new(SERVICE_INSTANCE_ID, instance.to_owned()));
+    Resource::builder_empty()
+        .with_attributes(attributes)
+        .build()
+}
+
+/// The log stream name, or outside Lambda one id per process (see [`resource`]).
+fn instance_id(env: &Environment) -> String {
+    static LOCAL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match env.log_stream_name() {
+        Some(stream) => stream.to_owned(),
+        None => LOCAL
+            .get_or_init(|| {
+                let started = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                format!("local-{}-{:x}", std::process::id(), started.as_nanos())
+            })
+            .clone(),
+    }
+}
+
 /// Flushes an [`SdkMeterProvider`] from the flush hook, reporting failures instead of
 /// returning them.
 ///
@@ -527,5 +668,131 @@ impl OtelFlush {
     /// How many flushes have failed so far.
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Environment {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Environment::from_lookup(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    fn attributes(resource: &Resource) -> BTreeMap<String, String> {
+        resource
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    }
+
+    fn configured(pairs: &[(&'static str, &'static str)]) -> Resource {
+        Resource::builder_empty()
+            .with_attributes(pairs.iter().map(|(k, v)| KeyValue::new(*k, *v)))
+            .build()
+    }
+
+    const STREAM: &str = "2026/11/27/[$LATEST]0123456789abcdef0123456789abcdef";
+
+    fn lambda() -> Environment {
+        env(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "orders"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", STREAM),
+            ("AWS_REGION", "eu-west-1"),
+        ])
+    }
+
+    #[test]
+    fn every_lambda_variable_becomes_its_semantic_convention_attribute() {
+        let env = lambda();
+        let sdk = configured(&[
+            ("service.name", "unknown_service:bootstrap"),
+            ("telemetry.sdk.language", "rust"),
+        ]);
+        let resource = lambda_resource(&env, &instance_id(&env), &sdk);
+        let expected: BTreeMap<String, String> = [
+            ("service.name", "orders"),
+            ("service.instance.id", STREAM),
+            ("faas.name", "orders"),
+            ("faas.version", "$LATEST"),
+            ("faas.instance", STREAM),
+            ("faas.max_memory", "1854930944"), // 1,769 MB × 1,048,576
+            ("cloud.provider", "aws"),
+            ("cloud.platform", "aws_lambda"),
+            ("cloud.region", "eu-west-1"),
+            ("telemetry.sdk.language", "rust"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(attributes(&resource), expected);
+        let memory = resource.get(&opentelemetry::Key::from_static_str("faas.max_memory"));
+        assert_eq!(memory, Some(opentelemetry::Value::I64(1_854_930_944)));
+    }
+
+    #[test]
+    fn missing_or_malformed_variables_are_left_out() {
+        let env = env(&[
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", " "),
+        ]);
+        let sdk = configured(&[("service.name", "unknown_service:my-bin")]);
+        let resource = lambda_resource(&env, "local-1-2", &sdk);
+        let expected: BTreeMap<String, String> = [
+            // No function name: the SDK's fallback stays, nothing claims to be on AWS.
+            ("service.name", "unknown_service:my-bin"),
+            ("service.instance.id", "local-1-2"),
+            ("faas.instance", "local-1-2"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(attributes(&resource), expected);
+    }
+
+    #[test]
+    fn otel_variables_win_except_for_the_environment_identity() {
+        let env = lambda();
+        // OTEL_SERVICE_NAME=checkout and OTEL_RESOURCE_ATTRIBUTES=cloud.region=...,
+        // deployment.environment.name=prod,faas.instance=...,service.instance.id=... as the SDK
+        // reads them: set for the whole function, so the identities are the same everywhere.
+        let sdk = configured(&[
+            ("service.name", "checkout"),
+            ("cloud.region", "us-east-1"),
+            ("deployment.environment.name", "prod"),
+            ("faas.instance", "shared"),
+            ("service.instance.id", "shared"),
+        ]);
+        let resource = attributes(&lambda_resource(&env, STREAM, &sdk));
+        assert_eq!(resource["service.name"], "checkout");
+        assert_eq!(resource["faas.name"], "orders");
+        assert_eq!(resource["cloud.region"], "us-east-1");
+        assert_eq!(resource["deployment.environment.name"], "prod");
+        assert_eq!(resource["faas.instance"], STREAM);
+        assert_eq!(resource["service.instance.id"], STREAM);
+    }
+
+    #[test]
+    fn without_a_log_stream_the_identity_is_one_per_process() {
+        let local = env(&[("AWS_LAMBDA_FUNCTION_NAME", "orders")]);
+        let first = instance_id(&local);
+        assert!(
+            first.starts_with(&format!("local-{}-", std::process::id())),
+            "{first}"
+        );
+        assert_eq!(instance_id(&local), first, "stable within the process");
+        assert_eq!(instance_id(&lambda()), STREAM);
     }
 }
