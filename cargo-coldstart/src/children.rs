@@ -50,8 +50,23 @@ pub(crate) fn kill_all() {
         .iter()
         .copied()
         .collect();
+    for pid in &pids {
+        kill_group(*pid);
+    }
+    // SIGKILL is delivered asynchronously: reap each child, so that it is gone (not merely
+    // doomed) when the tool says so and exits. A child the main thread reaps first makes this
+    // return at once (ECHILD).
     for pid in pids {
-        kill_group(pid);
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            continue;
+        };
+        let mut status = 0;
+        #[allow(unsafe_code)]
+        // SAFETY: waitpid(2) writes only to `status`, a live local; `pid` is a child of this
+        // process (> 1).
+        unsafe {
+            libc::waitpid(pid, &mut status, 0);
+        }
     }
 }
 

@@ -58,6 +58,8 @@ pub(crate) fn first_real_invocation_finished_without_layer() {
 #[inline(never)]
 fn first_real_invocation_done() {
     invocation::handler::build_first_handler_keys();
+    // From now on a process that ends leaves a re-init behind.
+    crate::reinit::mark_running();
     let memory = memory::sample_now();
     report::print_line(memory);
 }

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`environment`] | what Lambda tells the function through its variables, read once |
 //! | [`phases`] | process start, init end, and what each boundary means |
+//! | [`reinit`] | whether Lambda restarted the runtime in this environment, and after what |
 //! | [`names`] | every metric name, kind, unit, label and description |
 //! | [`memory`] | resident and peak memory from `/proc`, with a sizing hint |
 //! | [`invocation`] | first-invocation detection, start kinds, outcomes, per-invocation metrics |
@@ -33,7 +34,7 @@
 //! Modules depend only on modules before them in this list (within a folder, files follow the
 //! same rule through their `mod.rs`):
 //!
-//! 1. leaves: `environment`, `phases`, `names`, `memory` (and `sort`, a small helper);
+//! 1. leaves: `environment`, `phases`, `names`, `memory`, `reinit` (and `sort`, a small helper);
 //! 2. `invocation`: numbering, the first invocation, start kinds, the timeline, metric handles;
 //! 3. `lazy`: the four forms, one timed attempt (the frame stack that named phases share), the
 //!    registry, `prewarm`;
@@ -56,6 +57,7 @@ pub mod environment;
 pub mod memory;
 pub mod names;
 pub mod phases;
+pub mod reinit;
 mod render_gate;
 mod sort;
 

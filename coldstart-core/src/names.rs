@@ -65,6 +65,9 @@ pub const IDLE_DURATION: &str = "coldstart.idle_duration";
 pub const ENVIRONMENT_AGE: &str = "coldstart.environment_age";
 /// `coldstart.budget_exceeded`: user-facing cold starts that took longer than their budget.
 pub const BUDGET_EXCEEDED: &str = "coldstart.budget_exceeded";
+/// `coldstart.reinits`: processes that are a re-init (Lambda restarted the runtime inside an
+/// environment after a timeout, a crash or running out of memory), by what ended the one before.
+pub const REINITS: &str = "coldstart.reinits";
 /// Histogram, GB-seconds: what an INIT billed as duration cost (configured memory in GB × INIT
 /// rounded up to the millisecond), once per environment; its sum is a function's INIT bill.
 pub const INIT_GIGABYTE_SECONDS: &str = "coldstart.init_gigabyte_seconds";
@@ -94,6 +97,10 @@ pub const LABEL_DURING: &str = "during";
 /// Label: which tool sent a warm-up ping (`serverless-plugin-warmup`, `lambda-warmer`,
 /// `warmup`, `custom`).
 pub const LABEL_SOURCE: &str = "source";
+
+/// Label: what ended the runtime process before a re-init (`timeout`, `unknown`); see
+/// [`crate::reinit::ReinitCause`].
+pub const LABEL_AFTER: &str = "after";
 
 /// Label: which exporter failed (`pushgateway`, `otel`).
 pub const LABEL_EXPORTER: &str = "exporter";
@@ -350,6 +357,14 @@ pub const ALL: &[MetricDef] = &[
         unit: Some(Unit::Count),
         labels: &[LABEL_HANDLER],
         description: "User-facing cold starts (process start to the end of the first invocation) that took longer than their budget.",
+    },
+    MetricDef {
+        name: REINITS,
+        prometheus: "coldstart_reinits_total",
+        kind: MetricKind::Counter,
+        unit: Some(Unit::Count),
+        labels: &[LABEL_AFTER],
+        description: "Processes that are a re-init: Lambda restarted the runtime in its environment after a timeout, a crash or running out of memory.",
     },
     MetricDef {
         name: INIT_GIGABYTE_SECONDS,

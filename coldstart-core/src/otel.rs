@@ -88,6 +88,7 @@ pub fn unit_of(name: &str, unit: Option<Unit>) -> &'static str {
         names::TIMEOUTS => Some("{timeout}"),
         names::WARMUPS => Some("{warmup}"),
         names::EXPORT_FAILURES => Some("{export}"),
+        names::REINITS => Some("{reinit}"),
         // UCUM's gigabyte-second; `metrics::Unit` has none, so the name is matched.
         names::INIT_GIGABYTE_SECONDS => Some("GBy.s"),
         _ => None,

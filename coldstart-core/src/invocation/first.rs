@@ -178,6 +178,9 @@ pub(crate) fn record_init() {
         let init_type = env.init_type().label();
         metrics::histogram!(names::INIT_DURATION, names::LABEL_INIT_TYPE => init_type)
             .record(init.as_secs_f64());
+        if let Some(cause) = crate::reinit::reinit() {
+            metrics::counter!(names::REINITS, names::LABEL_AFTER => cause.as_str()).increment(1);
+        }
         if let Some(gb_seconds) =
             crate::billing::init_gigabyte_seconds(env.init_type(), env.memory_size_mb(), init)
         {

@@ -185,6 +185,8 @@ fn timed_out(watchdog: &Watchdog, begun: Option<Begun>, watched_at: Instant) {
     if let Some((number, _, _)) = begun {
         invocation::timeouts::mark_timed_out(number);
     }
+    // Lambda is about to stop this process: the next one in this environment is a re-init.
+    crate::reinit::mark_timed_out();
     // The first invocation's own record-keeping may still be waiting for its response.
     crate::after_response::before_flush();
     let start = begun
@@ -329,6 +331,10 @@ impl Watched {
             if let Some((number, _, _)) = entry.begun {
                 invocation::timeouts::take_timed_out(number);
             }
+        }
+        if entry.fired {
+            // It finished after all: this process goes on serving.
+            crate::reinit::mark_running();
         }
         entry.fired
     }

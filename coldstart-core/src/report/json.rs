@@ -29,6 +29,8 @@ impl ColdStartReport {
         json.key("warmed_by_ping").bool(self.warmed_by_ping);
         json.key("first_event_rejected")
             .bool(self.first_event_rejected);
+        json.key("reinit")
+            .opt_str(self.reinit.map(|cause| cause.as_str()));
         json.key("outcome").str(self.outcome.as_str());
         json.key("process_start")
             .str(match self.process_start_source {

@@ -66,6 +66,10 @@ pub struct ColdStartReport {
     /// handler (its request took the cold start; see
     /// [`FirstInvocation::rejected`](crate::invocation::FirstInvocation::rejected)).
     pub first_event_rejected: bool,
+    /// `Some` when this process is a re-init: Lambda restarted the runtime inside this
+    /// environment after the previous process ended (a timeout, a crash, out of memory), and
+    /// this INIT ran during the request that waited for it. See [`crate::reinit`].
+    pub reinit: Option<crate::reinit::ReinitCause>,
     /// How the first real invocation ended.
     pub outcome: Outcome,
     /// Where the process start instant came from.
@@ -304,6 +308,7 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
         start_kind: first.start_kind,
         warmed_by_ping: invocation::first_invocation().is_some_and(|f| f.warmup),
         first_event_rejected: invocation::first_invocation().is_some_and(|f| f.rejected),
+        reinit: crate::reinit::reinit(),
         outcome: first.outcome,
         process_start_source,
         init,

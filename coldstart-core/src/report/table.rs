@@ -36,6 +36,13 @@ impl fmt::Display for ColdStartReport {
                 "  (this environment's first event was rejected before reaching the handler)"
             )?;
         }
+        if let Some(cause) = self.reinit {
+            writeln!(
+                f,
+                "  (a re-init: Lambda restarted the runtime in this environment, after: {})",
+                cause.as_str()
+            )?;
+        }
         // The rows are the phases as the JSON line and the `phase` label name them.
         row(f, "init", self.init, "process start -> init end")?;
         row(
