@@ -82,7 +82,9 @@ pub struct ColdStartReport {
     /// it), when the first real invocation was the environment's first event and its arrival was
     /// noted (`coldstart::lambda::run`).
     pub event_to_handler: Option<Duration>,
-    /// Process start to the start of the first real invocation.
+    /// Process start to the start of the environment's first invocation (its first event: a
+    /// warm-up ping or a rejected payload too), as `coldstart.phase_duration{phase="to_first_invocation"}`
+    /// measures it.
     pub to_first_invocation: Duration,
     /// The first real invocation's own duration.
     pub first_invocation: Duration,
@@ -270,7 +272,10 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
             .unwrap_or(first.started_at)
             .saturating_duration_since(end)
     });
-    let to_first_invocation = first.started_at.saturating_duration_since(process_start);
+    // The environment's first invocation, as the `to_first_invocation` phase metric measures it.
+    let to_first_invocation = invocation::first_invocation()
+        .map_or(first.started_at, |f| f.started_at)
+        .saturating_duration_since(process_start);
     let first_event_was_real =
         invocation::first_invocation().is_some_and(|f| !f.warmup && !f.rejected);
     let event_to_handler = phases::first_event()
