@@ -1,7 +1,7 @@
 //! The Prometheus exposition of every metric the crate records, as `coldstart::prometheus`
 //! renders it: a function driven through the local Runtime API with a cold start, warm
-//! invocations, an error, a warm-up ping, a lazy static, a budget overrun, a timeout and a failed
-//! push. Its
+//! invocations, an error, a warm-up ping, a lazy static, a budget overrun, a timeout, a failed
+//! push, and a re-init. Its
 //! names are the ones `coldstart::names::ALL` documents, the same from the first render on, and
 //! `promtool check metrics` (Debian's `prometheus` package; `.ci/run` installs it) finds nothing
 //! to complain about.
@@ -53,6 +53,17 @@ fn renders() -> &'static Renders {
 
 fn drive() -> Renders {
     let api = support::local_api("exposed-fn");
+    // A re-init: an earlier runtime process of this environment timed out and left its marker
+    // in the environment's temporary directory (see `coldstart::reinit`).
+    let tmp = std::env::temp_dir().join(format!("coldstart-exposition-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::env::set_var("TMPDIR", &tmp);
+    let stream: String = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME")
+        .unwrap()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    std::fs::write(tmp.join(format!("coldstart-runtime-{stream}")), "timeout 1").unwrap();
     let handle = prometheus::install().expect("first recorder");
     // A gateway nobody listens on: every push fails and is counted in export_failures.
     let down = {

@@ -8,9 +8,11 @@
 //! there, so the next process can tell that it is a re-init, and, when known, what ended the one
 //! before ([`ReinitCause`]).
 //!
-//! The marker (`coldstart-runtime-<log stream>` in [`std::env::temp_dir`], a few bytes) is read
-//! once when INIT ends, then written after the environment's first response (`running`) and by
-//! the timeout watchdog when it records a timeout (`timeout`). Nothing is read or written without
+//! The marker (`coldstart-runtime-<log stream>` in [`std::env::temp_dir`], a few bytes: a state
+//! and the process id) is read once, off the cold path (after the first response, or at init end
+//! when INIT is not user-facing), then written after the environment's first response (`running`)
+//! and by the timeout watchdog when it records a timeout (`timeout`). A marker with this
+//! process's own id is its own, not a predecessor's. Nothing is read or written without
 //! `AWS_LAMBDA_LOG_STREAM_NAME` (outside Lambda) or when the directory is not writable. A
 //! runtime that crashes during its environment's very first invocation, before any response,
 //! leaves no marker: its successor looks like a first start.
@@ -51,13 +53,24 @@ impl ReinitCause {
     }
 }
 
-/// Whether this process is a re-init, and after what: read once, when INIT ended. `None` for a
-/// first start, and before INIT ended.
+/// Whether this process is a re-init, and after what. Read once, on first use (after the
+/// environment's first response, or when INIT ends ahead of demand); `None` for a first start.
 pub fn reinit() -> Option<ReinitCause> {
-    READ.get().copied().flatten()
+    *READ.get_or_init(|| {
+        let text = std::fs::read_to_string(marker()?).ok()?;
+        let (state, pid) = text.trim().split_once(' ')?;
+        // This process's own marker (written before the first read) is no re-init.
+        if pid.parse() == Ok(std::process::id()) {
+            return None;
+        }
+        Some(match state {
+            "timeout" => ReinitCause::Timeout,
+            _ => ReinitCause::Unknown,
+        })
+    })
 }
 
-/// What the marker said when INIT ended.
+/// What the marker said at the first [`reinit`].
 static READ: OnceLock<Option<ReinitCause>> = OnceLock::new();
 
 /// The marker's path in this environment, if there is one (on Lambda: a log stream name).
@@ -68,17 +81,6 @@ fn marker() -> Option<PathBuf> {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     Some(std::env::temp_dir().join(format!("coldstart-runtime-{name}")))
-}
-
-/// Reads the marker a previous runtime process of this environment left (once; at init end).
-pub(crate) fn read_at_init_end() {
-    READ.get_or_init(|| {
-        let text = std::fs::read_to_string(marker()?).ok()?;
-        Some(match text.trim() {
-            "timeout" => ReinitCause::Timeout,
-            _ => ReinitCause::Unknown,
-        })
-    });
 }
 
 /// The environment has served its first response: a process that ends from now on leaves a
@@ -93,8 +95,10 @@ pub(crate) fn mark_timed_out() {
 }
 
 fn write(state: &str) {
+    // The previous process's marker is read before this one's replaces it.
+    let _ = reinit();
     if let Some(path) = marker() {
         // Best effort: a marker that cannot be written only means the next process cannot tell.
-        let _ = std::fs::write(path, state);
+        let _ = std::fs::write(path, format!("{state} {}", std::process::id()));
     }
 }

@@ -423,7 +423,6 @@ impl Coldstart {
         if let Some(hook) = &self.shared.on_shutdown {
             super::shutdown::register(hook.clone()).await;
         }
-        crate::reinit::read_at_init_end();
         phases::mark_init_end();
         if ahead_of_demand {
             // No request waits for INIT: record it now, so that an environment retired before
