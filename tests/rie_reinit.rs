@@ -32,6 +32,7 @@ fn function_process() {
     if std::env::var_os(CHILD).is_none() {
         return;
     }
+    exit_with_the_emulator();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -39,6 +40,18 @@ fn function_process() {
         .unwrap();
     let result = runtime.block_on(Coldstart::new().run(service_fn(handler)));
     panic!("the runtime loop ended: {result:?}");
+}
+
+/// The emulator does not stop the runtime it started when it is killed: the function process
+/// exits once its parent (the emulator) is gone, so that no test leaves one behind.
+fn exit_with_the_emulator() {
+    let emulator = std::os::unix::process::parent_id();
+    std::thread::spawn(move || loop {
+        if std::os::unix::process::parent_id() != emulator {
+            std::process::exit(0);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    });
 }
 
 fn free_port() -> u16 {
