@@ -222,9 +222,10 @@ impl MetricKind {
 pub struct MetricDef {
     /// The metric's name (the OpenTelemetry style, what the `metrics` facade receives).
     pub name: &'static str,
-    /// Its name in a Prometheus exposition rendered by [`coldstart::prometheus`]'s recorder
-    /// (`with_recommended_naming`: `_total` on counters, the unit in the name); histograms add
-    /// `_bucket`, `_sum` and `_count` to it.
+    /// Its name in a Prometheus exposition rendered by [`coldstart::prometheus`]'s recorder,
+    /// which hands coldstart's metrics to the exporter under these names (Prometheus' naming:
+    /// `_total` on counters, the unit in the name) whatever the exporter's own naming setting;
+    /// histograms add `_bucket`, `_sum` and `_count` to it.
     ///
     /// [`coldstart::prometheus`]: https://docs.rs/coldstart/latest/coldstart/prometheus/
     pub prometheus: &'static str,
