@@ -247,14 +247,20 @@ fn at_1769_mb_a_cpu_bound_init_runs_at_full_speed() {
     // so the two wall times match, but only when a core is idle: on a loaded machine both are
     // stretched by the load, unequally from run to run, and the comparison says nothing about
     // the quota. Then it is skipped, with the numbers.
+    // The fastest of each: more pairs, up to 12, while the load hides the answer (a quota that
+    // really slows the INIT keeps every limited run slow, so more pairs never hide it).
     let (mut free, mut limited, mut cost) = (Duration::MAX, Duration::MAX, Duration::MAX);
-    for _ in 0..4 {
+    let (mut ratio, mut core_was_free) = (f64::INFINITY, false);
+    for pair in 0..12 {
         let (wall, cpu) = run_measured(child(name, &work));
         (free, cost) = (free.min(wall), cost.min(cpu));
         limited = limited.min(run_measured(in_sandbox(child(name, &work), &sandbox)).0);
+        ratio = limited.as_secs_f64() / free.as_secs_f64();
+        core_was_free = free.as_secs_f64() <= cost.as_secs_f64() * 1.15;
+        if pair >= 3 && core_was_free && (ratio - 1.0).abs() <= 0.25 {
+            break;
+        }
     }
-    let ratio = limited.as_secs_f64() / free.as_secs_f64();
-    let core_was_free = free.as_secs_f64() <= cost.as_secs_f64() * 1.15;
     eprintln!(
         "INIT of {cost:?} CPU: {free:?} outside, {limited:?} at 1769 MB: {ratio:.2}x \
          (expected 1.00x ± 25 %; core free: {core_was_free})"
