@@ -29,6 +29,9 @@ fn the_first_flush_follows_the_first_response_and_carries_its_record() {
         tokio::spawn(
             Coldstart::new()
                 .print_report(false)
+                // Waited for however slow the machine: the flush is checked once the runtime
+                // asks for the next event, which it would do without it after 300 ms.
+                .flush_timeout(Duration::from_secs(20))
                 .on_flush(|_| {
                     let recorded = support::Recorded::take();
                     SEEN.lock().unwrap().push((

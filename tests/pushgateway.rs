@@ -32,17 +32,21 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
     let handle = prometheus::install().expect("first recorder");
     let api = support::local_api("pushed-fn");
     let instance = format!("test-{}", std::process::id());
+    // Bounds far above what a push takes, so that on a loaded machine none is cut off: the
+    // runtime waits for each push (`flush_timeout`) before it asks for the next event, which is
+    // what the order checked below needs; how long a push may take is not tested here.
     let gateway = Arc::new(
         Pushgateway::new(&url, "coldstart-test")
             .unwrap()
             .instance(instance.clone())
-            .timeout(Duration::from_secs(2)),
+            .timeout(Duration::from_secs(10)),
     );
     let runtime = support::runtime(1);
     let hook_gateway = Arc::clone(&gateway);
     let results = runtime.block_on(async {
         tokio::spawn(
             Coldstart::new()
+                .flush_timeout(Duration::from_secs(20))
                 .on_flush(move |_| {
                     hook_gateway
                         .push(&handle)
@@ -55,7 +59,7 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
             api.push_json(&json!({ "n": n }));
         }
         api.push_json(&json!({ "fail": true }));
-        api.wait_for_all(Duration::from_secs(30))
+        api.wait_for_all(Duration::from_secs(120))
             .await
             .expect("five results")
     });

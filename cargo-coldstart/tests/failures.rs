@@ -92,7 +92,9 @@ fn a_function_that_never_asks_for_an_event_times_out_and_is_killed() {
 
 #[test]
 fn a_function_that_hangs_in_its_handler_times_out_and_is_killed() {
-    let (code, json, _) = profile_json("hang", &["--runs", "1", "--timeout", "0.5"]);
+    // The timeout counts from exec, INIT included: long enough for a loaded machine to start the
+    // fixture and reach its first event (with 0.5 s a slow start read as "never asked").
+    let (code, json, _) = profile_json("hang", &["--runs", "1", "--timeout", "3"]);
     assert_eq!(code, 3);
     let run = &runs(&json)[0];
     assert_eq!(run["outcome"], "timed_out_in_invocation", "{run}");
@@ -214,8 +216,14 @@ fn ctrl_c_kills_the_function_and_exits_130() {
     assert!(status.success());
     let status = tool.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    assert!(
-        !fixture_alive(u64::from(function)),
-        "the function {function} survived Ctrl-C"
-    );
+    // The tool sends SIGKILL and exits; the kernel ends the function when it next runs, which
+    // on a loaded machine may be a moment after the tool is gone.
+    let killed = Instant::now();
+    while fixture_alive(u64::from(function)) {
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "the function {function} survived Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -31,6 +31,9 @@ where
     let results = runtime.block_on(async {
         tokio::spawn(
             Coldstart::new()
+                // Every flush is waited for, however slow the machine: one left behind at the
+                // default 300 ms bound would have the next one skipped (one export fewer).
+                .flush_timeout(Duration::from_secs(20))
                 .on_flush(move |_| {
                     hook.flush_or_report();
                 })
