@@ -213,7 +213,7 @@ impl Coldstart {
         self.with(|shared| shared.price_per_gb_second = Some(price))
     }
 
-    /// How long a warm-up ping that is part of a fan-out ([`Ping::fans_out`]) waits before it
+    /// How long a warm-up ping that is part of a fan-out ([`Ping::fans_out`](super::Ping::fans_out)) waits before it
     /// is acknowledged, so that the concurrent pings land on distinct environments instead of
     /// being served one after the other by the same one. Default 25 ms, as serverless-plugin-warmup
     /// recommends. The wait does not need tokio's time driver.
@@ -226,7 +226,7 @@ impl Coldstart {
         self.with(|shared| shared.warmup_delay = delay)
     }
 
-    /// Recognize the built-in ping shapes ([`detect_ping`], plus serverless-plugin-warmup's
+    /// Recognize the built-in ping shapes ([`detect_ping`](super::detect_ping), plus serverless-plugin-warmup's
     /// client context)? Default `true`; turn it off if your real events can look like them.
     ///
     /// ```

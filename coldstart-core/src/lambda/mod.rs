@@ -41,7 +41,7 @@
 //!    typed deserialization that would reject them, and only in the shape their tool sends:
 //!    every key one of that tool's keys, with the tool's type of value (a payload with any
 //!    other key, a repeated key or text that is not UTF-8 is an event for your handler). They
-//!    get a small JSON [`Ack`], never reach your handler, build the `prewarm` statics, wait
+//!    get a small JSON [`Ack`](tower::Ack), never reach your handler, build the `prewarm` statics, wait
 //!    [`Coldstart::warmup_delay`] when they are part of a fan-out, and count in
 //!    `coldstart.warmups{source, start}`, never in `faas.invocations` or
 //!    `faas.invoke_duration`. A ping that is the first event of an environment consumes its
