@@ -52,6 +52,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // 1. Leaves.
+#[cfg(any(feature = "prometheus", feature = "otel"))]
+mod backoff;
 mod billing;
 pub mod environment;
 pub mod memory;
