@@ -1,5 +1,708 @@
-//! The push to an aggregating gateway (being written).
+//! The push to an aggregating gateway: what changed since the last push, which the gateway adds
+//! to one series per label set for the whole fleet.
 
-/// A gateway that sums what every environment pushes (being written).
-#[derive(Debug)]
-pub struct AggregatingGateway;
+use std::fmt::{self, Write as _};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::exposition::{self, Family, Kind, Sent};
+use super::http::{Endpoint, PushError};
+use super::{render, Failures, PrometheusHandle, DEFAULT_PUSH_TIMEOUT};
+use crate::backoff::Backoff;
+use crate::environment::InitType;
+use crate::invocation::{Outcome, StartKind};
+use crate::names::{self, MetricDef, MetricKind};
+use crate::reinit::ReinitCause;
+
+/// The `exporter` label of this push's failures in `coldstart.export_failures`.
+const EXPORTER: &str = "aggregating-gateway";
+
+/// An aggregating push gateway (such as [gravel-gateway] or prom-aggregation-gateway) that adds
+/// up what every environment of a function pushes: the recommended way to get a Lambda fleet's
+/// metrics into Prometheus.
+///
+/// Each push sends what changed since this environment's last push: the increase of every
+/// counter and histogram series (buckets, `_sum`, `_count`) since then. The gateway adds it to
+/// one series per label set for the whole fleet, under `job` and without an `instance`, so
+/// that Prometheus holds a handful of long-lived series per function, whatever the number of
+/// environments and however short they live, and plain `increase()`, `rate()` and
+/// `histogram_quantile()` over them mean what they say, through failed scrapes and gateway
+/// restarts.
+///
+/// What is pushed:
+/// - counters and histograms: the increase since the last push (zero included, so that every
+///   series exists in the gateway from this environment's first push on);
+/// - zero-valued series for the events coldstart may record later (every start kind, failure
+///   outcome, timeout, budget overrun, init type, re-init cause, this push's export failures):
+///   an alert on the first timeout of a function then sees its series go from 0 to 1, where
+///   `increase()` would not count the 1 that creates a series;
+/// - your gauges as they are (the gateway keeps the last one pushed); coldstart's own gauges
+///   (`coldstart_idle_duration_seconds`, `coldstart_environment_age_seconds`) are about one
+///   environment and are left out, as are summaries (quantiles cannot be added up).
+///
+/// What a failed push does (see [`push`](Self::push)): when the gateway cannot have applied it
+/// (no connection, a refused or incomplete request, an error status other than 400), its
+/// increments stay for the next push: nothing lost, nothing counted twice. When the request was
+/// sent and no answer came within the timeout, the gateway may still apply it (a slow or
+/// stalled gateway does): its increments are considered delivered, so nothing is counted twice
+/// and what can be lost is that one push's increments, if the gateway never applies it.
+///
+/// ```no_run
+/// use coldstart::prometheus::{self, AggregatingGateway};
+///
+/// let handle = prometheus::install().expect("no other recorder installed");
+/// let gateway = AggregatingGateway::new("http://10.0.0.12:4278", "orders-api")?;
+/// // From the flush hook, after each response (coldstart::lambda::Coldstart::on_flush):
+/// gateway.push_or_report(&handle);
+/// # Ok::<(), coldstart::prometheus::PushError>(())
+/// ```
+///
+/// [gravel-gateway]: https://crates.io/crates/gravel-gateway
+pub struct AggregatingGateway {
+    endpoint: Endpoint,
+    path: String,
+    timeout: Duration,
+    backoff: Backoff,
+    failures: Failures,
+    sent: Mutex<Sent>,
+}
+
+impl fmt::Debug for AggregatingGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AggregatingGateway")
+            .field("host", &self.endpoint.host)
+            .field("path", &self.path)
+            .field("timeout", &self.timeout)
+            .field("failures", &self.failures())
+            .finish()
+    }
+}
+
+impl AggregatingGateway {
+    /// A gateway at `url` (`http://host:port`, optionally with a path prefix), adding up the
+    /// pushes of every environment of `job` (the function's name, usually).
+    ///
+    /// The host name is resolved here, once, so that a push never waits for DNS.
+    ///
+    /// ```
+    /// use coldstart::prometheus::AggregatingGateway;
+    /// let gateway = AggregatingGateway::new("http://127.0.0.1:4278", "orders api")?;
+    /// assert_eq!(gateway.path(), "/metrics/job/orders%20api");
+    /// assert!(AggregatingGateway::new("http://127.0.0.1:4278", "").is_err());
+    /// # Ok::<(), coldstart::prometheus::PushError>(())
+    /// ```
+    pub fn new(url: &str, job: &str) -> Result<AggregatingGateway, PushError> {
+        let endpoint = Endpoint::parse(url)?;
+        if job.is_empty() {
+            return Err(PushError::Url("the job name must not be empty".to_owned()));
+        }
+        let path = format!("{}/metrics/job/{}", endpoint.base_path, percent_encode(job));
+        Ok(AggregatingGateway {
+            endpoint,
+            path,
+            timeout: DEFAULT_PUSH_TIMEOUT,
+            backoff: Backoff::new(Backoff::DEFAULT_MAX),
+            failures: Failures::new(EXPORTER),
+            sent: Mutex::new(Sent::default()),
+        })
+    }
+
+    /// Sets the bound on one push, from connecting to reading the response status
+    /// (default [`DEFAULT_PUSH_TIMEOUT`]).
+    ///
+    /// ```
+    /// # use coldstart::prometheus::AggregatingGateway;
+    /// # use std::time::Duration;
+    /// let g = AggregatingGateway::new("http://127.0.0.1:4278", "j")?.timeout(Duration::from_millis(100));
+    /// # Ok::<(), coldstart::prometheus::PushError>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> AggregatingGateway {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets the longest period [`push_or_report`](Self::push_or_report) waits after failed
+    /// pushes before it tries again (default 30 s; the first period is 1 s, doubling).
+    ///
+    /// ```
+    /// # use coldstart::prometheus::AggregatingGateway;
+    /// # use std::time::Duration;
+    /// let g = AggregatingGateway::new("http://127.0.0.1:4278", "j")?.max_backoff(Duration::from_secs(5));
+    /// # Ok::<(), coldstart::prometheus::PushError>(())
+    /// ```
+    pub fn max_backoff(mut self, max: Duration) -> AggregatingGateway {
+        self.backoff.set_max(max);
+        self
+    }
+
+    /// The request path pushes are sent to (`<prefix>/metrics/job/<job>`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// How many pushes have failed so far (attempts only: pushes skipped while backing off are
+    /// not counted).
+    ///
+    /// ```
+    /// # use coldstart::prometheus::AggregatingGateway;
+    /// assert_eq!(AggregatingGateway::new("http://127.0.0.1:4278", "j")?.failures(), 0);
+    /// # Ok::<(), coldstart::prometheus::PushError>(())
+    /// ```
+    pub fn failures(&self) -> u64 {
+        self.failures.count()
+    }
+
+    /// Sends what changed in `handle`'s exposition since the last push (HTTP `POST`). Returns
+    /// within the configured timeout (plus the time to render), whatever the gateway does.
+    ///
+    /// On an error, what happened to the increments depends on whether the gateway may have
+    /// applied them (see the type's docs): [`PushError::Timeout`] after the request was sent
+    /// and HTTP 400 (the gateway rejected the body, possibly after adding part of it) count as
+    /// delivered; any other error keeps them for the next push.
+    ///
+    /// Pushes are serialized: a push that starts while another one runs waits for it.
+    pub fn push(&self, handle: &PrometheusHandle) -> Result<(), PushError> {
+        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        let text = render(handle);
+        let families = exposition::parse(&text);
+        let seeds_text = seeds(&families);
+        let seeds = exposition::parse(&seeds_text);
+        let delta = sent.delta(&families, &seeds);
+        match self
+            .endpoint
+            .send("POST", &self.path, Some(&delta.body), self.timeout)
+        {
+            Ok(status) if (200..300).contains(&status) => {
+                sent.applied(delta);
+                Ok(())
+            }
+            Ok(status) => {
+                if status == 400 {
+                    sent.applied(delta);
+                }
+                Err(PushError::Status(status))
+            }
+            Err(failure) => {
+                if failure.maybe_applied {
+                    sent.applied(delta);
+                }
+                Err(failure.error)
+            }
+        }
+    }
+
+    /// [`push`](Self::push), but a failure is only reported: counted in
+    /// `coldstart.export_failures{exporter="aggregating-gateway"}` (pushed with the next push
+    /// that gets through) and printed to stderr at most once a minute. Returns whether the push
+    /// succeeded. Use it where a failed export must never fail the invocation.
+    ///
+    /// After a failure the gateway is given time before the next attempt: the pushes asked for
+    /// in the next second are skipped (not attempted, not counted as failures), then 2 s, 4 s, ...
+    /// up to [`max_backoff`](Self::max_backoff) while it keeps failing. A gateway that is down
+    /// then costs one bounded attempt per period instead of one per invocation, and a skipped
+    /// push loses nothing: its increments go with the next push that gets through.
+    pub fn push_or_report(&self, handle: &PrometheusHandle) -> bool {
+        if self.backoff.check(Instant::now()).is_err() {
+            return false;
+        }
+        match self.push(handle) {
+            Ok(()) => {
+                self.backoff.succeeded();
+                true
+            }
+            Err(err) => {
+                self.backoff.failed(Instant::now());
+                self.failures.report(
+                    format_args!(
+                        "the aggregating gateway at {}{}",
+                        self.endpoint.host, self.path
+                    ),
+                    &err,
+                );
+                false
+            }
+        }
+    }
+}
+
+/// `value` as one path segment: unreserved characters as they are, anything else
+/// percent-encoded (gravel-gateway decodes each segment).
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// The labels of `series` but its `le`.
+fn labels_but_le(series: &str) -> Vec<(&str, &str)> {
+    let mut labels = exposition::labels(series);
+    labels.retain(|(label, _)| *label != "le");
+    labels
+}
+
+/// The values each label of coldstart's seeded metrics can take, `None` for the handler (the
+/// handlers found in the exposition).
+fn domain(label: &str) -> Option<Vec<&'static str>> {
+    Some(match label {
+        names::LABEL_START => StartKind::ALL.iter().map(|kind| kind.as_str()).collect(),
+        names::LABEL_OUTCOME => Outcome::FAILED.iter().map(|o| o.as_str()).collect(),
+        names::LABEL_INIT_TYPE => [
+            InitType::OnDemand,
+            InitType::ProvisionedConcurrency,
+            InitType::SnapStart,
+            InitType::LambdaManagedInstances,
+        ]
+        .iter()
+        .map(InitType::label)
+        .collect(),
+        names::LABEL_AFTER => [ReinitCause::Timeout, ReinitCause::Unknown]
+            .iter()
+            .map(|cause| cause.as_str())
+            .collect(),
+        names::LABEL_EXPORTER => vec![EXPORTER],
+        _ => return None,
+    })
+}
+
+/// The metrics whose every series is pushed from the first push on, at zero until recorded.
+const SEEDED: &[&str] = &[
+    names::COLDSTARTS,
+    names::INVOCATIONS,
+    names::ERRORS,
+    names::TIMEOUTS,
+    names::INVOKE_DURATION,
+    names::BUDGET_EXCEEDED,
+    names::INIT_DURATION,
+    names::INIT_GIGABYTE_SECONDS,
+    names::REINITS,
+    names::EXPORT_FAILURES,
+];
+
+/// Zero-valued series, as exposition text, for every label set of the [`SEEDED`] metrics: with
+/// the global labels and the handlers found on coldstart's series in `families`, and the bucket
+/// bounds its histograms are rendered with.
+fn seeds(families: &[Family<'_>]) -> String {
+    let ours = |family: &&Family<'_>| names::ALL.iter().find(|def| def.prometheus == family.name);
+    let mut handlers: Vec<&str> = Vec::new();
+    let mut global: Option<Vec<(&str, &str)>> = None;
+    for family in families {
+        let Some(def) = ours(&family) else {
+            continue;
+        };
+        for sample in &family.samples {
+            let labels = exposition::labels(sample.series);
+            for &(name, value) in &labels {
+                if name == names::LABEL_HANDLER && !handlers.contains(&value) {
+                    handlers.push(value);
+                }
+            }
+            if global.is_none() {
+                global = Some(
+                    labels
+                        .into_iter()
+                        .filter(|(name, _)| *name != "le" && !def.labels.contains(name))
+                        .collect(),
+                );
+            }
+        }
+    }
+    let global = global.unwrap_or_default();
+    let buckets_of = |name: &str| -> Option<Vec<String>> {
+        let family = families
+            .iter()
+            .find(|f| f.name == name && f.kind == Kind::Histogram)?;
+        let first = family.samples.first()?;
+        let of_first = labels_but_le(first.series);
+        Some(
+            family
+                .samples
+                .iter()
+                .filter(|s| labels_but_le(s.series) == of_first)
+                .filter_map(|s| {
+                    exposition::labels(s.series)
+                        .into_iter()
+                        .find(|(label, _)| *label == "le")
+                        .map(|(_, le)| le.to_owned())
+                })
+                .collect(),
+        )
+    };
+    let default_buckets =
+        buckets_of(super::prometheus_name(names::INVOKE_DURATION).unwrap_or_default())
+            .unwrap_or_else(|| {
+                names::DURATION_BUCKETS
+                    .iter()
+                    .map(|b| b.to_string())
+                    .chain(std::iter::once("+Inf".to_owned()))
+                    .collect()
+            });
+    let mut text = String::new();
+    for def in names::ALL.iter().filter(|def| SEEDED.contains(&def.name)) {
+        let mut label_sets: Vec<String> = vec![global
+            .iter()
+            .map(|(name, value)| format!("{name}=\"{value}\""))
+            .collect::<Vec<_>>()
+            .join(",")];
+        for &label in def.labels {
+            let values: Vec<&str> = match domain(label) {
+                Some(values) => values,
+                None if label == names::LABEL_HANDLER => handlers.clone(),
+                None => Vec::new(),
+            };
+            label_sets = label_sets
+                .iter()
+                .flat_map(|set| {
+                    values.iter().map(move |value| {
+                        let sep = if set.is_empty() { "" } else { "," };
+                        format!("{set}{sep}{label}=\"{value}\"")
+                    })
+                })
+                .collect();
+        }
+        if label_sets.is_empty() {
+            continue;
+        }
+        let _ = writeln!(text, "# TYPE {} {}", def.prometheus, def.kind.as_str());
+        for set in &label_sets {
+            seed_series(&mut text, def, set, &buckets_of, &default_buckets);
+        }
+    }
+    text
+}
+
+fn seed_series(
+    text: &mut String,
+    def: &MetricDef,
+    labels: &str,
+    buckets_of: &dyn Fn(&str) -> Option<Vec<String>>,
+    default_buckets: &[String],
+) {
+    let braces = |extra: &str| -> String {
+        match (labels.is_empty(), extra.is_empty()) {
+            (true, true) => String::new(),
+            (true, false) => format!("{{{extra}}}"),
+            (false, true) => format!("{{{labels}}}"),
+            (false, false) => format!("{{{labels},{extra}}}"),
+        }
+    };
+    match def.kind {
+        MetricKind::Histogram => {
+            let buckets = buckets_of(def.prometheus).unwrap_or_else(|| default_buckets.to_vec());
+            for le in &buckets {
+                let _ = writeln!(
+                    text,
+                    "{}_bucket{} 0",
+                    def.prometheus,
+                    braces(&format!("le=\"{le}\""))
+                );
+            }
+            let _ = writeln!(text, "{}_sum{} 0", def.prometheus, braces(""));
+            let _ = writeln!(text, "{}_count{} 0", def.prometheus, braces(""));
+        }
+        _ => {
+            let _ = writeln!(text, "{}{} 0", def.prometheus, braces(""));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prometheus::{builder, recorder};
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    /// What the fake gateway does with one request.
+    #[derive(Clone, Copy)]
+    enum Answer {
+        Status(u16),
+        /// Reads the request and never answers (until the test ends).
+        Stall,
+    }
+
+    /// A gateway that answers the requests it accepts with `answers`, in order, and hands each
+    /// request's body to the returned receiver.
+    fn fake_gateway(answers: Vec<Answer>) -> (String, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (bodies, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut stalled = Vec::new();
+            for answer in answers {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                let body = loop {
+                    let n = conn.read(&mut buf).unwrap();
+                    assert!(n > 0, "request ended early");
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("Content-Length: "))
+                            .unwrap()
+                            .parse()
+                            .unwrap();
+                        if body.len() >= length {
+                            assert!(
+                                head.starts_with("POST /metrics/job/fleet HTTP/1.1"),
+                                "{head}"
+                            );
+                            break body.to_owned();
+                        }
+                    }
+                };
+                bodies.send(body).unwrap();
+                match answer {
+                    Answer::Status(code) => {
+                        let _ = write!(conn, "HTTP/1.1 {code} X\r\nContent-Length: 0\r\n\r\n");
+                    }
+                    Answer::Stall => stalled.push(conn),
+                }
+            }
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        (url, received)
+    }
+
+    fn line<'a>(body: &'a str, series: &str) -> Option<&'a str> {
+        body.lines()
+            .find(|l| l.rsplit_once(' ').is_some_and(|(s, _)| s == series))
+            .and_then(|l| l.rsplit_once(' '))
+            .map(|(_, value)| value)
+    }
+
+    #[test]
+    fn the_first_push_holds_the_cold_start_and_zero_series_for_what_may_come() {
+        let (rec, handle) = recorder(builder().add_global_label("service", "orders"));
+        metrics::with_local_recorder(&rec, || {
+            metrics::counter!(names::COLDSTARTS, names::LABEL_HANDLER => "h").increment(1);
+            metrics::counter!(names::INVOCATIONS, names::LABEL_HANDLER => "h", names::LABEL_START => "cold").increment(1);
+            metrics::histogram!(names::INVOKE_DURATION, names::LABEL_HANDLER => "h", names::LABEL_START => "cold").record(0.3);
+            metrics::gauge!(names::IDLE_DURATION, names::LABEL_HANDLER => "h").set(3.0);
+            metrics::gauge!("queue_depth").set(7.0);
+        });
+        let (url, bodies) = fake_gateway(vec![Answer::Status(200)]);
+        let gateway = AggregatingGateway::new(&url, "fleet").unwrap();
+        gateway.push(&handle).unwrap();
+        let body = bodies.recv().unwrap();
+        let s = r#"service="orders",handler="h""#;
+        assert_eq!(
+            line(&body, &format!("faas_coldstarts_total{{{s}}}")),
+            Some("1")
+        );
+        assert_eq!(
+            line(
+                &body,
+                &format!(r#"faas_invocations_total{{{s},start="cold"}}"#)
+            ),
+            Some("1")
+        );
+        assert_eq!(
+            line(
+                &body,
+                &format!(r#"faas_invoke_duration_seconds_bucket{{{s},start="cold",le="0.5"}}"#)
+            ),
+            Some("1")
+        );
+        assert_eq!(line(&body, "queue_depth{service=\"orders\"}"), Some("7"));
+        assert!(!body.contains("coldstart_idle_duration_seconds"), "{body}");
+        // What has not happened yet, at zero: every start kind, failure, timeout, init type.
+        for start in ["warm", "proactive", "provisioned", "snapstart"] {
+            assert_eq!(
+                line(
+                    &body,
+                    &format!(r#"faas_invocations_total{{{s},start="{start}"}}"#)
+                ),
+                Some("0"),
+                "{start}"
+            );
+            assert_eq!(
+                line(
+                    &body,
+                    &format!(r#"faas_timeouts_total{{{s},start="{start}"}}"#)
+                ),
+                Some("0"),
+                "{start}"
+            );
+            assert_eq!(
+                line(
+                    &body,
+                    &format!(r#"faas_invoke_duration_seconds_count{{{s},start="{start}"}}"#)
+                ),
+                Some("0"),
+                "{start}"
+            );
+        }
+        assert_eq!(
+            line(
+                &body,
+                &format!(r#"faas_errors_total{{{s},start="cold",outcome="panic"}}"#)
+            ),
+            Some("0")
+        );
+        assert_eq!(
+            line(&body, &format!("coldstart_budget_exceeded_total{{{s}}}")),
+            Some("0")
+        );
+        assert_eq!(
+            line(
+                &body,
+                r#"faas_init_duration_seconds_bucket{service="orders",init_type="provisioned-concurrency",le="+Inf"}"#
+            ),
+            Some("0")
+        );
+        assert_eq!(
+            line(
+                &body,
+                r#"coldstart_reinits_total{service="orders",after="timeout"}"#
+            ),
+            Some("0")
+        );
+        assert_eq!(
+            line(
+                &body,
+                r#"coldstart_export_failures_total{service="orders",exporter="aggregating-gateway"}"#
+            ),
+            Some("0")
+        );
+        // The seeded histograms have the rendered one's buckets.
+        let buckets = |start: &str| {
+            body.lines()
+                .filter(|l| {
+                    l.starts_with("faas_invoke_duration_seconds_bucket")
+                        && l.contains(&format!("start=\"{start}\""))
+                })
+                .count()
+        };
+        assert_eq!(buckets("warm"), buckets("cold"));
+        assert!(buckets("cold") > 10);
+        // One line per series: no seed repeats a rendered series.
+        let mut series: Vec<_> = body
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| exposition::key(l.rsplit_once(' ').unwrap().0))
+            .collect();
+        let all = series.len();
+        series.sort();
+        series.dedup();
+        assert_eq!(series.len(), all);
+    }
+
+    #[test]
+    fn increments_are_kept_when_the_gateway_cannot_have_applied_them_and_never_sent_twice() {
+        let (rec, handle) = recorder(builder());
+        let record = |n: u64| {
+            metrics::with_local_recorder(&rec, || {
+                metrics::counter!(names::INVOCATIONS, names::LABEL_HANDLER => "h", names::LABEL_START => "warm").increment(n);
+            });
+        };
+        let series = r#"faas_invocations_total{handler="h",start="warm"}"#;
+        let (url, bodies) = fake_gateway(vec![
+            Answer::Status(503),
+            Answer::Status(200),
+            Answer::Stall,
+            Answer::Status(400),
+            Answer::Status(200),
+        ]);
+        let gateway = AggregatingGateway::new(&url, "fleet")
+            .unwrap()
+            .timeout(Duration::from_millis(300));
+        record(2);
+        assert!(matches!(gateway.push(&handle), Err(PushError::Status(503))));
+        assert_eq!(line(&bodies.recv().unwrap(), series), Some("2"));
+        record(1);
+        // 503: not applied, so the next push carries both.
+        gateway.push(&handle).unwrap();
+        assert_eq!(line(&bodies.recv().unwrap(), series), Some("3"));
+        record(4);
+        // Sent, and no answer: the gateway may apply it later; it is not sent again.
+        assert!(matches!(gateway.push(&handle), Err(PushError::Timeout(_))));
+        assert_eq!(line(&bodies.recv().unwrap(), series), Some("4"));
+        record(5);
+        // 400: the gateway rejected the body (possibly after adding part of it): not sent again.
+        assert!(matches!(gateway.push(&handle), Err(PushError::Status(400))));
+        assert_eq!(line(&bodies.recv().unwrap(), series), Some("5"));
+        record(6);
+        gateway.push(&handle).unwrap();
+        assert_eq!(line(&bodies.recv().unwrap(), series), Some("6"));
+    }
+
+    #[test]
+    fn a_refused_push_is_kept_and_backed_off() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (rec, handle) = recorder(builder());
+        metrics::with_local_recorder(&rec, || {
+            metrics::counter!(names::COLDSTARTS, names::LABEL_HANDLER => "h").increment(1)
+        });
+        let gateway = AggregatingGateway::new(&format!("http://127.0.0.1:{port}"), "fleet")
+            .unwrap()
+            .max_backoff(Duration::from_millis(200));
+        // Where coldstart records (the global recorder in a function), the failure is counted.
+        metrics::with_local_recorder(&rec, || {
+            assert!(!gateway.push_or_report(&handle));
+            assert!(!gateway.push_or_report(&handle)); // skipped
+        });
+        assert_eq!(gateway.failures(), 1);
+        // The gateway comes up on that port: after the back-off, the cold start is delivered.
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let (bodies_tx, bodies) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 65536];
+            while !String::from_utf8_lossy(&request)
+                .contains("faas_coldstarts_total{handler=\"h\"}")
+            {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0);
+                request.extend_from_slice(&buf[..n]);
+            }
+            // The rest of the body, then the answer.
+            std::thread::sleep(Duration::from_millis(50));
+            let _ = conn.set_nonblocking(true);
+            while let Ok(n) = conn.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            bodies_tx.send(String::from_utf8(request).unwrap()).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(gateway.push_or_report(&handle));
+        let body = bodies.recv().unwrap();
+        assert_eq!(
+            line(&body, r#"faas_coldstarts_total{handler="h"}"#),
+            Some("1")
+        );
+        // Its own failure, counted while the gateway was down, goes with it.
+        assert_eq!(
+            line(
+                &body,
+                r#"coldstart_export_failures_total{exporter="aggregating-gateway"}"#
+            ),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn job_names_are_percent_encoded_in_the_path() {
+        assert_eq!(percent_encode("a/b c-d_e.f~"), "a%2Fb%20c-d_e.f~");
+        let g = AggregatingGateway::new("http://127.0.0.1:4278/gw/", "j").unwrap();
+        assert_eq!(g.path(), "/gw/metrics/job/j");
+    }
+}

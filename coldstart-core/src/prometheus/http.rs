@@ -34,7 +34,6 @@ pub(crate) struct Failure {
     /// The whole request was written and no status came back in time: the gateway may apply it
     /// later (a stalled or slow gateway does). `false` when the request cannot have been acted
     /// on: no connection, a write that did not complete, or a status that says so.
-    #[allow(dead_code)] // read by the aggregating gateway (next commit)
     pub(crate) maybe_applied: bool,
 }
 

@@ -1,0 +1,370 @@
+//! The text exposition as a list of samples, and what changed in it since the last push: the body
+//! an aggregating gateway adds to its sums.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use crate::names::{self, MetricKind};
+
+/// One family of the exposition: its `# HELP`/`# TYPE` lines and its samples, in order.
+#[derive(Debug)]
+pub(crate) struct Family<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) kind: Kind,
+    /// The `# HELP` line, if any.
+    pub(crate) help: Option<&'a str>,
+    pub(crate) samples: Vec<Sample<'a>>,
+}
+
+/// A family's `# TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+    Summary,
+    Untyped,
+}
+
+impl Kind {
+    fn parse(text: &str) -> Kind {
+        match text {
+            "counter" => Kind::Counter,
+            "gauge" => Kind::Gauge,
+            "histogram" => Kind::Histogram,
+            "summary" => Kind::Summary,
+            _ => Kind::Untyped,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+            Kind::Summary => "summary",
+            Kind::Untyped => "untyped",
+        }
+    }
+}
+
+/// One sample line: `series value`, `series` being the name and label block as rendered.
+#[derive(Debug, Clone)]
+pub(crate) struct Sample<'a> {
+    pub(crate) series: &'a str,
+    pub(crate) value: f64,
+}
+
+/// Splits `text` (as metrics-exporter-prometheus renders it) into families. Lines that are not
+/// understood are skipped.
+pub(crate) fn parse(text: &str) -> Vec<Family<'_>> {
+    let mut families: Vec<Family<'_>> = Vec::new();
+    let mut help: Option<(&str, &str)> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            help = rest.split_once(' ').map(|(name, _)| (name, line));
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let Some((name, kind)) = rest.split_once(' ') else {
+                continue;
+            };
+            families.push(Family {
+                name,
+                kind: Kind::parse(kind.trim()),
+                help: help.filter(|(of, _)| *of == name).map(|(_, line)| line),
+                samples: Vec::new(),
+            });
+            help = None;
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Some(value) = parse_value(value) else {
+            continue;
+        };
+        let name = series_name(series);
+        let sample = Sample { series, value };
+        match families.last_mut() {
+            Some(family) if belongs(family, name) => family.samples.push(sample),
+            _ => families.push(Family {
+                name,
+                kind: Kind::Untyped,
+                help: None,
+                samples: vec![sample],
+            }),
+        }
+    }
+    families
+}
+
+fn parse_value(text: &str) -> Option<f64> {
+    match text {
+        "+Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        "NaN" => Some(f64::NAN),
+        _ => text.parse().ok(),
+    }
+}
+
+/// The metric name of a series (`name{labels}` or `name`).
+fn series_name(series: &str) -> &str {
+    series.split_once('{').map_or(series, |(name, _)| name)
+}
+
+fn belongs(family: &Family<'_>, name: &str) -> bool {
+    match family.kind {
+        Kind::Histogram => name
+            .strip_prefix(family.name)
+            .is_some_and(|suffix| matches!(suffix, "_bucket" | "_sum" | "_count")),
+        Kind::Summary => name
+            .strip_prefix(family.name)
+            .is_some_and(|suffix| matches!(suffix, "" | "_sum" | "_count")),
+        _ => name == family.name,
+    }
+}
+
+/// A series as a gateway tells it from another: its name and its labels, in name order (the
+/// rendered order of labels is not part of its identity).
+pub(crate) type SeriesKey = (String, BTreeMap<String, String>);
+
+/// The labels of `series`, as `(name, raw value)` pairs (escapes left as rendered).
+pub(crate) fn labels(series: &str) -> Vec<(&str, &str)> {
+    let Some((_, rest)) = series.split_once('{') else {
+        return Vec::new();
+    };
+    let block = rest.strip_suffix('}').unwrap_or(rest);
+    let mut out = Vec::new();
+    let mut rest = block;
+    while let Some((name, after)) = rest.split_once("=\"") {
+        // The value ends at the first `"` not escaped by a backslash.
+        let bytes = after.as_bytes();
+        let mut end = 0;
+        let mut escaped = false;
+        while end < bytes.len() {
+            match bytes[end] {
+                b'\\' if !escaped => escaped = true,
+                b'"' if !escaped => break,
+                _ => escaped = false,
+            }
+            end += 1;
+        }
+        out.push((
+            name.trim_start_matches(',').trim(),
+            &after[..end.min(after.len())],
+        ));
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    out
+}
+
+pub(crate) fn key(series: &str) -> SeriesKey {
+    (
+        series_name(series).to_owned(),
+        labels(series)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect(),
+    )
+}
+
+/// The values last handed to the gateway, by series: what the next push subtracts.
+#[derive(Debug, Default)]
+pub(crate) struct Sent {
+    values: HashMap<SeriesKey, f64>,
+}
+
+/// What one push sends, and the values to remember if the gateway may have applied it.
+#[derive(Debug)]
+pub(crate) struct Delta {
+    pub(crate) body: String,
+    current: Vec<(SeriesKey, f64)>,
+}
+
+/// Which families are pushed, and how.
+pub(crate) fn pushed(family: &Family<'_>) -> Option<Kind> {
+    if let Some(def) = names::ALL.iter().find(|def| def.prometheus == family.name) {
+        // coldstart's gauges describe one environment (its idle time, its age): a sum or a last
+        // value across the fleet means nothing.
+        return (def.kind != MetricKind::Gauge).then_some(family.kind);
+    }
+    match family.kind {
+        Kind::Summary => None, // quantiles cannot be added up
+        kind => Some(kind),
+    }
+}
+
+impl Sent {
+    /// The body of the next push: for counters and histograms, each series' increase since
+    /// the values in `self` (zero included, so that the gateway holds every series from this
+    /// environment's first push on); gauges as they are (the gateway replaces them); `seeds`
+    /// (zero-valued series of families this environment has not recorded yet) appended to their
+    /// families. Summaries are left out.
+    pub(crate) fn delta(&self, families: &[Family<'_>], seeds: &[Family<'_>]) -> Delta {
+        let mut body = String::with_capacity(4096);
+        let mut current = Vec::new();
+        let mut seen: std::collections::HashSet<SeriesKey> = std::collections::HashSet::new();
+        let seeds_of = |name: &str| seeds.iter().find(|seed| seed.name == name);
+        let mut write_family = |family: &Family<'_>, extra: Option<&Family<'_>>| {
+            let Some(kind) = pushed(family) else {
+                return;
+            };
+            if let Some(help) = family.help {
+                body.push_str(help);
+                body.push('\n');
+            }
+            let _ = writeln!(body, "# TYPE {} {}", family.name, kind.as_str());
+            for sample in &family.samples {
+                let key = key(sample.series);
+                let value = if kind == Kind::Gauge {
+                    sample.value
+                } else {
+                    let before = self.values.get(&key).copied().unwrap_or(0.0);
+                    let increase = sample.value - before;
+                    current.push((key.clone(), sample.value));
+                    // A value below the last one sent cannot happen in one process; send
+                    // nothing negative.
+                    increase.max(0.0)
+                };
+                seen.insert(key);
+                let _ = writeln!(body, "{} {}", sample.series, format_value(value));
+            }
+            for seed in extra.map(|f| f.samples.as_slice()).unwrap_or_default() {
+                let key = key(seed.series);
+                if seen.insert(key) {
+                    let _ = writeln!(body, "{} 0", seed.series);
+                }
+            }
+        };
+        for family in families {
+            write_family(family, seeds_of(family.name));
+        }
+        for seed in seeds {
+            if !families.iter().any(|family| family.name == seed.name) {
+                let empty = Family {
+                    name: seed.name,
+                    kind: seed.kind,
+                    help: seed.help,
+                    samples: Vec::new(),
+                };
+                write_family(&empty, Some(seed));
+            }
+        }
+        Delta { body, current }
+    }
+
+    /// The gateway may have applied `delta`: the next push subtracts its values.
+    pub(crate) fn applied(&mut self, delta: Delta) {
+        self.values.extend(delta.current);
+    }
+}
+
+fn format_value(value: f64) -> String {
+    if value.is_infinite() {
+        if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "# HELP orders Orders.\n# TYPE orders counter\norders{a=\"x\"} 3\norders{a=\"y\\\"q\"} 1\n\n# TYPE temp gauge\ntemp 21.5\n\n# TYPE lat histogram\nlat_bucket{le=\"0.5\"} 1\nlat_bucket{le=\"+Inf\"} 2\nlat_sum 1.25\nlat_count 2\n\n# TYPE q summary\nq{quantile=\"0.5\"} 1\nq_sum 1\nq_count 1\n";
+
+    #[test]
+    fn families_and_samples_are_parsed_as_rendered() {
+        let families = parse(TEXT);
+        let summary: Vec<_> = families
+            .iter()
+            .map(|f| (f.name, f.kind, f.samples.len(), f.help.is_some()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("orders", Kind::Counter, 2, true),
+                ("temp", Kind::Gauge, 1, false),
+                ("lat", Kind::Histogram, 4, false),
+                ("q", Kind::Summary, 3, false),
+            ]
+        );
+        assert_eq!(families[2].samples[1].value, 2.0);
+        assert_eq!(
+            labels("orders{a=\"y\\\"q\",b=\"\"}"),
+            [("a", "y\\\"q"), ("b", "")]
+        );
+        assert_eq!(labels("lat_sum"), []);
+        assert_eq!(key("x{b=\"1\",a=\"2\"}"), key("x{a=\"2\",b=\"1\"}"));
+    }
+
+    #[test]
+    fn a_push_sends_increments_gauges_as_they_are_and_no_summaries() {
+        let mut sent = Sent::default();
+        let first = sent.delta(&parse(TEXT), &[]);
+        assert_eq!(
+            first.body,
+            "# HELP orders Orders.\n# TYPE orders counter\norders{a=\"x\"} 3\norders{a=\"y\\\"q\"} 1\n# TYPE temp gauge\ntemp 21.5\n# TYPE lat histogram\nlat_bucket{le=\"0.5\"} 1\nlat_bucket{le=\"+Inf\"} 2\nlat_sum 1.25\nlat_count 2\n"
+        );
+        sent.applied(first);
+        let later = TEXT
+            .replace("orders{a=\"x\"} 3", "orders{a=\"x\"} 5")
+            .replace("lat_bucket{le=\"+Inf\"} 2", "lat_bucket{le=\"+Inf\"} 3")
+            .replace("lat_sum 1.25", "lat_sum 3.75")
+            .replace("lat_count 2", "lat_count 3")
+            .replace("temp 21.5", "temp 19");
+        let second = sent.delta(&parse(&later), &[]);
+        assert!(
+            second.body.contains("\norders{a=\"x\"} 2\n"),
+            "{}",
+            second.body
+        );
+        assert!(
+            second.body.contains("\norders{a=\"y\\\"q\"} 0\n"),
+            "{}",
+            second.body
+        );
+        assert!(second.body.contains("\ntemp 19\n"), "{}", second.body);
+        assert!(
+            second.body.contains(
+                "\nlat_bucket{le=\"0.5\"} 0\nlat_bucket{le=\"+Inf\"} 1\nlat_sum 2.5\nlat_count 1\n"
+            ),
+            "{}",
+            second.body
+        );
+        // Not applied (the gateway cannot have seen it): the next push subtracts the first again.
+        let third = sent.delta(&parse(&later), &[]);
+        assert_eq!(third.body, second.body);
+    }
+
+    #[test]
+    fn seeds_fill_in_series_not_rendered_and_never_duplicate_one() {
+        let seeds_text = "# TYPE orders counter\norders{a=\"x\"} 0\norders{a=\"z\"} 0\n# TYPE fresh counter\nfresh{a=\"x\"} 0\n";
+        let seeds = parse(seeds_text);
+        let delta = Sent::default().delta(&parse(TEXT), &seeds);
+        assert_eq!(
+            delta.body.matches("orders{a=\"x\"}").count(),
+            1,
+            "{}",
+            delta.body
+        );
+        assert!(
+            delta.body.contains("\norders{a=\"z\"} 0\n"),
+            "{}",
+            delta.body
+        );
+        assert!(
+            delta
+                .body
+                .ends_with("# TYPE fresh counter\nfresh{a=\"x\"} 0\n"),
+            "{}",
+            delta.body
+        );
+    }
+}
