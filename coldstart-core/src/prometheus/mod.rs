@@ -235,6 +235,7 @@ impl<R: metrics::Recorder> metrics::Recorder for CrateNames<R> {
     }
 }
 
+
 /// The default bound on one push, connect to response.
 pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_millis(250);
 
@@ -276,7 +277,9 @@ impl Failures {
             .unwrap_or_else(PoisonError::into_inner);
         if last.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
             *last = Some(Instant::now());
-            eprintln!("coldstart: push to {target} failed ({failures} failures so far): {err}");
+            eprintln!(
+                "coldstart: push to {target} failed ({failures} failures so far): {err}"
+            );
         }
     }
 }
