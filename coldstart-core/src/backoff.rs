@@ -51,6 +51,15 @@ impl Backoff {
         }
     }
 
+    /// Whether the last attempt failed (whatever the time): the next attempt is a retry.
+    pub(crate) fn failing(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .failures
+            > 0
+    }
+
     /// An attempt succeeded: the next one is made whenever it is asked for.
     pub(crate) fn succeeded(&self) {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::default();
@@ -88,7 +97,9 @@ mod tests {
         assert_eq!(backoff.failed(t1), Duration::from_secs(5));
         assert_eq!(backoff.failed(t1), Duration::from_secs(5));
         assert!(backoff.check(t1 + Duration::from_secs(4)).is_err());
+        assert!(backoff.failing());
         backoff.succeeded();
+        assert!(!backoff.failing());
         assert_eq!(backoff.check(t1), Ok(()));
         assert_eq!(backoff.failed(t1), Duration::from_secs(1));
     }

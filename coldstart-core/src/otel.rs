@@ -8,6 +8,18 @@
 //! invocation recorded leaves the environment before the freeze, and an export error (no
 //! collector listening, ...) is counted and logged, never returned to the client.
 //!
+//! A collector that is down does not tax every invocation: after a failed flush,
+//! `flush_or_report` skips the flushes asked for during a back-off period (1 s, doubling up to
+//! [`OtelFlush::max_backoff`], 30 s by default) and tries again after it. A skipped flush costs
+//! next to nothing and loses nothing: with delta temporality what was recorded stays aggregated
+//! in the provider (one sum or histogram per series, however long the outage) until a flush
+//! works. What is lost is the batch of an attempt that collects and then fails, since the SDK
+//! drops it: give [`OtelFlush::probe`] a second exporter to the collector and retries check it
+//! answers before they collect, so that an outage loses only the batch of its first failed
+//! flush (normally one invocation's metrics). Without a probe, each failed retry loses what was
+//! recorded since the attempt before it. [`OtelFlush::flush_or_report`] says exactly what is
+//! kept and what can be lost.
+//!
 //! Wrap the exporter in [`Delta`] (or set delta temporality on it): each environment then sends
 //! what changed since its last export and the backend adds them up, whatever the number of
 //! environments and however short they live. Cumulative series from short-lived environments are
@@ -44,8 +56,10 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use metrics::{
@@ -54,12 +68,13 @@ use metrics::{
 };
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
 use opentelemetry_sdk::Resource;
 
+use crate::backoff::Backoff;
 use crate::environment::Environment;
 use crate::names;
 
@@ -584,7 +599,8 @@ fn instance_id(env: &Environment) -> String {
 }
 
 /// Flushes an [`SdkMeterProvider`] from the flush hook, reporting failures instead of
-/// returning them.
+/// returning them, and backing off while the collector is down (see
+/// [`flush_or_report`](Self::flush_or_report)).
 ///
 /// ```
 /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
@@ -595,12 +611,15 @@ pub struct OtelFlush {
     provider: SdkMeterProvider,
     failures: AtomicU64,
     last_report: Mutex<Option<Instant>>,
+    backoff: Backoff,
+    probe: Option<Box<dyn Fn() -> OTelSdkResult + Send + Sync>>,
 }
 
 impl fmt::Debug for OtelFlush {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtelFlush")
             .field("failures", &self.failures())
+            .field("probe", &self.probe.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -618,7 +637,65 @@ impl OtelFlush {
             provider,
             failures: AtomicU64::new(0),
             last_report: Mutex::new(None),
+            backoff: Backoff::new(Backoff::DEFAULT_MAX),
+            probe: None,
         }
+    }
+
+    /// Sets the longest period [`flush_or_report`](Self::flush_or_report) waits after failed
+    /// attempts before it tries again (default 30 s; the first period is 1 s, doubling; a
+    /// maximum below 1 s is every period).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let flush = coldstart::otel::install(&provider)?.max_backoff(Duration::from_secs(10));
+    /// # let _ = flush;
+    /// # Ok::<(), metrics::SetRecorderError<coldstart::otel::OtelRecorder>>(())
+    /// ```
+    pub fn max_backoff(mut self, max: Duration) -> OtelFlush {
+        self.backoff.set_max(max);
+        self
+    }
+
+    /// Gives [`flush_or_report`](Self::flush_or_report) a second exporter to the same collector,
+    /// used only to retry after a failure: it exports an empty batch (no metrics) first, and the
+    /// provider is flushed only once that succeeded. A collector still down then costs the probe,
+    /// and what was recorded stays in the provider instead of being collected into a batch that
+    /// fails and is dropped (see `flush_or_report` for what is kept).
+    ///
+    /// Build it like the reader's exporter (for `opentelemetry-otlp`, the same builder calls
+    /// again; an OTLP collector answers an empty request with success). The probe runs on a
+    /// thread of its own, as the periodic reader's exports do.
+    ///
+    /// ```
+    /// use coldstart::otel::{self, Delta};
+    /// use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    ///
+    /// // opentelemetry-otlp's MetricExporter::builder()...build() twice in a function.
+    /// let exporter = || InMemoryMetricExporter::default();
+    /// let provider = SdkMeterProvider::builder()
+    ///     .with_reader(PeriodicReader::builder(Delta(exporter())).build())
+    ///     .build();
+    /// let flush = otel::install(&provider)?.probe(exporter());
+    /// # let _ = flush;
+    /// # Ok::<(), metrics::SetRecorderError<otel::OtelRecorder>>(())
+    /// ```
+    pub fn probe<E: PushMetricExporter>(mut self, exporter: E) -> OtelFlush {
+        self.probe = Some(Box::new(move || {
+            let empty = ResourceMetrics::default();
+            std::thread::scope(|scope| {
+                // Not on the caller's thread: it may be a tokio worker, and an exporter may
+                // block (reqwest's blocking client) or pick tokio's timer when it finds one.
+                scope
+                    .spawn(|| block_on(exporter.export(&empty)))
+                    .join()
+                    .unwrap_or_else(|_| {
+                        Err(OTelSdkError::InternalFailure("the probe panicked".into()))
+                    })
+            })
+        }));
+        self
     }
 
     /// The provider this flushes.
@@ -628,7 +705,8 @@ impl OtelFlush {
 
     /// Collects every reader's data now and exports it (`SdkMeterProvider::force_flush`): what
     /// the invocation recorded leaves before the environment can be frozen. Returns the SDK's
-    /// error, if any.
+    /// error, if any. It attempts whatever the back-off of
+    /// [`flush_or_report`](Self::flush_or_report) says, and does not change it.
     ///
     /// ```
     /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
@@ -640,17 +718,78 @@ impl OtelFlush {
 
     /// [`flush`](Self::flush), but a failure is only reported: counted in
     /// `coldstart.export_failures{exporter="otel"}` (exported with the next flush that works)
-    /// and printed to stderr at most once a minute. Returns whether the flush succeeded. Use it
-    /// in the flush hook, where a failed export must never fail the invocation.
+    /// and printed to stderr at most once a minute. Returns whether the flush was made and
+    /// succeeded. Use it in the flush hook, where a failed export must never fail the
+    /// invocation.
+    ///
+    /// **Back-off.** After a failure the collector is given time: the flushes asked for in the
+    /// next second are skipped (not attempted, not counted as failures, returning `false` at
+    /// once), then 2 s, 4 s, ... up to [`max_backoff`](Self::max_backoff) while it keeps failing;
+    /// a success ends it. A collector that is down costs one attempt per period instead of one
+    /// per invocation (with `opentelemetry-otlp`, an attempt is its own retries within its
+    /// timeout).
+    ///
+    /// **What is kept.** With delta temporality ([`Delta`]) a skipped flush collects nothing: what
+    /// was recorded stays aggregated in the provider (one sum or histogram per series, whatever
+    /// the number of invocations, so memory does not grow with the outage) and leaves with the
+    /// next flush that works, as deltas covering the whole time since the last collection.
+    ///
+    /// **What is lost.** The SDK drops a batch whose export failed (the `ResourceMetrics` it hands
+    /// to the exporter is borrowed and cannot be copied or rebuilt outside the SDK), so every
+    /// attempt that collects and then fails loses what the provider held: everything recorded
+    /// since the previous collection.
+    /// - With a [`probe`](Self::probe): the first failed flush of an outage loses its batch
+    ///   (what was recorded since the flush before it: with a flush per invocation, that
+    ///   invocation's metrics). Retries probe first and collect only when the probe succeeds, so
+    ///   a failed retry loses nothing; only a flush that fails right after a successful probe
+    ///   (the collector failing again in between, or rejecting the data but not an empty
+    ///   request) loses its batch.
+    /// - Without a probe, each retry collects: a retry that fails loses everything recorded
+    ///   since the previous attempt. The retries of an outage come 1 s, 2 s, 4 s, 8 s, 16 s after
+    ///   one another and then every `max_backoff` (30 s); what is delivered when the collector
+    ///   answers again is only what was recorded after the last failed attempt.
+    ///
+    /// Readers flush on their own too (a `PeriodicReader`'s interval, 60 s by default, and at
+    /// shutdown): such an export during an outage is not backed off here and loses its batch
+    /// like any failed one. While backing off, every reader of the provider is skipped, not only
+    /// the failing one.
     ///
     /// ```
     /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
     /// assert!(coldstart::otel::OtelFlush::new(provider).flush_or_report());
     /// ```
     pub fn flush_or_report(&self) -> bool {
-        let Err(err) = self.flush() else {
-            return true;
-        };
+        self.flush_or_report_at(Instant::now)
+    }
+
+    /// [`flush_or_report`](Self::flush_or_report) on the clock `now`.
+    fn flush_or_report_at(&self, now: impl Fn() -> Instant) -> bool {
+        if self.backoff.check(now()).is_err() {
+            return false;
+        }
+        if self.backoff.failing() {
+            if let Some(probe) = &self.probe {
+                if let Err(err) = probe() {
+                    self.failed(now(), "probe", &err);
+                    return false;
+                }
+            }
+        }
+        match self.flush() {
+            Ok(()) => {
+                self.backoff.succeeded();
+                true
+            }
+            Err(err) => {
+                self.failed(now(), "flush", &err);
+                false
+            }
+        }
+    }
+
+    /// Counts and reports a failed attempt that ended at `now`, and backs off.
+    fn failed(&self, now: Instant, what: &str, err: &OTelSdkError) {
+        let period = self.backoff.failed(now);
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         metrics::counter!(names::EXPORT_FAILURES, names::LABEL_EXPORTER => "otel").increment(1);
         let mut last = self
@@ -660,21 +799,48 @@ impl OtelFlush {
         if last.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
             *last = Some(Instant::now());
             eprintln!(
-                "coldstart: the OpenTelemetry flush failed ({failures} failures so far): {err}"
+                "coldstart: the OpenTelemetry {what} failed ({failures} failures so far; next \
+                 attempt in {period:?} at the earliest): {err}"
             );
         }
-        false
     }
 
-    /// How many flushes have failed so far.
+    /// How many attempts (flushes, and probes) have failed so far; skipped flushes are not
+    /// counted.
+    ///
+    /// ```
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// assert_eq!(coldstart::otel::OtelFlush::new(provider).failures(), 0);
+    /// ```
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `future` to completion on this thread (the probe's export; the SDK's readers do the
+/// same with `futures_executor`).
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
     use std::collections::BTreeMap;
 
     fn env(pairs: &[(&str, &str)]) -> Environment {
@@ -783,6 +949,160 @@ mod tests {
         assert_eq!(resource["deployment.environment.name"], "prod");
         assert_eq!(resource["faas.instance"], STREAM);
         assert_eq!(resource["service.instance.id"], STREAM);
+    }
+
+    /// A collector that is up or down, shared by the reader's exporter and the probe: counts
+    /// every attempt (probes are the empty ones) and keeps what it received while up.
+    #[derive(Clone, Default)]
+    struct Collector {
+        up: Arc<std::sync::atomic::AtomicBool>,
+        probes: Arc<AtomicU64>,
+        exports: Arc<AtomicU64>,
+        received: Arc<AtomicU64>,
+    }
+
+    impl Collector {
+        fn set_up(&self, up: bool) {
+            self.up.store(up, Ordering::SeqCst);
+        }
+
+        /// (probes, exports) attempted so far.
+        fn attempts(&self) -> (u64, u64) {
+            (
+                self.probes.load(Ordering::SeqCst),
+                self.exports.load(Ordering::SeqCst),
+            )
+        }
+    }
+
+    impl PushMetricExporter for Collector {
+        async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+            let sum: u64 = metrics
+                .scope_metrics()
+                .flat_map(|scope| scope.metrics())
+                .map(|metric| match metric.data() {
+                    AggregatedMetrics::U64(MetricData::Sum(sum)) => {
+                        sum.data_points().map(|point| point.value()).sum::<u64>()
+                    }
+                    other => panic!("{other:?}"),
+                })
+                .sum();
+            let empty = metrics.scope_metrics().next().is_none();
+            let attempts = if empty { &self.probes } else { &self.exports };
+            attempts.fetch_add(1, Ordering::SeqCst);
+            if !self.up.load(Ordering::SeqCst) {
+                return Err(OTelSdkError::InternalFailure("connection refused".into()));
+            }
+            self.received.fetch_add(sum, Ordering::SeqCst);
+            Ok(())
+        }
+
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn temporality(&self) -> Temporality {
+            Temporality::Delta
+        }
+    }
+
+    /// A provider exporting to `collector`, and a counter of it.
+    fn pipeline(collector: &Collector) -> (SdkMeterProvider, opentelemetry::metrics::Counter<u64>) {
+        let provider = SdkMeterProvider::builder()
+            .with_reader(
+                opentelemetry_sdk::metrics::PeriodicReader::builder(collector.clone()).build(),
+            )
+            .build();
+        let counter = provider.meter("test").u64_counter("orders").build();
+        (provider, counter)
+    }
+
+    #[test]
+    fn a_failed_flush_backs_off_and_with_a_probe_an_outage_loses_only_its_first_batch() {
+        let collector = Collector::default();
+        let (provider, orders) = pipeline(&collector);
+        let flush = OtelFlush::new(provider)
+            .max_backoff(Duration::from_secs(4))
+            .probe(collector.clone());
+        let t0 = Instant::now();
+        let at = |ms: u64| move || t0 + Duration::from_millis(ms);
+
+        collector.set_up(true);
+        orders.add(1, &[]);
+        assert!(flush.flush_or_report_at(at(0)));
+        assert_eq!(
+            collector.attempts(),
+            (0, 1),
+            "no probe while the collector works"
+        );
+
+        collector.set_up(false);
+        orders.add(2, &[]); // this batch is lost with the first failed flush
+        assert!(!flush.flush_or_report_at(at(0)));
+        assert_eq!((flush.failures(), collector.attempts()), (1, (0, 2)));
+        orders.add(4, &[]);
+        assert!(
+            !flush.flush_or_report_at(at(999)),
+            "skipped during the first second"
+        );
+        assert_eq!((flush.failures(), collector.attempts()), (1, (0, 2)));
+        // The period is over: the retry probes, fails, and collects nothing.
+        assert!(!flush.flush_or_report_at(at(1000)));
+        assert_eq!((flush.failures(), collector.attempts()), (2, (1, 2)));
+        orders.add(8, &[]);
+        assert!(!flush.flush_or_report_at(at(2999)), "then skipped for 2 s");
+        assert!(!flush.flush_or_report_at(at(3000)));
+        assert_eq!((flush.failures(), collector.attempts()), (3, (2, 2)));
+        assert!(!flush.flush_or_report_at(at(6999)), "then 4 s, the maximum");
+
+        collector.set_up(true);
+        orders.add(16, &[]);
+        assert!(flush.flush_or_report_at(at(7000)));
+        assert_eq!((flush.failures(), collector.attempts()), (3, (3, 3)));
+        assert_eq!(
+            collector.received.load(Ordering::SeqCst),
+            1 + 4 + 8 + 16,
+            "everything but the first failed batch (2)"
+        );
+        // Back to normal: no probe, no back-off.
+        orders.add(32, &[]);
+        assert!(flush.flush_or_report_at(at(7000)));
+        assert_eq!(collector.attempts(), (3, 4));
+        assert_eq!(
+            collector.received.load(Ordering::SeqCst),
+            1 + 4 + 8 + 16 + 32
+        );
+    }
+
+    #[test]
+    fn without_a_probe_each_failed_retry_loses_what_was_recorded_before_it() {
+        let collector = Collector::default();
+        let (provider, orders) = pipeline(&collector);
+        let flush = OtelFlush::new(provider);
+        let t0 = Instant::now();
+        let at = |ms: u64| move || t0 + Duration::from_millis(ms);
+
+        orders.add(1, &[]);
+        assert!(!flush.flush_or_report_at(at(0)));
+        orders.add(2, &[]);
+        assert!(!flush.flush_or_report_at(at(500)), "skipped");
+        assert_eq!(collector.attempts(), (0, 1));
+        orders.add(4, &[]);
+        assert!(
+            !flush.flush_or_report_at(at(1000)),
+            "the retry collects 2 + 4 and fails"
+        );
+        assert_eq!((flush.failures(), collector.attempts()), (2, (0, 2)));
+
+        collector.set_up(true);
+        orders.add(8, &[]);
+        assert!(!flush.flush_or_report_at(at(2999)), "skipped");
+        assert!(flush.flush_or_report_at(at(3000)));
+        assert_eq!(collector.received.load(Ordering::SeqCst), 8);
     }
 
     #[test]
