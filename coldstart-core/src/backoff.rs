@@ -52,6 +52,7 @@ impl Backoff {
     }
 
     /// Whether the last attempt failed (whatever the time): the next attempt is a retry.
+    #[cfg(any(feature = "otel", test))]
     pub(crate) fn failing(&self) -> bool {
         self.state
             .lock()

@@ -138,7 +138,10 @@ fn main() {
             other => panic!("unknown argument {other:?}"),
         }
     }
-    assert!(envs >= 200, "--envs must be at least 200 (first and last 100)");
+    assert!(
+        envs >= 200,
+        "--envs must be at least 200 (first and last 100)"
+    );
     let (gravel_port, pushgateway_port) = (free_port(), free_port());
     let _gateways = Gateways {
         children: vec![
@@ -166,9 +169,10 @@ fn main() {
     let bench_started = Instant::now();
     for env in 0..envs {
         let (recorder, handle) = prometheus::recorder(prometheus::builder());
-        let to_gravel = AggregatingGateway::new(&format!("http://127.0.0.1:{gravel_port}"), "orders")
-            .expect("url")
-            .timeout(timeout);
+        let to_gravel =
+            AggregatingGateway::new(&format!("http://127.0.0.1:{gravel_port}"), "orders")
+                .expect("url")
+                .timeout(timeout);
         let to_pushgateway =
             Pushgateway::new(&format!("http://127.0.0.1:{pushgateway_port}"), "orders")
                 .expect("url")
@@ -201,12 +205,20 @@ fn main() {
     );
     println!("push latency (render + connect to status), aggregating gateway (gravel-gateway):");
     summary("environments 1-100", &mut aggregated.0);
-    summary(&format!("environments {}-{envs}", envs - 99), &mut aggregated.1);
+    summary(
+        &format!("environments {}-{envs}", envs - 99),
+        &mut aggregated.1,
+    );
     println!("push latency, Pushgateway (one group per environment):");
     summary("environments 1-100", &mut per_environment.0);
-    summary(&format!("environments {}-{envs}", envs - 99), &mut per_environment.1);
+    summary(
+        &format!("environments {}-{envs}", envs - 99),
+        &mut per_environment.1,
+    );
     println!("series exposed (faas_*/coldstart_* sample lines):");
     for (n, gravel, pushgateway) in counts {
-        println!("  after {n:>5} environments: aggregating {gravel:>6}   Pushgateway {pushgateway:>8}");
+        println!(
+            "  after {n:>5} environments: aggregating {gravel:>6}   Pushgateway {pushgateway:>8}"
+        );
     }
 }
