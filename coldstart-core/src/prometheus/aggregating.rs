@@ -251,7 +251,14 @@ fn labels_but_le(series: &str) -> Vec<(&str, &str)> {
 fn domain(label: &str) -> Option<Vec<&'static str>> {
     Some(match label {
         names::LABEL_START => StartKind::ALL.iter().map(|kind| kind.as_str()).collect(),
-        names::LABEL_OUTCOME => Outcome::FAILED.iter().map(|o| o.as_str()).collect(),
+        // `faas.errors` counts a timed-out invocation too.
+        names::LABEL_OUTCOME => Outcome::FAILED
+            .iter()
+            .chain([&Outcome::Timeout])
+            .map(|o| o.as_str())
+            .collect(),
+        // `PingSource::as_str` of every ping source (a test checks they agree).
+        names::LABEL_SOURCE => PING_SOURCES.to_vec(),
         names::LABEL_INIT_TYPE => [
             InitType::OnDemand,
             InitType::ProvisionedConcurrency,
@@ -270,6 +277,14 @@ fn domain(label: &str) -> Option<Vec<&'static str>> {
     })
 }
 
+/// The `source` label values of warm-up pings (`coldstart::lambda::ping::PingSource`).
+const PING_SOURCES: [&str; 4] = [
+    "serverless-plugin-warmup",
+    "lambda-warmer",
+    "warmup",
+    "custom",
+];
+
 /// The metrics whose every series is pushed from the first push on, at zero until recorded.
 const SEEDED: &[&str] = &[
     names::COLDSTARTS,
@@ -282,6 +297,7 @@ const SEEDED: &[&str] = &[
     names::INIT_GIGABYTE_SECONDS,
     names::REINITS,
     names::EXPORT_FAILURES,
+    names::WARMUPS,
 ];
 
 /// Zero-valued series, as exposition text, for every label set of the [`SEEDED`] metrics: with
@@ -697,6 +713,51 @@ mod tests {
             ),
             Some("1")
         );
+    }
+
+    /// gravel-gateway refuses a push that gives a metric other label names than its first push
+    /// did (from any environment): every series of coldstart's metrics carries all its labels.
+    #[test]
+    fn coldstart_s_series_carry_all_their_metric_s_labels_from_every_environment() {
+        let (rec, handle) = recorder(builder());
+        metrics::with_local_recorder(&rec, || {
+            // A built-in phase (no `during`, no `outcome`) and a rejected payload's cold start
+            // (no `handler`).
+            metrics::histogram!(names::PHASE_DURATION, names::LABEL_PHASE => "init").record(0.1);
+            metrics::counter!(names::COLDSTARTS).increment(1);
+        });
+        let (url, bodies) = fake_gateway(vec![Answer::Status(200)]);
+        AggregatingGateway::new(&url, "fleet")
+            .unwrap()
+            .push(&handle)
+            .unwrap();
+        let body = bodies.recv().unwrap();
+        assert_eq!(
+            line(
+                &body,
+                r#"coldstart_phase_duration_seconds_count{phase="init",during="",outcome=""}"#
+            ),
+            Some("1"),
+            "{body}"
+        );
+        assert_eq!(
+            line(&body, r#"faas_coldstarts_total{handler=""}"#),
+            Some("1"),
+            "{body}"
+        );
+    }
+
+    #[cfg(feature = "lambda")]
+    #[test]
+    fn the_seeded_ping_sources_are_the_crate_s() {
+        use crate::lambda::PingSource;
+        let sources = [
+            PingSource::ServerlessPluginWarmup,
+            PingSource::LambdaWarmer,
+            PingSource::Warmup,
+            PingSource::Custom,
+        ];
+        assert_eq!(sources.map(PingSource::as_str), PING_SOURCES);
     }
 
     #[test]

@@ -218,8 +218,10 @@ impl Sent {
                 body.push('\n');
             }
             let _ = writeln!(body, "# TYPE {} {}", family.name, kind.as_str());
+            let label_names = label_names(family);
             for sample in &family.samples {
-                let key = key(sample.series);
+                let series = with_labels(sample.series, &label_names);
+                let key = key(&series);
                 let value = if kind == Kind::Gauge {
                     sample.value
                 } else {
@@ -231,7 +233,7 @@ impl Sent {
                     increase.max(0.0)
                 };
                 seen.insert(key);
-                let _ = writeln!(body, "{} {}", sample.series, format_value(value));
+                let _ = writeln!(body, "{series} {}", format_value(value));
             }
             for seed in extra.map(|f| f.samples.as_slice()).unwrap_or_default() {
                 let key = key(seed.series);
@@ -261,6 +263,62 @@ impl Sent {
     pub(crate) fn applied(&mut self, delta: Delta) {
         self.values.extend(delta.current);
     }
+}
+
+/// Every label name on `family`'s samples but `le`, in order of first appearance, then, for one
+/// of coldstart's metrics, those of its labels no sample has: the same names from every
+/// environment, whichever of the metric's series it recorded (an aggregating gateway fixes a
+/// metric's label names with its first push).
+fn label_names<'a>(family: &Family<'a>) -> Vec<&'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    for sample in &family.samples {
+        for (name, _) in labels(sample.series) {
+            if name != "le" && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    if let Some(def) = names::ALL.iter().find(|def| def.prometheus == family.name) {
+        for label in def.labels {
+            if !names.contains(label) {
+                names.push(label);
+            }
+        }
+    }
+    names
+}
+
+/// `series` with every label of `names` it lacks added with an empty value (before `le`), which
+/// Prometheus reads as the label being absent. An aggregating gateway (gravel-gateway) refuses a
+/// family whose series have different label names, and coldstart records a few series without
+/// one of their family's labels (the cold start of a rejected payload has no `handler`).
+fn with_labels<'a>(series: &'a str, names: &[&str]) -> std::borrow::Cow<'a, str> {
+    let labels = labels(series);
+    if names
+        .iter()
+        .all(|name| labels.iter().any(|(label, _)| label == name))
+    {
+        return std::borrow::Cow::Borrowed(series);
+    }
+    let mut block = String::new();
+    let mut push = |name: &str, value: &str| {
+        if !block.is_empty() {
+            block.push(',');
+        }
+        let _ = write!(block, "{name}=\"{value}\"");
+    };
+    for (name, value) in labels.iter().filter(|(name, _)| *name != "le") {
+        push(name, value);
+    }
+    for name in names {
+        if !labels.iter().any(|(label, _)| label == name) {
+            push(name, "");
+        }
+    }
+    for (name, value) in labels.iter().filter(|(name, _)| *name == "le") {
+        push(name, value);
+    }
+    std::borrow::Cow::Owned(format!("{}{{{block}}}", series_name(series)))
 }
 
 fn format_value(value: f64) -> String {
@@ -341,6 +399,16 @@ mod tests {
         // Not applied (the gateway cannot have seen it): the next push subtracts the first again.
         let third = sent.delta(&parse(&later), &[]);
         assert_eq!(third.body, second.body);
+    }
+
+    #[test]
+    fn every_series_of_a_family_gets_the_family_s_label_names() {
+        let text = "# TYPE c counter\nc{start=\"cold\"} 1\nc{handler=\"h\",start=\"warm\"} 2\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.5\nh_count 1\nh_bucket{a=\"x\",le=\"1\"} 0\nh_bucket{a=\"x\",le=\"+Inf\"} 1\nh_sum{a=\"x\"} 2\nh_count{a=\"x\"} 1\n";
+        let body = Sent::default().delta(&parse(text), &[]).body;
+        assert_eq!(
+            body,
+            "# TYPE c counter\nc{start=\"cold\",handler=\"\"} 1\nc{handler=\"h\",start=\"warm\"} 2\n# TYPE h histogram\nh_bucket{a=\"\",le=\"1\"} 1\nh_bucket{a=\"\",le=\"+Inf\"} 1\nh_sum{a=\"\"} 0.5\nh_count{a=\"\"} 1\nh_bucket{a=\"x\",le=\"1\"} 0\nh_bucket{a=\"x\",le=\"+Inf\"} 1\nh_sum{a=\"x\"} 2\nh_count{a=\"x\"} 1\n"
+        );
     }
 
     #[test]
