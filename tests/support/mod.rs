@@ -1,6 +1,7 @@
 //! Helpers shared by the behaviour tests: a global debugging recorder and lookups in its snapshot.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod dashboard;
 pub mod otel;
 pub mod spans;
 
