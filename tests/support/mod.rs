@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod otel;
+pub mod servers;
 pub mod spans;
 
 use coldstart::local::LocalRuntimeApi;
