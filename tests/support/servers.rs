@@ -431,3 +431,19 @@ pub fn total(series: &[(String, Labels, f64)], metric: &str, with: &[(&str, &str
         .map(|(_, _, value)| value)
         .sum()
 }
+
+/// `POST path` with `body` (HTTP/1.0), the whole response.
+pub fn http_post(base: &str, path: &str, body: &str) -> String {
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(authority).expect("the server is reachable");
+    stream.set_read_timeout(Some(STARTUP)).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
