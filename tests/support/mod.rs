@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod otel;
+pub mod servers;
 pub mod spans;
 
 use coldstart::local::LocalRuntimeApi;
