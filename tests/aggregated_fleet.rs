@@ -56,15 +56,6 @@ use support::servers::{self, Mode, Proxy};
 /// expected answers are then the truth itself.
 const TIMED_OUT_PUSHES_ARE_LOST: bool = true;
 
-/// The AggregatingGateway as it is: its zero-valued seeds of `faas_errors_total` cover the
-/// outcomes `error`, `panic` and `cancelled` but not `timeout`, so the push that carries a start
-/// kind's first timeout creates `faas_errors_total{outcome="timeout"}` in gravel, and
-/// `increase()` never counts it (`faas_timeouts_total` is seeded and counts it). While this is
-/// `true`, the expected `increase()` of timeout errors leaves out the first delivery of each
-/// start kind's timeouts (gravel's own totals still hold it); set it to `false` once the seeds
-/// hold every failure outcome.
-const TIMEOUT_ERRORS_ARE_NOT_SEEDED: bool = true;
-
 const ENV_VAR: &str = "COLDSTART_FLEET_ENV";
 const DONE: &str = "FLEET-DONE";
 const PUSH: &str = "FLEET-PUSH";
@@ -242,35 +233,11 @@ struct Ledger {
     lost: Tally,
     /// Pushes that failed, by how.
     failed_pushes: BTreeMap<String, usize>,
-    /// Each delivery of timeouts: phase, start kind, count.
-    timeout_deliveries: Vec<(usize, &'static str, f64)>,
 }
 
 impl Ledger {
     fn deliver(&mut self, phase: usize, tally: &Tally) {
         self.delivered[phase].add(tally);
-        for (start, n) in &tally.timeouts {
-            self.timeout_deliveries.push((phase, start, *n));
-        }
-    }
-
-    /// What `increase()` counts of the timeout errors delivered in each phase: see
-    /// [`TIMEOUT_ERRORS_ARE_NOT_SEEDED`]. (Of several first deliveries of a start kind in one
-    /// phase, which came first does not matter here: each carries one timeout.)
-    fn uncounted_timeout_errors(&self) -> [f64; 3] {
-        let mut uncounted = [0.0; 3];
-        if TIMEOUT_ERRORS_ARE_NOT_SEEDED {
-            let mut created: Vec<&str> = Vec::new();
-            let mut deliveries = self.timeout_deliveries.clone();
-            deliveries.sort_by_key(|(phase, ..)| *phase);
-            for (phase, start, n) in deliveries {
-                if !created.contains(&start) {
-                    created.push(start);
-                    uncounted[phase] += n;
-                }
-            }
-        }
-        uncounted
     }
 }
 
@@ -611,7 +578,6 @@ fn merge(ledger: &mut Ledger, own: Ledger) {
         ledger.truth[phase].add(&own.truth[phase]);
         ledger.delivered[phase].add(&own.delivered[phase]);
     }
-    ledger.timeout_deliveries.extend(own.timeout_deliveries);
     ledger.lost.add(&own.lost);
     for (k, v) in own.failed_pushes {
         *ledger.failed_pushes.entry(k).or_default() += v;
@@ -668,21 +634,8 @@ fn assert_answers(prom: &str, gravel: &str, job: &str, ledger: &Ledger, [t0, t1,
     for (name, from) in [("phase B", t1), ("everything after phase 0", t0)] {
         let expected = {
             let mut tally = ledger.delivered[2].clone();
-            let uncounted = ledger.uncounted_timeout_errors();
-            let mut uncounted_now = uncounted[2];
             if from == t0 {
                 tally.add(&ledger.delivered[1]);
-                uncounted_now += uncounted[1];
-            }
-            if uncounted_now > 0.0 {
-                eprintln!(
-                    "[{name}] {uncounted_now} timeout error(s) created their series: not counted"
-                );
-                let timeouts = tally.errors.entry("timeout").or_default();
-                *timeouts -= uncounted_now;
-                if *timeouts == 0.0 {
-                    tally.errors.remove("timeout");
-                }
             }
             tally
         };
