@@ -585,6 +585,7 @@ fn merge(ledger: &mut Ledger, own: Ledger) {
 }
 
 fn assert_answers(prom: &str, gravel: &str, job: &str, ledger: &Ledger, [t0, t1, t2]: [f64; 3]) {
+    let recipes = support::readme_promql("aggregated-recipe");
     eprintln!(
         "failed pushes: {:?}; lost: {:?}",
         ledger.failed_pushes, ledger.lost
@@ -640,112 +641,90 @@ fn assert_answers(prom: &str, gravel: &str, job: &str, ledger: &Ledger, [t0, t1,
             tally
         };
         let w = format!("{}ms", ((t2 - from) * 1000.0).round() as u64);
-        let sel = |metric: &str| format!("{metric}{{job=\"{job}\"}}");
-        let one = |promql: String| -> f64 {
-            let answer = servers::instant(prom, &promql, t2, "");
-            eprintln!("[{name}] {promql} = {answer:?}");
-            answer.get("").copied().unwrap_or(0.0)
+        // The README's query as a user copies it, for this job and window.
+        let query = |recipe: &str| -> String {
+            let promql = recipes
+                .get(recipe)
+                .unwrap_or_else(|| panic!("no aggregated-recipe {recipe} in the README"));
+            assert!(promql.contains("[5m]") && promql.contains("\"orders-api\""));
+            promql
+                .replace("[5m]", &format!("[{w}]"))
+                .replace("\"orders-api\"", &format!("\"{job}\""))
         };
-        let coldstarts = one(format!(
-            "sum(increase({}[{w}]))",
-            sel("faas_coldstarts_total")
-        ));
-        assert_eq!(coldstarts, expected.coldstarts, "cold starts [{name}]");
-        let errors = servers::instant(
-            prom,
-            &format!(
-                "sum by (outcome) (increase({}[{w}]))",
-                sel("faas_errors_total")
-            ),
-            t2,
-            "outcome",
-        );
-        let errors: BTreeMap<&str, f64> = errors
-            .iter()
-            .filter(|(_, v)| **v > 0.0)
-            .map(|(k, v)| (k.as_str(), *v))
-            .collect();
-        assert_eq!(errors, expected.errors, "errors by outcome [{name}]");
-        let timeouts = servers::instant(
-            prom,
-            &format!(
-                "sum by (start) (increase({}[{w}]))",
-                sel("faas_timeouts_total")
-            ),
-            t2,
-            "start",
-        );
-        let timeouts: BTreeMap<&str, f64> = timeouts
-            .iter()
-            .filter(|(_, v)| **v > 0.0)
-            .map(|(k, v)| (k.as_str(), *v))
-            .collect();
-        assert_eq!(timeouts, expected.timeouts, "timeouts [{name}]");
-        let invocations = one(format!(
-            "sum(increase({}[{w}]))",
-            sel("faas_invocations_total")
-        ));
-        assert_eq!(invocations, expected.invocations, "invocations [{name}]");
-        let ratio = one(format!(
-            "sum(increase({c}[{w}])) / (sum(increase({i}[{w}])) + sum(increase({e}[{w}])))",
-            c = sel("faas_coldstarts_total"),
-            i = sel("faas_invocations_total"),
-            e = sel("faas_errors_total"),
-        ));
+        let by = |recipe: &str, label: &str| -> BTreeMap<String, f64> {
+            let promql = query(recipe);
+            let answer = servers::instant(prom, &promql, t2, label);
+            eprintln!("[{name}] {promql} = {answer:?}");
+            answer.into_iter().filter(|(_, v)| *v > 0.0).collect()
+        };
+        let one = |recipe: &str| -> f64 { by(recipe, "").get("").copied().unwrap_or(0.0) };
+        let named = |counts: &BTreeMap<&str, f64>| -> BTreeMap<String, f64> {
+            counts.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
         assert_eq!(
-            ratio,
+            one("cold-starts"),
+            expected.coldstarts,
+            "cold starts [{name}]"
+        );
+        assert_eq!(
+            by("errors", "outcome"),
+            named(&expected.errors),
+            "errors by outcome [{name}]"
+        );
+        assert_eq!(
+            by("timeouts", "start"),
+            named(&expected.timeouts),
+            "timeouts [{name}]"
+        );
+        assert_eq!(
+            one("invocations"),
+            expected.invocations,
+            "invocations [{name}]"
+        );
+        assert_eq!(
+            one("cold-start-ratio"),
             expected.coldstarts / (expected.invocations + expected.errors_total()),
             "cold-start ratio [{name}]"
         );
-        let overruns = one(format!(
-            "sum(increase({}[{w}]))",
-            sel("coldstart_budget_exceeded_total")
-        ));
         assert_eq!(
-            overruns, expected.budget_overruns,
+            one("budget-overruns"),
+            expected.budget_overruns,
             "budget overruns [{name}]"
         );
-        let failures = one(format!(
-            "sum(increase(coldstart_export_failures_total{{job=\"{job}\",exporter=\"aggregating-gateway\"}}[{w}]))"
-        ));
+        let failures = by("export-failures", "exporter");
         assert_eq!(
-            failures, expected.export_failures,
-            "export failures [{name}]"
+            failures.get("aggregating-gateway").copied().unwrap_or(0.0),
+            expected.export_failures,
+            "export failures [{name}]: {failures:?}"
         );
-        let pings = one(format!(
-            "sum(increase({}[{w}]))",
-            sel("coldstart_warmups_total")
-        ));
-        assert_eq!(pings, expected.pings, "warm-up pings [{name}]");
+        assert_eq!(
+            by("warmups", "source").values().sum::<f64>(),
+            expected.pings,
+            "warm-up pings [{name}]"
+        );
 
         // p99 by start kind and INIT p99 by init type: fewer than 100 observations, so the
         // answer is inside the bucket of each kind's slowest one. Load only lengthens what
         // the sleeps set; each sleep sits 130 ms or more below its bucket's upper bound.
-        for (metric, by, observations) in [
+        for (metric, recipe, label, observations) in [
             (
                 "faas_invoke_duration_seconds_bucket",
+                "invoke-duration-p99",
                 "start",
                 &expected.durations,
             ),
             (
                 "faas_init_duration_seconds_bucket",
+                "init-duration-p99",
                 "init_type",
                 &expected.inits,
             ),
         ] {
-            let answer: BTreeMap<String, f64> = servers::instant(
-                prom,
-                &format!(
-                    "histogram_quantile(0.99, sum by (le, {by}) (rate({}[{w}])))",
-                    sel(metric)
-                ),
-                t2,
-                by,
-            )
-            .into_iter()
-            .filter(|(_, v)| !v.is_nan())
-            .collect();
-            eprintln!("[{name}] p99 of {metric} by {by}: {answer:?}");
+            let answer: BTreeMap<String, f64> = servers::instant(prom, &query(recipe), t2, label)
+                .into_iter()
+                .filter(|(_, v)| !v.is_nan())
+                .collect();
+            eprintln!("[{name}] p99 of {metric} by {label}: {answer:?}");
             let expected = slowest(observations);
             assert_eq!(
                 answer.keys().collect::<Vec<_>>(),
@@ -756,7 +735,7 @@ fn assert_answers(prom: &str, gravel: &str, job: &str, ledger: &Ledger, [t0, t1,
                 let p99 = answer[key];
                 assert!(
                     p99 > *low && p99 <= *high,
-                    "{metric} p99 {by}={key} [{name}]: {p99} not in ({low}, {high}]"
+                    "{metric} p99 {label}={key} [{name}]: {p99} not in ({low}, {high}]"
                 );
             }
         }

@@ -521,21 +521,6 @@ fn slowest_bucket(increases: &Answer, key: Option<&str>) -> BTreeMap<String, (f6
         .collect()
 }
 
-/// The README's recipes: `<!-- recipe: name -->` followed by a `promql` block.
-fn readme_recipes() -> BTreeMap<String, String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let mut recipes = BTreeMap::new();
-    for (at, _) in readme.match_indices("<!-- recipe: ") {
-        let rest = &readme[at + "<!-- recipe: ".len()..];
-        let name = &rest[..rest.find(" -->").unwrap()];
-        let block = &rest[rest.find("```promql\n").expect("a promql block") + 10..];
-        let promql = &block[..block.find("\n```").unwrap()];
-        recipes.insert(name.to_owned(), promql.to_owned());
-    }
-    recipes
-}
-
 /// `(label value, answer)` pairs of a single-label answer, sorted.
 fn by(answer: &Answer, label: &str) -> Vec<(String, f64)> {
     let mut pairs: Vec<(String, f64)> = answer
@@ -573,7 +558,7 @@ fn readme_recipes_answer_right_against_a_real_prometheus() {
         .expect("COLDSTART_PROMETHEUS_URL (.ci/run sets it)");
     let gateway = std::env::var("COLDSTART_PUSHGATEWAY_URL")
         .expect("COLDSTART_PUSHGATEWAY_URL (.ci/run sets it)");
-    let recipes = readme_recipes();
+    let recipes = support::readme_promql("recipe");
     let job = format!("recipes-{}-{}", std::process::id(), unix_now() as u64);
 
     // Phase 1.

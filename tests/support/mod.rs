@@ -136,3 +136,20 @@ pub fn scrape(url: &str) -> String {
     stream.read_to_string(&mut response).unwrap();
     response
 }
+
+/// The README's PromQL blocks marked `<!-- {marker}: name -->` (a `promql` block follows), by
+/// name: the queries a user copies, run by the tests as written.
+pub fn readme_promql(marker: &str) -> std::collections::BTreeMap<String, String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let open = format!("<!-- {marker}: ");
+    let mut blocks = std::collections::BTreeMap::new();
+    for (at, _) in readme.match_indices(&open) {
+        let rest = &readme[at + open.len()..];
+        let name = &rest[..rest.find(" -->").expect("a closed marker")];
+        let block = &rest[rest.find("```promql\n").expect("a promql block") + 10..];
+        let promql = &block[..block.find("\n```").expect("a closed block")];
+        blocks.insert(name.to_owned(), promql.to_owned());
+    }
+    blocks
+}
