@@ -7,9 +7,13 @@
 //! per execution environment); call it from the flush hook (`Coldstart::on_flush`), which runs
 //! after every response and before the environment may be frozen, so no client waits for it.
 //!
-//! Only plain `http://` gateways are supported (no TLS stack is compiled in); put the gateway in
-//! the function's VPC. Nothing here pulls in hyper or a second async runtime:
-//! metrics-exporter-prometheus is used with `default-features = false`.
+//! Plain `http://` gateways are supported as they are: put the gateway in the function's VPC.
+//! For a gateway outside it, feature `tls` adds `https://` (rustls with ring, Mozilla's roots
+//! compiled in, a private CA from a PEM: `ca_certificate_pem`; no system OpenSSL), and both
+//! gateways send HTTP basic auth (`basic_auth`, `basic_auth_from_env`), with or without TLS. The
+//! password is never shown: not in `Debug`, errors or what is printed to stderr. Nothing here
+//! pulls in hyper or a second async runtime: metrics-exporter-prometheus is used with
+//! `default-features = false`, and a TLS push is one blocking connection like a plain one.
 //!
 //! ```no_run
 //! use coldstart::prometheus::{self, Pushgateway};
@@ -38,6 +42,8 @@ mod aggregating;
 mod exposition;
 mod http;
 mod pushgateway;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use aggregating::AggregatingGateway;
 pub use http::PushError;

@@ -34,9 +34,9 @@ pub struct Pushgateway {
 
 impl fmt::Debug for Pushgateway {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pushgateway")
-            .field("host", &self.endpoint.host)
-            .field("path", &self.path)
+        let mut d = f.debug_struct("Pushgateway");
+        self.endpoint.debug_fields(&mut d);
+        d.field("path", &self.path)
             .field("timeout", &self.timeout)
             .field("failures", &self.failures())
             .finish()
@@ -171,6 +171,76 @@ impl Pushgateway {
                 false
             }
         }
+    }
+
+    /// Sends HTTP basic auth (`Authorization: Basic …`) with every request to the gateway, for
+    /// a gateway that checks it (gravel-gateway's `--basic-auth-file`, a proxy in front of a
+    /// Pushgateway). The password is kept only as the header it makes and never shown: not in
+    /// `Debug`, errors or what is printed to stderr. Over `http://` it travels in the clear: use
+    /// `https://` (feature `tls`) for a gateway outside a trusted network.
+    ///
+    /// A gateway that refuses the credentials answers 401 or 403: [`PushError::Status`], whose
+    /// message says so. Fails if `user` contains `:` (it cannot be sent).
+    ///
+    /// ```
+    /// use coldstart::prometheus::Pushgateway;
+    /// let gateway = Pushgateway::new("http://127.0.0.1:9091", "orders")?.basic_auth("fn", "s3cret")?;
+    /// assert!(!format!("{gateway:?}").contains("s3cret"));
+    /// # Ok::<(), coldstart::prometheus::PushError>(())
+    /// ```
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Result<Pushgateway, PushError> {
+        self.endpoint.set_basic_auth(user, password)?;
+        Ok(self)
+    }
+
+    /// [`basic_auth`](Self::basic_auth) with the user and password read from the environment
+    /// variables named `user_var` and `password_var` (set from a secret in the function's
+    /// configuration). Fails with [`PushError::Config`], naming the variable, when one is not
+    /// set or the password is empty; an empty user is sent as it is (gravel-gateway checks only
+    /// the password).
+    ///
+    /// ```
+    /// use coldstart::prometheus::{PushError, Pushgateway};
+    /// let gateway = Pushgateway::new("http://127.0.0.1:9091", "orders")?;
+    /// let err = gateway.basic_auth_from_env("GATEWAY_USER", "NOT_SET_ANYWHERE").unwrap_err();
+    /// assert!(matches!(err, PushError::Config(_)));
+    /// assert!(err.to_string().contains("NOT_SET_ANYWHERE"));
+    /// # Ok::<(), PushError>(())
+    /// ```
+    pub fn basic_auth_from_env(
+        mut self,
+        user_var: &str,
+        password_var: &str,
+    ) -> Result<Pushgateway, PushError> {
+        self.endpoint
+            .set_basic_auth_from_env(user_var, password_var)?;
+        Ok(self)
+    }
+
+    /// Trusts the CA certificate(s) in `pem` (PEM `CERTIFICATE` blocks), besides the Mozilla
+    /// roots compiled in, for an `https://` gateway whose certificate a private CA signed. The
+    /// certificate must still be valid for the URL's host. The PEM is checked for any URL and
+    /// used for `https://` only. Fails with [`PushError::Config`] when it holds no certificate
+    /// that can be read.
+    ///
+    /// ```no_run
+    /// use coldstart::prometheus::Pushgateway;
+    /// let gateway = Pushgateway::new("https://gateway.internal:9091", "orders")?
+    ///     .ca_certificate_pem(std::fs::read("ca.pem").expect("the CA certificate"))?
+    ///     .basic_auth_from_env("GATEWAY_USER", "GATEWAY_PASSWORD")?;
+    /// # Ok::<(), coldstart::prometheus::PushError>(())
+    /// ```
+    /// ```
+    /// # use coldstart::prometheus::Pushgateway;
+    /// let gateway = Pushgateway::new("https://127.0.0.1:9091", "orders")?;
+    /// assert!(gateway.ca_certificate_pem("no certificate here").is_err());
+    /// # Ok::<(), coldstart::prometheus::PushError>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn ca_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Result<Pushgateway, PushError> {
+        self.endpoint.add_ca_pem(pem.as_ref())?;
+        Ok(self)
     }
 
     /// Sets the longest period [`push_or_report`](Self::push_or_report) waits after failed
@@ -358,15 +428,16 @@ mod tests {
             .unwrap()
             .max_backoff(Duration::from_millis(300));
         let handle = PrometheusBuilder::new().build_recorder().handle();
-        let started = Instant::now();
         assert!(!gateway.push_or_report(&handle));
+        // The period starts when the failure is counted, before this.
+        let failed_by = Instant::now();
         assert_eq!(gateway.failures(), 1);
         // Backing off: not attempted, not counted.
         assert!(!gateway.push_or_report(&handle));
         assert_eq!(gateway.failures(), 1);
         assert!(matches!(gateway.push(&handle), Err(PushError::Io(_))));
         // After the period (300 ms), the next one is attempted again.
-        std::thread::sleep(Duration::from_millis(300).saturating_sub(started.elapsed()));
+        std::thread::sleep(Duration::from_millis(300).saturating_sub(failed_by.elapsed()));
         assert!(!gateway.push_or_report(&handle));
         assert_eq!(gateway.failures(), 2);
     }
