@@ -165,6 +165,7 @@
 //! | `concurrent` | no | `lambda::run_concurrent` (`lambda_runtime`'s `concurrency-tokio`) |
 //! | `http` | no | `lambda::http`: the same for `lambda_http` handlers (pulls in `lambda_http` and `aws_lambda_events`) |
 //! | `prometheus` | no | `prometheus`: one-call Prometheus recorder setup and a bounded, synchronous push to a Pushgateway from the flush hook |
+//! | `tls` | no | `https://` gateway URLs for the `prometheus` pushes (rustls with ring, Mozilla's roots compiled in, a private CA from a PEM; no system OpenSSL); implies `prometheus` |
 //! | `otel` | no | `otel`: the metrics into an OpenTelemetry `MeterProvider` with their units, descriptions and buckets, delta temporality, a flush for the flush hook |
 //! | `shutdown` | no | `lambda::Coldstart::on_shutdown` (unix): a last hook at SIGTERM, bounded to 400 ms; registers `lambda_runtime`'s no-op internal extension during INIT |
 //! | `local` | no | [`local`]: a Lambda Runtime API on loopback, to run handlers through the real runtime loop without AWS (examples, tests) |

@@ -22,7 +22,7 @@
 )]
 #![cfg_attr(
     feature = "prometheus",
-    doc = "| [`prometheus`] | one-call Prometheus recorder setup and a bounded Pushgateway push |"
+    doc = "| [`prometheus`] | one-call Prometheus recorder setup and a bounded Pushgateway push (`https://` and a private CA with feature `tls`) |"
 )]
 #![cfg_attr(
     feature = "otel",

@@ -41,7 +41,8 @@ const EXPORTER: &str = "aggregating-gateway";
 ///   environment and are left out, as are summaries (quantiles cannot be added up).
 ///
 /// What a failed push does (see [`push`](Self::push)): when the gateway cannot have applied it
-/// (no connection, a refused or incomplete request, an error status other than 400), its
+/// (no connection, a failed TLS handshake, a refused or incomplete request, an error status other
+/// than 400, such as 401 or 403 for refused credentials), its
 /// increments stay for the next push: nothing lost, nothing counted twice. When the request was
 /// sent and no answer came within the timeout, the gateway may still apply it (a slow or
 /// stalled gateway does): its increments are considered delivered, so nothing is counted twice
@@ -79,8 +80,9 @@ impl fmt::Debug for AggregatingGateway {
 }
 
 impl AggregatingGateway {
-    /// A gateway at `url` (`http://host:port`, optionally with a path prefix), adding up the
-    /// pushes of every environment of `job` (the function's name, usually).
+    /// A gateway at `url` (`http://host:port`, or `https://` with feature `tls`; optionally with
+    /// a path prefix), adding up the pushes of every environment of `job` (the function's name,
+    /// usually).
     ///
     /// The host name is resolved here, once, so that a push never waits for DNS.
     ///
@@ -154,9 +156,9 @@ impl AggregatingGateway {
     /// ```
     /// use coldstart::prometheus::{PushError, AggregatingGateway};
     /// let gateway = AggregatingGateway::new("http://127.0.0.1:4278", "orders")?;
-    /// let err = gateway.basic_auth_from_env("GATEWAY_USER", "NOT_SET_ANYWHERE").unwrap_err();
+    /// let err = gateway.basic_auth_from_env("UNSET_GW_USER", "UNSET_GW_PASSWORD").unwrap_err();
     /// assert!(matches!(err, PushError::Config(_)));
-    /// assert!(err.to_string().contains("NOT_SET_ANYWHERE"));
+    /// assert!(err.to_string().contains("UNSET_GW_USER"), "{err}");
     /// # Ok::<(), PushError>(())
     /// ```
     pub fn basic_auth_from_env(
@@ -727,6 +729,37 @@ mod tests {
         record(6);
         gateway.push(&handle).unwrap();
         assert_eq!(line(&bodies.recv().unwrap(), series), Some("6"));
+    }
+
+    #[test]
+    fn increments_refused_for_their_credentials_are_kept_and_the_refusal_says_why() {
+        let (rec, handle) = recorder(builder());
+        let record = |n: u64| {
+            metrics::with_local_recorder(&rec, || {
+                metrics::counter!(names::INVOCATIONS, names::LABEL_HANDLER => "h", names::LABEL_START => "warm").increment(n);
+            });
+        };
+        let series = r#"faas_invocations_total{handler="h",start="warm"}"#;
+        let (url, bodies) = fake_gateway(vec![
+            Answer::Status(401),
+            Answer::Status(403),
+            Answer::Status(200),
+        ]);
+        let gateway = AggregatingGateway::new(&url, "fleet")
+            .unwrap()
+            .basic_auth("fn", "not-this-one")
+            .unwrap();
+        record(1);
+        let err = gateway.push(&handle).unwrap_err();
+        assert!(matches!(err, PushError::Status(401)), "{err:?}");
+        assert!(err.to_string().contains("credentials"), "{err}");
+        assert_eq!(line(&bodies.recv().unwrap(), series), Some("1"));
+        record(2);
+        assert!(matches!(gateway.push(&handle), Err(PushError::Status(403))));
+        assert_eq!(line(&bodies.recv().unwrap(), series), Some("3"));
+        record(4);
+        gateway.push(&handle).unwrap();
+        assert_eq!(line(&bodies.recv().unwrap(), series), Some("7"));
     }
 
     #[test]

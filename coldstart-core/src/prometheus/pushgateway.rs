@@ -44,13 +44,14 @@ impl fmt::Debug for Pushgateway {
 }
 
 impl Pushgateway {
-    /// A gateway at `url` (`http://host:port`, optionally with a path prefix), for `job`.
+    /// A gateway at `url` (`http://host:port`, or `https://` with feature `tls`; optionally with
+    /// a path prefix), for `job`.
     ///
     /// The host name is resolved here, once, so that a push never waits for DNS.
     ///
     /// ```
     /// use coldstart::prometheus::Pushgateway;
-    /// assert!(Pushgateway::new("https://gateway:9091", "job").is_err()); // no TLS
+    /// assert!(Pushgateway::new("ftp://127.0.0.1:9091", "job").is_err()); // http(s) only
     /// assert!(Pushgateway::new("http://127.0.0.1:9091", "").is_err()); // empty job
     /// ```
     pub fn new(url: &str, job: &str) -> Result<Pushgateway, PushError> {
@@ -202,9 +203,9 @@ impl Pushgateway {
     /// ```
     /// use coldstart::prometheus::{PushError, Pushgateway};
     /// let gateway = Pushgateway::new("http://127.0.0.1:9091", "orders")?;
-    /// let err = gateway.basic_auth_from_env("GATEWAY_USER", "NOT_SET_ANYWHERE").unwrap_err();
+    /// let err = gateway.basic_auth_from_env("UNSET_GW_USER", "UNSET_GW_PASSWORD").unwrap_err();
     /// assert!(matches!(err, PushError::Config(_)));
-    /// assert!(err.to_string().contains("NOT_SET_ANYWHERE"));
+    /// assert!(err.to_string().contains("UNSET_GW_USER"), "{err}");
     /// # Ok::<(), PushError>(())
     /// ```
     pub fn basic_auth_from_env(
