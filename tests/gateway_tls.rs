@@ -497,3 +497,34 @@ fn the_per_environment_pushgateway_speaks_tls_and_basic_auth_too() {
     );
     assert_no_password(&[format!("{wrong:?}")]);
 }
+
+/// More than rustls buffers at a time (64 KiB): the push is sent whole.
+#[test]
+#[ignore = "needs gravel-gateway (.ci/run installs it)"]
+fn a_large_exposition_is_sent_whole() {
+    let pki = Pki::new("large");
+    let gravel = Gravel::start(&pki, &pki.accept_passwords(&[RIGHT]), None);
+    let (rec, handle) = prometheus::recorder(prometheus::builder());
+    metrics::with_local_recorder(&rec, || {
+        for n in 0..3000 {
+            metrics::counter!("items_total", "item" => format!("item-{n}")).increment(n);
+        }
+    });
+    let body = prometheus::render(&handle);
+    assert!(body.len() > 64 * 1024, "{} bytes", body.len());
+    let gateway = AggregatingGateway::new(&gravel.url("localhost"), "tls-large")
+        .unwrap()
+        .ca_certificate_pem(&pki.ca_pem)
+        .unwrap()
+        .basic_auth("lambda", RIGHT)
+        .unwrap()
+        .timeout(BOUND);
+    gateway.push(&handle).unwrap();
+    let text = gravel.metrics(&pki);
+    assert_eq!(
+        value(&text, "items_total", &[("item", "item-2999")]),
+        Some(2999.0),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+}

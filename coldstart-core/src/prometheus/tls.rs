@@ -185,8 +185,15 @@ impl TlsStream {
         deadline: Instant,
         bound: Duration,
     ) -> Result<(), PushError> {
-        self.conn.writer().write_all(data).map_err(PushError::Io)?;
-        self.flush_tls(deadline, bound)
+        // rustls takes at most its buffer limit (64 KiB) at a time: a large exposition is sent
+        // in turns.
+        let mut rest = data;
+        while !rest.is_empty() {
+            let taken = self.conn.writer().write(rest).map_err(PushError::Io)?;
+            rest = &rest[taken..];
+            self.flush_tls(deadline, bound)?;
+        }
+        Ok(())
     }
 
     /// Reads decrypted bytes into `buf`: `Ok(0)` when the gateway closed the connection.
