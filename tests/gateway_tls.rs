@@ -26,7 +26,7 @@ const WRONG: &str = "wr0ng-pa55word";
 const BOUND: Duration = Duration::from_secs(10);
 
 fn gravel_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("COLDSTART_GRAVEL") {
+    if let Some(path) = std::env::var_os("COLDSTART_GRAVEL").filter(|path| !path.is_empty()) {
         return PathBuf::from(path);
     }
     std::env::var_os("PATH")

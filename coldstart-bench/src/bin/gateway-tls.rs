@@ -282,6 +282,7 @@ fn make_pki(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
 
 fn gravel_binary() -> PathBuf {
     std::env::var_os("COLDSTART_GRAVEL")
+        .filter(|path| !path.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("PATH")
