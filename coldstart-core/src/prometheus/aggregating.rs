@@ -130,11 +130,18 @@ impl AggregatingGateway {
     /// `https://` (feature `tls`) for a gateway outside a trusted network.
     ///
     /// A gateway that refuses the credentials answers 401 or 403: [`PushError::Status`], whose
-    /// message says so. The pushed increments are kept for the next push (the gateway cannot have applied them). Fails if `user` contains `:` (it cannot be sent).
+    /// message says so. The increments of a refused push are kept for the next one (the gateway
+    /// cannot have applied them). Fails if `user` contains `:` (it cannot be sent).
+    ///
+    /// gravel-gateway 1.7.1 checks only the password, up to its first `:`, against the first
+    /// bcrypt hash of its file: use a password without `:`, and a low bcrypt cost (it verifies
+    /// the hash on every push: ~60 ms per push at cost 10 on a 2-core machine, see
+    /// coldstart-bench's `gateway-tls`).
     ///
     /// ```
     /// use coldstart::prometheus::AggregatingGateway;
-    /// let gateway = AggregatingGateway::new("http://127.0.0.1:4278", "orders")?.basic_auth("fn", "s3cret")?;
+    /// let gateway = AggregatingGateway::new("http://127.0.0.1:4278", "orders")?
+    ///     .basic_auth("fn", "s3cret")?;
     /// assert!(!format!("{gateway:?}").contains("s3cret"));
     /// # Ok::<(), coldstart::prometheus::PushError>(())
     /// ```
