@@ -140,7 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     row("fresh process: second push, http", &mut cold_plain.second);
     row(
-        "fresh process: second push, https (resumed?)",
+        "fresh process: second push, https (resumed)",
         &mut cold_tls.second,
     );
     row(

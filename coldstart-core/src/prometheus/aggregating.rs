@@ -184,6 +184,10 @@ impl AggregatingGateway {
     /// used for `https://` only. Fails with [`PushError::Config`] when it holds no certificate
     /// that can be read.
     ///
+    /// A gateway builds its TLS configuration once, so its later pushes resume the first one's
+    /// session when the server allows (TLS 1.3 tickets; gravel-gateway does); its `Debug`
+    /// counts `tls_handshakes` and `tls_resumed`.
+    ///
     /// ```no_run
     /// use coldstart::prometheus::AggregatingGateway;
     /// let gateway = AggregatingGateway::new("https://gateway.internal:4278", "orders")?

@@ -230,6 +230,10 @@ impl Pushgateway {
     /// used for `https://` only. Fails with [`PushError::Config`] when it holds no certificate
     /// that can be read.
     ///
+    /// A gateway builds its TLS configuration once, so its later pushes resume the first one's
+    /// session when the server allows (TLS 1.3 tickets; gravel-gateway does); its `Debug`
+    /// counts `tls_handshakes` and `tls_resumed`.
+    ///
     /// ```no_run
     /// use coldstart::prometheus::Pushgateway;
     /// let gateway = Pushgateway::new("https://gateway.internal:9091", "orders")?
