@@ -172,8 +172,10 @@ pub enum Mode {
     Forward = 0,
     /// Closed at once, unanswered (and open connections are cut).
     Refuse = 1,
-    /// The request is forwarded and the upstream's whole answer read, then the connection is
-    /// held, unanswered, for 5 s and closed: a gateway that applies a push, then stalls.
+    /// The request is forwarded and the upstream's whole answer read, then held back while the
+    /// mode stays `Withhold`: a gateway that applies a push, then stalls. When the mode turns
+    /// `Forward` the answer is passed on (the stall ends); `Refuse` closes the connection
+    /// unanswered (the gateway dies).
     Withhold = 2,
 }
 
@@ -229,7 +231,12 @@ fn serve(mut client: TcpStream, upstream: u16, mode: &Arc<AtomicU8>) {
         let _ = server.write_all(&request);
         let mut answer = Vec::new();
         let _ = server.read_to_end(&mut answer);
-        std::thread::sleep(Duration::from_secs(5));
+        while mode_of(mode) == Mode::Withhold {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if mode_of(mode) == Mode::Forward {
+            let _ = client.write_all(&answer);
+        }
         return;
     }
     // Forward, both ways, until either side closes or the mode changes (a kept-alive scrape

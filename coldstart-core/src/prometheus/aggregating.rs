@@ -5,8 +5,8 @@ use std::fmt::{self, Write as _};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::exposition::{self, Family, Kind, Sent};
-use super::http::{Endpoint, PushError};
+use super::exposition::{self, Family, Increments, Kind, Sent};
+use super::http::{Endpoint, PushError, Settled, Unanswered};
 use super::{render, Failures, PrometheusHandle, DEFAULT_PUSH_TIMEOUT};
 use crate::backoff::Backoff;
 use crate::environment::InitType;
@@ -40,13 +40,22 @@ const EXPORTER: &str = "aggregating-gateway";
 ///   (`coldstart_idle_duration_seconds`, `coldstart_environment_age_seconds`) are about one
 ///   environment and are left out, as are summaries (quantiles cannot be added up).
 ///
-/// What a failed push does (see [`push`](Self::push)): when the gateway cannot have applied it
-/// (no connection, a failed TLS handshake, a refused or incomplete request, an error status other
-/// than 400, such as 401 or 403 for refused credentials), its
-/// increments stay for the next push: nothing lost, nothing counted twice. When the request was
-/// sent and no answer came within the timeout, the gateway may still apply it (a slow or
-/// stalled gateway does): its increments are considered delivered, so nothing is counted twice
-/// and what can be lost is that one push's increments, if the gateway never applies it.
+/// What a failed push does (see [`push`](Self::push)):
+/// - when the gateway cannot have applied it (no connection, a failed TLS handshake, an
+///   incomplete request, the connection closed without an answer, an error status other than
+///   400, such as 401 or 403 for refused credentials), its increments stay for the next push:
+///   nothing lost, nothing counted twice;
+/// - when the request was sent whole and no answer came within the timeout, the gateway may
+///   still apply it (a slow or stalled gateway does, if the connection is still open): its
+///   connection is kept open and its increments count as delivered. The next push first looks
+///   whether it was answered since: an error answer or a closed connection gives its increments
+///   back to the next push; no answer yet means the gateway is still stalled, and nothing more is
+///   sent to it until it answers (the increments wait in the recorder). After
+///   [`UNANSWERED_FOR`] without an answer the push is taken as delivered and its connection
+///   closed: only then can its increments be lost, if the gateway never applies it;
+/// - HTTP 400: the gateway refused the body (gravel-gateway after adding the families it read
+///   before the one it refused): its increments are dropped, since the same body would be
+///   refused again.
 ///
 /// ```no_run
 /// use coldstart::prometheus::{self, AggregatingGateway};
@@ -65,8 +74,19 @@ pub struct AggregatingGateway {
     timeout: Duration,
     backoff: Backoff,
     failures: Failures,
-    sent: Mutex<Sent>,
+    state: Mutex<State>,
 }
+
+/// What has been sent, and the push that was sent and not answered yet, if any.
+#[derive(Debug, Default)]
+struct State {
+    sent: Sent,
+    unanswered: Option<(Unanswered, Increments)>,
+}
+
+/// How long a push that was sent and not answered is given to be answered (its connection kept
+/// open, nothing more sent meanwhile) before it counts as delivered for good.
+pub const UNANSWERED_FOR: Duration = Duration::from_secs(60);
 
 impl fmt::Debug for AggregatingGateway {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -105,7 +125,7 @@ impl AggregatingGateway {
             timeout: DEFAULT_PUSH_TIMEOUT,
             backoff: Backoff::new(Backoff::DEFAULT_MAX),
             failures: Failures::new(EXPORTER),
-            sent: Mutex::new(Sent::default()),
+            state: Mutex::new(State::default()),
         })
     }
 
@@ -245,14 +265,29 @@ impl AggregatingGateway {
     /// Sends what changed in `handle`'s exposition since the last push (HTTP `POST`). Returns
     /// within the configured timeout (plus the time to render), whatever the gateway does.
     ///
-    /// On an error, what happened to the increments depends on whether the gateway may have
-    /// applied them (see the type's docs): [`PushError::Timeout`] after the request was sent
-    /// and HTTP 400 (the gateway rejected the body, possibly after adding part of it) count as
-    /// delivered; any other error keeps them for the next push.
+    /// What happens to the increments of a push that fails is in the type's docs. While the
+    /// previous push is unanswered (sent, no answer yet, its connection open), nothing is sent:
+    /// this returns [`PushError::Unanswered`] at once, and what was recorded waits for the next
+    /// push.
     ///
     /// Pushes are serialized: a push that starts while another one runs waits for it.
     pub fn push(&self, handle: &PrometheusHandle) -> Result<(), PushError> {
-        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let State { sent, unanswered } = &mut *state;
+        if let Some((request, _)) = unanswered {
+            match request.poll() {
+                Settled::Pending if request.age() < UNANSWERED_FOR => {
+                    return Err(PushError::Unanswered(request.age()));
+                }
+                // Answered 2xx or 400, or given up on: delivered for good.
+                Settled::Pending | Settled::Answered(200..=299 | 400) => *unanswered = None,
+                Settled::Answered(_) | Settled::Closed => {
+                    if let Some((_, increments)) = unanswered.take() {
+                        sent.not_applied(increments);
+                    }
+                }
+            }
+        }
         let text = render(handle);
         let families = exposition::parse(&text);
         let seeds_text = seeds(&families);
@@ -273,8 +308,8 @@ impl AggregatingGateway {
                 Err(PushError::Status(status))
             }
             Err(failure) => {
-                if failure.maybe_applied {
-                    sent.applied(delta);
+                if let Some(request) = failure.unanswered {
+                    *unanswered = Some((request, sent.applied(delta)));
                 }
                 Err(failure.error)
             }
@@ -529,18 +564,29 @@ mod tests {
     #[derive(Clone, Copy)]
     enum Answer {
         Status(u16),
-        /// Reads the request and never answers (until the test ends).
-        Stall,
+        /// Reads the request and answers only when the test releases it (`Some(status)`), or
+        /// closes the connection then (`None`): a stalled gateway that resumes, or dies.
+        Late(Option<u16>),
     }
 
     /// A gateway that answers the requests it accepts with `answers`, in order, and hands each
-    /// request's body to the returned receiver.
-    fn fake_gateway(answers: Vec<Answer>) -> (String, mpsc::Receiver<String>) {
+    /// request's body to the returned receiver. A [`Answer::Late`] answer is given when the test
+    /// sends on the returned `release` sender; `answered` then receives `()`.
+    struct Fake {
+        url: String,
+        bodies: mpsc::Receiver<String>,
+        release: mpsc::Sender<()>,
+        answered: mpsc::Receiver<()>,
+    }
+
+    fn fake_gateway(answers: Vec<Answer>) -> Fake {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (bodies, received) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let (answered_tx, answered) = mpsc::channel();
+        let released = std::sync::Arc::new(Mutex::new(released));
         std::thread::spawn(move || {
-            let mut stalled = Vec::new();
             for answer in answers {
                 let (mut conn, _) = listener.accept().unwrap();
                 let mut request = Vec::new();
@@ -571,12 +617,28 @@ mod tests {
                     Answer::Status(code) => {
                         let _ = write!(conn, "HTTP/1.1 {code} X\r\nContent-Length: 0\r\n\r\n");
                     }
-                    Answer::Stall => stalled.push(conn),
+                    Answer::Late(status) => {
+                        let released = std::sync::Arc::clone(&released);
+                        let answered = answered_tx.clone();
+                        std::thread::spawn(move || {
+                            released.lock().unwrap().recv().unwrap();
+                            if let Some(code) = status {
+                                let _ =
+                                    write!(conn, "HTTP/1.1 {code} X\r\nContent-Length: 0\r\n\r\n");
+                            }
+                            drop(conn);
+                            answered.send(()).unwrap();
+                        });
+                    }
                 }
             }
-            std::thread::sleep(Duration::from_secs(5));
         });
-        (url, received)
+        Fake {
+            url,
+            bodies: received,
+            release,
+            answered,
+        }
     }
 
     fn line<'a>(body: &'a str, series: &str) -> Option<&'a str> {
@@ -596,10 +658,10 @@ mod tests {
             metrics::gauge!(names::IDLE_DURATION, names::LABEL_HANDLER => "h").set(3.0);
             metrics::gauge!("queue_depth").set(7.0);
         });
-        let (url, bodies) = fake_gateway(vec![Answer::Status(200)]);
-        let gateway = AggregatingGateway::new(&url, "fleet").unwrap();
+        let fake = fake_gateway(vec![Answer::Status(200)]);
+        let gateway = AggregatingGateway::new(&fake.url, "fleet").unwrap();
         gateway.push(&handle).unwrap();
-        let body = bodies.recv().unwrap();
+        let body = fake.bodies.recv().unwrap();
         let s = r#"service="orders",handler="h""#;
         assert_eq!(
             line(&body, &format!("faas_coldstarts_total{{{s}}}")),
@@ -712,65 +774,69 @@ mod tests {
             });
         };
         let series = r#"faas_invocations_total{handler="h",start="warm"}"#;
-        let (url, bodies) = fake_gateway(vec![
+        let fake = fake_gateway(vec![
             Answer::Status(503),
             Answer::Status(200),
-            Answer::Stall,
+            Answer::Late(Some(200)),
+            Answer::Late(Some(503)),
+            Answer::Status(200),
+            Answer::Late(None),
+            Answer::Status(200),
             Answer::Status(400),
             Answer::Status(200),
         ]);
-        let gateway = AggregatingGateway::new(&url, "fleet")
+        let gateway = AggregatingGateway::new(&fake.url, "fleet")
             .unwrap()
-            .timeout(Duration::from_millis(300));
+            .timeout(Duration::from_millis(200));
+        let sent = || line(&fake.bodies.recv().unwrap(), series).map(str::to_owned);
         record(2);
         assert!(matches!(gateway.push(&handle), Err(PushError::Status(503))));
-        assert_eq!(line(&bodies.recv().unwrap(), series), Some("2"));
+        assert_eq!(sent().as_deref(), Some("2"));
         record(1);
         // 503: not applied, so the next push carries both.
         gateway.push(&handle).unwrap();
-        assert_eq!(line(&bodies.recv().unwrap(), series), Some("3"));
+        assert_eq!(sent().as_deref(), Some("3"));
+
+        // Sent, and no answer within the bound: counts as delivered, its connection kept open.
         record(4);
-        // Sent, and no answer: the gateway may apply it later; it is not sent again.
         assert!(matches!(gateway.push(&handle), Err(PushError::Timeout(_))));
-        assert_eq!(line(&bodies.recv().unwrap(), series), Some("4"));
+        assert_eq!(sent().as_deref(), Some("4"));
+        // The gateway has still not answered: nothing more is sent to it.
         record(5);
-        // 400: the gateway rejected the body (possibly after adding part of it): not sent again.
-        assert!(matches!(gateway.push(&handle), Err(PushError::Status(400))));
-        assert_eq!(line(&bodies.recv().unwrap(), series), Some("5"));
+        assert!(matches!(
+            gateway.push(&handle),
+            Err(PushError::Unanswered(_))
+        ));
+        // It resumes and applies it (200): the next push sends only what came since.
+        fake.release.send(()).unwrap();
+        fake.answered.recv().unwrap();
+        assert!(matches!(gateway.push(&handle), Err(PushError::Timeout(_))));
+        assert_eq!(sent().as_deref(), Some("5"));
+        // That one is answered 503 later: not applied, so it goes again with the next.
+        fake.release.send(()).unwrap();
+        fake.answered.recv().unwrap();
         record(6);
         gateway.push(&handle).unwrap();
-        assert_eq!(line(&bodies.recv().unwrap(), series), Some("6"));
-    }
+        assert_eq!(sent().as_deref(), Some("11"));
 
-    #[test]
-    fn increments_refused_for_their_credentials_are_kept_and_the_refusal_says_why() {
-        let (rec, handle) = recorder(builder());
-        let record = |n: u64| {
-            metrics::with_local_recorder(&rec, || {
-                metrics::counter!(names::INVOCATIONS, names::LABEL_HANDLER => "h", names::LABEL_START => "warm").increment(n);
-            });
-        };
-        let series = r#"faas_invocations_total{handler="h",start="warm"}"#;
-        let (url, bodies) = fake_gateway(vec![
-            Answer::Status(401),
-            Answer::Status(403),
-            Answer::Status(200),
-        ]);
-        let gateway = AggregatingGateway::new(&url, "fleet")
-            .unwrap()
-            .basic_auth("fn", "not-this-one")
-            .unwrap();
+        // Sent, unanswered, then the connection closes without an answer: not applied.
+        record(7);
+        assert!(matches!(gateway.push(&handle), Err(PushError::Timeout(_))));
+        assert_eq!(sent().as_deref(), Some("7"));
+        fake.release.send(()).unwrap();
+        fake.answered.recv().unwrap();
         record(1);
-        let err = gateway.push(&handle).unwrap_err();
-        assert!(matches!(err, PushError::Status(401)), "{err:?}");
-        assert!(err.to_string().contains("credentials"), "{err}");
-        assert_eq!(line(&bodies.recv().unwrap(), series), Some("1"));
-        record(2);
-        assert!(matches!(gateway.push(&handle), Err(PushError::Status(403))));
-        assert_eq!(line(&bodies.recv().unwrap(), series), Some("3"));
-        record(4);
         gateway.push(&handle).unwrap();
-        assert_eq!(line(&bodies.recv().unwrap(), series), Some("7"));
+        assert_eq!(sent().as_deref(), Some("8"));
+
+        // 400: the gateway refused the body (possibly after adding part of it): not sent again.
+        record(5);
+        assert!(matches!(gateway.push(&handle), Err(PushError::Status(400))));
+        assert_eq!(sent().as_deref(), Some("5"));
+        record(6);
+        gateway.push(&handle).unwrap();
+        assert_eq!(sent().as_deref(), Some("6"));
+        assert!(fake.bodies.try_recv().is_err(), "one body per push sent");
     }
 
     #[test]
@@ -847,12 +913,12 @@ mod tests {
             metrics::histogram!(names::PHASE_DURATION, names::LABEL_PHASE => "init").record(0.1);
             metrics::counter!(names::COLDSTARTS).increment(1);
         });
-        let (url, bodies) = fake_gateway(vec![Answer::Status(200)]);
-        AggregatingGateway::new(&url, "fleet")
+        let fake = fake_gateway(vec![Answer::Status(200)]);
+        AggregatingGateway::new(&fake.url, "fleet")
             .unwrap()
             .push(&handle)
             .unwrap();
-        let body = bodies.recv().unwrap();
+        let body = fake.bodies.recv().unwrap();
         assert_eq!(
             line(
                 &body,

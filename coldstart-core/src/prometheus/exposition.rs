@@ -183,7 +183,13 @@ pub(crate) struct Sent {
 pub(crate) struct Delta {
     pub(crate) body: String,
     current: Vec<(SeriesKey, f64)>,
+    /// The non-zero increments in `body`, by series.
+    increments: Vec<(SeriesKey, f64)>,
 }
+
+/// The increments of a push the gateway may have applied: what to take back if it did not.
+#[derive(Debug, Default)]
+pub(crate) struct Increments(Vec<(SeriesKey, f64)>);
 
 /// Which families are pushed, and how.
 pub(crate) fn pushed(family: &Family<'_>) -> Option<Kind> {
@@ -207,17 +213,25 @@ impl Sent {
     pub(crate) fn delta(&self, families: &[Family<'_>], seeds: &[Family<'_>]) -> Delta {
         let mut body = String::with_capacity(4096);
         let mut current = Vec::new();
+        let mut increments = Vec::new();
         let mut seen: std::collections::HashSet<SeriesKey> = std::collections::HashSet::new();
         let seeds_of = |name: &str| seeds.iter().find(|seed| seed.name == name);
         let mut write_family = |family: &Family<'_>, extra: Option<&Family<'_>>| {
             let Some(kind) = pushed(family) else {
                 return;
             };
-            if let Some(help) = family.help {
-                body.push_str(help);
-                body.push('\n');
+            // gravel-gateway refuses (HTTP 400) a counter whose name does not end in `_total`,
+            // and a `# TYPE` of `untyped`: such a counter goes without `# HELP` and `# TYPE`
+            // lines (untyped), added up all the same, under the name it was given.
+            let typed = !(kind == Kind::Untyped
+                || kind == Kind::Counter && !family.name.ends_with("_total"));
+            if typed {
+                if let Some(help) = family.help {
+                    body.push_str(help);
+                    body.push('\n');
+                }
+                let _ = writeln!(body, "# TYPE {} {}", family.name, kind.as_str());
             }
-            let _ = writeln!(body, "# TYPE {} {}", family.name, kind.as_str());
             let label_names = label_names(family);
             for sample in &family.samples {
                 let series = with_labels(sample.series, &label_names);
@@ -227,6 +241,9 @@ impl Sent {
                 } else {
                     let before = self.values.get(&key).copied().unwrap_or(0.0);
                     let increase = sample.value - before;
+                    if increase > 0.0 {
+                        increments.push((key.clone(), increase));
+                    }
                     current.push((key.clone(), sample.value));
                     // A value below the last one sent cannot happen in one process; send
                     // nothing negative.
@@ -256,12 +273,27 @@ impl Sent {
                 write_family(&empty, Some(seed));
             }
         }
-        Delta { body, current }
+        Delta {
+            body,
+            current,
+            increments,
+        }
     }
 
-    /// The gateway may have applied `delta`: the next push subtracts its values.
-    pub(crate) fn applied(&mut self, delta: Delta) {
+    /// The gateway applied `delta`, or may have: the next push subtracts its values. Returns
+    /// its increments, for [`Sent::not_applied`] should it turn out the gateway did not.
+    pub(crate) fn applied(&mut self, delta: Delta) -> Increments {
         self.values.extend(delta.current);
+        Increments(delta.increments)
+    }
+
+    /// A push thought applied was not: its increments go with the next push.
+    pub(crate) fn not_applied(&mut self, increments: Increments) {
+        for (key, increase) in increments.0 {
+            if let Some(value) = self.values.get_mut(&key) {
+                *value -= increase;
+            }
+        }
     }
 }
 
@@ -335,7 +367,7 @@ fn format_value(value: f64) -> String {
 mod tests {
     use super::*;
 
-    const TEXT: &str = "# HELP orders Orders.\n# TYPE orders counter\norders{a=\"x\"} 3\norders{a=\"y\\\"q\"} 1\n\n# TYPE temp gauge\ntemp 21.5\n\n# TYPE lat histogram\nlat_bucket{le=\"0.5\"} 1\nlat_bucket{le=\"+Inf\"} 2\nlat_sum 1.25\nlat_count 2\n\n# TYPE q summary\nq{quantile=\"0.5\"} 1\nq_sum 1\nq_count 1\n";
+    const TEXT: &str = "# HELP orders_total Orders.\n# TYPE orders_total counter\norders_total{a=\"x\"} 3\norders_total{a=\"y\\\"q\"} 1\n\n# TYPE temp gauge\ntemp 21.5\n\n# TYPE lat histogram\nlat_bucket{le=\"0.5\"} 1\nlat_bucket{le=\"+Inf\"} 2\nlat_sum 1.25\nlat_count 2\n\n# TYPE q summary\nq{quantile=\"0.5\"} 1\nq_sum 1\nq_count 1\n";
 
     #[test]
     fn families_and_samples_are_parsed_as_rendered() {
@@ -347,7 +379,7 @@ mod tests {
         assert_eq!(
             summary,
             [
-                ("orders", Kind::Counter, 2, true),
+                ("orders_total", Kind::Counter, 2, true),
                 ("temp", Kind::Gauge, 1, false),
                 ("lat", Kind::Histogram, 4, false),
                 ("q", Kind::Summary, 3, false),
@@ -368,23 +400,23 @@ mod tests {
         let first = sent.delta(&parse(TEXT), &[]);
         assert_eq!(
             first.body,
-            "# HELP orders Orders.\n# TYPE orders counter\norders{a=\"x\"} 3\norders{a=\"y\\\"q\"} 1\n# TYPE temp gauge\ntemp 21.5\n# TYPE lat histogram\nlat_bucket{le=\"0.5\"} 1\nlat_bucket{le=\"+Inf\"} 2\nlat_sum 1.25\nlat_count 2\n"
+            "# HELP orders_total Orders.\n# TYPE orders_total counter\norders_total{a=\"x\"} 3\norders_total{a=\"y\\\"q\"} 1\n# TYPE temp gauge\ntemp 21.5\n# TYPE lat histogram\nlat_bucket{le=\"0.5\"} 1\nlat_bucket{le=\"+Inf\"} 2\nlat_sum 1.25\nlat_count 2\n"
         );
         sent.applied(first);
         let later = TEXT
-            .replace("orders{a=\"x\"} 3", "orders{a=\"x\"} 5")
+            .replace("orders_total{a=\"x\"} 3", "orders_total{a=\"x\"} 5")
             .replace("lat_bucket{le=\"+Inf\"} 2", "lat_bucket{le=\"+Inf\"} 3")
             .replace("lat_sum 1.25", "lat_sum 3.75")
             .replace("lat_count 2", "lat_count 3")
             .replace("temp 21.5", "temp 19");
         let second = sent.delta(&parse(&later), &[]);
         assert!(
-            second.body.contains("\norders{a=\"x\"} 2\n"),
+            second.body.contains("\norders_total{a=\"x\"} 2\n"),
             "{}",
             second.body
         );
         assert!(
-            second.body.contains("\norders{a=\"y\\\"q\"} 0\n"),
+            second.body.contains("\norders_total{a=\"y\\\"q\"} 0\n"),
             "{}",
             second.body
         );
@@ -402,35 +434,46 @@ mod tests {
     }
 
     #[test]
+    fn a_counter_not_named_total_goes_untyped_under_its_name() {
+        // gravel-gateway refuses a push with a counter whose name does not end in `_total`.
+        let text =
+            "# HELP orders_handled Orders.\n# TYPE orders_handled counter\norders_handled 2\n";
+        assert_eq!(
+            Sent::default().delta(&parse(text), &[]).body,
+            "orders_handled 2\n"
+        );
+    }
+
+    #[test]
     fn every_series_of_a_family_gets_the_family_s_label_names() {
-        let text = "# TYPE c counter\nc{start=\"cold\"} 1\nc{handler=\"h\",start=\"warm\"} 2\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.5\nh_count 1\nh_bucket{a=\"x\",le=\"1\"} 0\nh_bucket{a=\"x\",le=\"+Inf\"} 1\nh_sum{a=\"x\"} 2\nh_count{a=\"x\"} 1\n";
+        let text = "# TYPE c_total counter\nc_total{start=\"cold\"} 1\nc_total{handler=\"h\",start=\"warm\"} 2\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.5\nh_count 1\nh_bucket{a=\"x\",le=\"1\"} 0\nh_bucket{a=\"x\",le=\"+Inf\"} 1\nh_sum{a=\"x\"} 2\nh_count{a=\"x\"} 1\n";
         let body = Sent::default().delta(&parse(text), &[]).body;
         assert_eq!(
             body,
-            "# TYPE c counter\nc{start=\"cold\",handler=\"\"} 1\nc{handler=\"h\",start=\"warm\"} 2\n# TYPE h histogram\nh_bucket{a=\"\",le=\"1\"} 1\nh_bucket{a=\"\",le=\"+Inf\"} 1\nh_sum{a=\"\"} 0.5\nh_count{a=\"\"} 1\nh_bucket{a=\"x\",le=\"1\"} 0\nh_bucket{a=\"x\",le=\"+Inf\"} 1\nh_sum{a=\"x\"} 2\nh_count{a=\"x\"} 1\n"
+            "# TYPE c_total counter\nc_total{start=\"cold\",handler=\"\"} 1\nc_total{handler=\"h\",start=\"warm\"} 2\n# TYPE h histogram\nh_bucket{a=\"\",le=\"1\"} 1\nh_bucket{a=\"\",le=\"+Inf\"} 1\nh_sum{a=\"\"} 0.5\nh_count{a=\"\"} 1\nh_bucket{a=\"x\",le=\"1\"} 0\nh_bucket{a=\"x\",le=\"+Inf\"} 1\nh_sum{a=\"x\"} 2\nh_count{a=\"x\"} 1\n"
         );
     }
 
     #[test]
     fn seeds_fill_in_series_not_rendered_and_never_duplicate_one() {
-        let seeds_text = "# TYPE orders counter\norders{a=\"x\"} 0\norders{a=\"z\"} 0\n# TYPE fresh counter\nfresh{a=\"x\"} 0\n";
+        let seeds_text = "# TYPE orders_total counter\norders_total{a=\"x\"} 0\norders_total{a=\"z\"} 0\n# TYPE fresh_total counter\nfresh_total{a=\"x\"} 0\n";
         let seeds = parse(seeds_text);
         let delta = Sent::default().delta(&parse(TEXT), &seeds);
         assert_eq!(
-            delta.body.matches("orders{a=\"x\"}").count(),
+            delta.body.matches("orders_total{a=\"x\"}").count(),
             1,
             "{}",
             delta.body
         );
         assert!(
-            delta.body.contains("\norders{a=\"z\"} 0\n"),
+            delta.body.contains("\norders_total{a=\"z\"} 0\n"),
             "{}",
             delta.body
         );
         assert!(
             delta
                 .body
-                .ends_with("# TYPE fresh counter\nfresh{a=\"x\"} 0\n"),
+                .ends_with("# TYPE fresh_total counter\nfresh_total{a=\"x\"} 0\n"),
             "{}",
             delta.body
         );

@@ -52,22 +52,81 @@ impl fmt::Debug for BasicAuth {
     }
 }
 
-/// How a request failed, and whether the gateway may have acted on it.
+/// How a request failed, and whether the gateway may still act on it.
 #[derive(Debug)]
 pub(crate) struct Failure {
     pub(crate) error: PushError,
-    /// The whole request was written and no status came back in time: the gateway may apply it
-    /// later (a stalled or slow gateway does). `false` when the request cannot have been acted
-    /// on: no connection, a failed TLS handshake, a write that did not complete, or a status
-    /// that says so.
-    pub(crate) maybe_applied: bool,
+    /// `Some` when the whole request was written and no status came back in time: the gateway
+    /// may still apply it (a stalled or slow one does), and its connection is kept open for it
+    /// (a gateway drops a request whose client closed the connection before it was read).
+    /// `None` when the request cannot have been acted on: no connection, a failed TLS handshake,
+    /// a write that did not complete, the connection closed without an answer.
+    pub(crate) unanswered: Option<Unanswered>,
 }
 
 impl Failure {
     fn before_sending(error: PushError) -> Failure {
         Failure {
             error,
-            maybe_applied: false,
+            unanswered: None,
+        }
+    }
+}
+
+/// A request sent whole and not answered within its bound, its connection kept open.
+pub(crate) struct Unanswered {
+    conn: Conn,
+    response: Vec<u8>,
+    sent_at: Instant,
+}
+
+impl fmt::Debug for Unanswered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unanswered")
+            .field("sent_at", &self.sent_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of an [`Unanswered`] request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settled {
+    /// Still no answer, the connection still open.
+    Pending,
+    /// The gateway answered with this status.
+    Answered(u16),
+    /// The connection ended without an answer: the gateway did not apply it.
+    Closed,
+}
+
+impl Unanswered {
+    /// How long ago the request was sent.
+    pub(crate) fn age(&self) -> Duration {
+        self.sent_at.elapsed()
+    }
+
+    /// Looks, without waiting, whether the gateway has answered by now.
+    pub(crate) fn poll(&mut self) -> Settled {
+        if self.conn.tcp().set_nonblocking(true).is_err() {
+            return Settled::Closed;
+        }
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut buf = [0u8; 256];
+        loop {
+            match self.conn.read(&mut buf, deadline, Duration::from_secs(1)) {
+                Ok(0) => return Settled::Closed,
+                Ok(n) => {
+                    self.response.extend_from_slice(&buf[..n]);
+                    match status_line(&self.response) {
+                        Some(Ok(code)) => return Settled::Answered(code),
+                        Some(Err(_)) => return Settled::Closed,
+                        None if self.response.len() > 8 * 1024 => return Settled::Closed,
+                        None => {}
+                    }
+                }
+                Err(PushError::Timeout(_)) => return Settled::Pending,
+                Err(_) => return Settled::Closed,
+            }
         }
     }
 }
@@ -254,10 +313,19 @@ impl Endpoint {
         );
         conn.write_request(head.as_bytes(), body.as_bytes(), deadline, timeout)
             .map_err(Failure::before_sending)?;
-        read_status(&mut conn, deadline, timeout).map_err(|error| Failure {
-            error,
-            maybe_applied: true,
-        })
+        let mut response = Vec::with_capacity(128);
+        match read_status(&mut conn, &mut response, deadline, timeout) {
+            Ok(code) => Ok(code),
+            Err(error @ PushError::Timeout(_)) => Err(Failure {
+                error,
+                unanswered: Some(Unanswered {
+                    conn,
+                    response,
+                    sent_at: Instant::now(),
+                }),
+            }),
+            Err(error) => Err(Failure::before_sending(error)),
+        }
     }
 
     fn connect(&self, deadline: Instant, bound: Duration) -> Result<TcpStream, Failure> {
@@ -300,6 +368,14 @@ enum Conn {
 }
 
 impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(stream) => stream,
+            #[cfg(feature = "tls")]
+            Conn::Tls(stream) => stream.tcp(),
+        }
+    }
+
     fn write_request(
         &mut self,
         head: &[u8],
@@ -341,9 +417,14 @@ impl Conn {
     }
 }
 
-/// Reads the response until its status line is complete and returns the status code.
-fn read_status(conn: &mut Conn, deadline: Instant, bound: Duration) -> Result<u16, PushError> {
-    let mut response = Vec::with_capacity(128);
+/// Reads the response into `response` until its status line is complete and returns the
+/// status code.
+fn read_status(
+    conn: &mut Conn,
+    response: &mut Vec<u8>,
+    deadline: Instant,
+    bound: Duration,
+) -> Result<u16, PushError> {
     let mut buf = [0u8; 256];
     loop {
         let n = conn.read(&mut buf, deadline, bound)?;
@@ -354,16 +435,8 @@ fn read_status(conn: &mut Conn, deadline: Instant, bound: Duration) -> Result<u1
             )));
         }
         response.extend_from_slice(&buf[..n]);
-        if let Some(end) = response.windows(2).position(|w| w == b"\r\n") {
-            let line = String::from_utf8_lossy(&response[..end]);
-            let mut parts = line.split_whitespace();
-            return match (parts.next(), parts.next().and_then(|c| c.parse().ok())) {
-                (Some(version), Some(code)) if version.starts_with("HTTP/") => Ok(code),
-                _ => Err(PushError::Io(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("not an HTTP response: {line:?}"),
-                ))),
-            };
+        if let Some(status) = status_line(response) {
+            return status;
         }
         if response.len() > 8 * 1024 {
             return Err(PushError::Io(io::Error::new(
@@ -372,6 +445,22 @@ fn read_status(conn: &mut Conn, deadline: Instant, bound: Duration) -> Result<u1
             )));
         }
     }
+}
+
+/// The status code of `response`'s status line, `None` while the line is incomplete.
+fn status_line(response: &[u8]) -> Option<Result<u16, PushError>> {
+    let end = response.windows(2).position(|w| w == b"\r\n")?;
+    let line = String::from_utf8_lossy(&response[..end]);
+    let mut parts = line.split_whitespace();
+    Some(
+        match (parts.next(), parts.next().and_then(|c| c.parse().ok())) {
+            (Some(version), Some(code)) if version.starts_with("HTTP/") => Ok(code),
+            _ => Err(PushError::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not an HTTP response: {line:?}"),
+            ))),
+        },
+    )
 }
 
 /// What is left of the bound before `deadline`; [`PushError::Timeout`] when nothing is.
@@ -417,9 +506,9 @@ pub enum PushError {
     /// host, signed by a CA that is not trusted, or expired; no protocol version or cipher suite
     /// in common.
     Tls(String),
-    /// The push was not attempted: an earlier one failed, and the gateway is given this long
-    /// before the next attempt (see [`AggregatingGateway`](super::AggregatingGateway)'s back-off).
-    BackingOff(Duration),
+    /// The push was not sent: the gateway has not answered the previous one, sent this long ago
+    /// (see [`AggregatingGateway`](super::AggregatingGateway)).
+    Unanswered(Duration),
 }
 
 impl fmt::Display for PushError {
@@ -436,9 +525,9 @@ impl fmt::Display for PushError {
             PushError::Status(code) => write!(f, "the gateway answered HTTP {code}"),
             PushError::Config(why) => write!(f, "gateway configuration: {why}"),
             PushError::Tls(why) => write!(f, "TLS with the gateway failed: {why}"),
-            PushError::BackingOff(left) => write!(
+            PushError::Unanswered(age) => write!(
                 f,
-                "not attempted: backing off after a failed push, next attempt in {left:?}"
+                "not sent: the gateway has not answered the previous push, sent {age:?} ago"
             ),
         }
     }
@@ -672,7 +761,7 @@ mod tests {
                 matches!(failure.error, PushError::Timeout(_)),
                 "{failure:?}"
             );
-            assert!(!failure.maybe_applied);
+            assert!(failure.unanswered.is_none());
             // Bound 150 ms; a wide margin for a loaded machine, far below "stalled".
             assert!(took < Duration::from_secs(2), "took {took:?}");
             drop(listener);
@@ -688,7 +777,7 @@ mod tests {
                 .unwrap_err();
             server.join().unwrap();
             assert!(matches!(failure.error, PushError::Tls(_)), "{failure:?}");
-            assert!(!failure.maybe_applied);
+            assert!(failure.unanswered.is_none());
             let message = failure.error.to_string();
             assert!(
                 message.starts_with("TLS with the gateway failed: "),

@@ -45,7 +45,7 @@ mod pushgateway;
 #[cfg(feature = "tls")]
 mod tls;
 
-pub use aggregating::AggregatingGateway;
+pub use aggregating::{AggregatingGateway, UNANSWERED_FOR};
 pub use http::PushError;
 pub use pushgateway::Pushgateway;
 

@@ -125,6 +125,11 @@ pub(crate) struct TlsStream {
 }
 
 impl TlsStream {
+    /// The TCP connection under the TLS one.
+    pub(crate) fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
     fn handshake(&mut self, deadline: Instant, bound: Duration) -> Result<(), PushError> {
         while self.conn.is_handshaking() {
             if self.conn.wants_write() {
