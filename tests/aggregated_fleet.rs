@@ -719,6 +719,54 @@ fn assert_answers(prom: &str, gravel: &str, job: &str, ledger: &Ledger, [t0, t1,
             }
         }
     }
+
+    // The dashboard's bar chart, as Grafana draws it: one bar per interval from t0 to t2, each
+    // the panel's query evaluated at the bar's end with `$__interval` the bar's width. The bars
+    // must add up to the first invocations delivered in (t0, t2], by start kind, through the
+    // stall and the failed scrapes (an outside check saw bars add up to 33 for 14).
+    let span_ms = ((t2 - t0) * 1000.0).round() as u64;
+    // Bars at least a scrape interval (1 s) wide, as many as divide the span exactly.
+    let bars = (2..=60)
+        .rev()
+        .find(|n| span_ms % n == 0 && span_ms / n >= 1000)
+        .unwrap_or(1);
+    let width_ms = span_ms / bars;
+    let width = format!("{width_ms}ms");
+    let panels = support::dashboard::panels(&[
+        ("job", job),
+        ("__interval", &width),
+        ("__rate_interval", &width),
+        ("__range", &width),
+        ("memory_mb", "512"),
+    ]);
+    let chart = panels
+        .iter()
+        .find(|panel| panel.bars)
+        .expect("the dashboard has a bar chart");
+    let mut drawn: BTreeMap<String, f64> = BTreeMap::new();
+    for bar in 1..=bars {
+        let at = t0 + (bar * width_ms) as f64 / 1000.0;
+        for target in &chart.targets {
+            for (start, value) in servers::instant(prom, &target.expr, at, "start") {
+                *drawn.entry(start).or_default() += value;
+            }
+        }
+    }
+    drawn.retain(|_, v| *v != 0.0);
+    let mut first_invocations: BTreeMap<String, f64> = BTreeMap::new();
+    for phase in [1, 2] {
+        for (start, _) in &ledger.delivered[phase].durations {
+            if *start != "warm" {
+                *first_invocations.entry(start.to_string()).or_default() += 1.0;
+            }
+        }
+    }
+    eprintln!("bar chart: {bars} bars of {width}: {drawn:?}");
+    assert_eq!(
+        drawn, first_invocations,
+        "the bars of \"{}\" add up to the first invocations, by start kind",
+        chart.title
+    );
 }
 
 /// A gateway that applies a push, then stalls: a proxy in front of a real gravel node forwards
