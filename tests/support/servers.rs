@@ -99,14 +99,32 @@ pub fn wait_for_port(port: u16, what: &str) {
 }
 
 /// A directory of its own under the system's temp dir.
-pub fn temp_dir(what: &str) -> PathBuf {
+pub fn temp_dir(what: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!(
         "coldstart-{what}-{}-{}",
         std::process::id(),
         free_port()
     ));
     std::fs::create_dir_all(&dir).expect("a temp dir");
-    dir
+    TempDir(dir)
+}
+
+/// A directory of the test's own (servers' data, configs), removed when dropped: declare it
+/// before the servers that use it, so that they stop first.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A gravel-gateway node on `127.0.0.1:port`; clustered with `peers` (their ports) when there
