@@ -43,28 +43,53 @@ pub fn recorder() -> &'static Snapshotter {
     })
 }
 
-/// One snapshot of everything recorded so far (counters are read, histograms drained).
 /// One recorded series: kind, name, labels, value.
 type Series = (MetricKind, String, Vec<(String, String)>, DebugValue);
 
+/// What the global recorder holds: counters and gauges as they are now, and every histogram
+/// value recorded in this test binary so far.
 pub struct Recorded(Vec<Series>);
+
+/// Histogram values drained by earlier snapshots, by name and labels. A snapshot drains every
+/// histogram, and the tests of a binary run in parallel: without this, one test's snapshot took
+/// the samples another test was about to look for (a flaky "counts as a failure" in CI).
+static HISTOGRAMS: std::sync::Mutex<Vec<(String, Vec<(String, String)>, Vec<f64>)>> =
+    std::sync::Mutex::new(Vec::new());
 
 impl Recorded {
     pub fn take() -> Recorded {
-        let snapshot = recorder().snapshot().into_vec();
-        Recorded(
-            snapshot
-                .into_iter()
-                .map(|(key, _, _, value)| {
-                    let (kind, key) = key.into_parts();
-                    let labels = key
-                        .labels()
-                        .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                        .collect();
-                    (kind, key.name().to_owned(), labels, value)
-                })
-                .collect(),
-        )
+        let mut histograms = HISTOGRAMS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut series = Vec::new();
+        for (key, _, _, value) in recorder().snapshot().into_vec() {
+            let (kind, key) = key.into_parts();
+            let name = key.name().to_owned();
+            let labels: Vec<(String, String)> = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            match value {
+                DebugValue::Histogram(values) => {
+                    let values = values.iter().map(|v| v.into_inner());
+                    match histograms
+                        .iter_mut()
+                        .find(|(n, l, _)| *n == name && *l == labels)
+                    {
+                        Some((_, _, kept)) => kept.extend(values),
+                        None => histograms.push((name, labels, values.collect())),
+                    }
+                }
+                value => series.push((kind, name, labels, value)),
+            }
+        }
+        series.extend(histograms.iter().map(|(name, labels, values)| {
+            (
+                MetricKind::Histogram,
+                name.clone(),
+                labels.clone(),
+                DebugValue::Histogram(values.iter().copied().map(Into::into).collect()),
+            )
+        }));
+        Recorded(series)
     }
 
     fn matching<'a>(
