@@ -1,0 +1,81 @@
+//! Terminal output shared by the commands: the progress bar, the failed runs, the profile tables.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::profile::{self, SizeRuns};
+use crate::run::{ColdRun, RunConfig};
+
+pub(super) fn progress(total: u64, json: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} cold runs {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix("cargo coldstart");
+    bar
+}
+
+pub(super) fn failures_text(runs: &[ColdRun]) -> String {
+    let mut out = String::new();
+    for (i, run) in runs.iter().enumerate().filter(|(_, r)| !r.outcome.is_ok()) {
+        out.push_str(&format!("  run {}: {}\n", i + 1, run.outcome.describe()));
+        let tail = run.stderr_tail.trim_end();
+        if tail.is_empty() {
+            out.push_str("    (nothing on stderr)\n");
+        } else {
+            let lines: Vec<&str> = tail.lines().collect();
+            for line in &lines[lines.len().saturating_sub(8)..] {
+                out.push_str(&format!("    stderr | {line}\n"));
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn profile_text(
+    binary: &Path,
+    template: &RunConfig,
+    sizes: &[SizeRuns],
+    sizes_given: bool,
+) -> String {
+    let mut out = String::new();
+    for size in sizes {
+        let ok = size.runs.iter().filter(|r| r.outcome.is_ok()).count();
+        out.push_str(&format!(
+            "{}: {} cold runs at {} MB, {}{}: {} ok, {} failed\n",
+            binary.display(),
+            size.runs.len(),
+            size.memory_mb,
+            template.init_type.as_str(),
+            if template.delay_first_event.is_zero() {
+                String::new()
+            } else {
+                format!(
+                    ", first event {} ms after /next",
+                    template.delay_first_event.as_millis()
+                )
+            },
+            ok,
+            size.runs.len() - ok,
+        ));
+        out.push_str(&failures_text(&size.runs));
+        out.push('\n');
+        out.push_str(&profile::text_table(&size.runs));
+        out.push('\n');
+    }
+    if sizes_given {
+        out.push_str("per memory size (INIT GB-s = memory GB × INIT rounded up to 1 ms)\n");
+        out.push_str(&profile::size_table(sizes));
+        if sizes.iter().any(SizeRuns::projected) {
+            out.push_str("projected: no CPU limit could be applied; INIT = max(measured, INIT CPU time × 1769 / memory MB)\n");
+        }
+    }
+    out
+}
