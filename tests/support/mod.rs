@@ -53,8 +53,10 @@ pub struct Recorded(Vec<Series>);
 /// Histogram values drained by earlier snapshots, by name and labels. A snapshot drains every
 /// histogram, and the tests of a binary run in parallel: without this, one test's snapshot took
 /// the samples another test was about to look for (a flaky "counts as a failure" in CI).
-static HISTOGRAMS: std::sync::Mutex<Vec<(String, Vec<(String, String)>, Vec<f64>)>> =
-    std::sync::Mutex::new(Vec::new());
+static HISTOGRAMS: std::sync::Mutex<Vec<Kept>> = std::sync::Mutex::new(Vec::new());
+
+/// A histogram's name, labels and every value drained from it so far.
+type Kept = (String, Vec<(String, String)>, Vec<f64>);
 
 impl Recorded {
     pub fn take() -> Recorded {
