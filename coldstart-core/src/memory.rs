@@ -170,7 +170,8 @@ fn sample_slow() {
 
 fn record(usage: MemoryUsage) -> Option<MemoryUsage> {
     crate::render_gate::recording(|| {
-        metrics::histogram!(crate::names::MEM_USAGE).record(usage.peak_resident_bytes as f64);
+        let bytes = crate::names::Emit::Record(usage.peak_resident_bytes as f64);
+        crate::names::emit(crate::names::MEM_USAGE, &[], bytes);
     });
     Some(usage)
 }

@@ -160,13 +160,13 @@ impl Subject for Named {
             }
         }
         crate::render_gate::recording(|| {
-            metrics::histogram!(
-                names::PHASE_DURATION,
-                names::LABEL_PHASE => self.name,
-                names::LABEL_DURING => start.during.as_str(),
-                names::LABEL_OUTCOME => end.outcome.as_str(),
-            )
-            .record(end.duration.as_secs_f64());
+            let labels = [
+                (names::LABEL_PHASE, self.name),
+                (names::LABEL_DURING, start.during.as_str()),
+                (names::LABEL_OUTCOME, end.outcome.as_str()),
+            ];
+            let seconds = names::Emit::Record(end.duration.as_secs_f64());
+            names::emit(names::PHASE_DURATION, &labels, seconds);
         });
     }
 }

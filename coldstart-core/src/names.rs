@@ -20,7 +20,7 @@
 
 use std::sync::Once;
 
-use metrics::Unit;
+use metrics::{Key, Label, Level, Metadata, Unit};
 
 /// `faas.coldstarts`: user-facing cold starts (start kind `cold`); no `handler` label when the
 /// cold request's payload was rejected before reaching the handler.
@@ -404,6 +404,36 @@ pub fn describe_metrics() {
                 MetricKind::Gauge => recorder.describe_gauge(name, def.unit, description),
             }
         }
+    });
+}
+
+/// What [`emit`] does with its series.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Emit {
+    /// `counter.increment(n)`.
+    Count(u64),
+    /// `histogram.record(value)`.
+    Record(f64),
+}
+
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// Registers the series `name{labels}` (labels in the order given) with the current recorder and
+/// increments or records it: what `metrics::counter!(…).increment(n)` and
+/// `metrics::histogram!(…).record(v)` do, as one non-generic function. The crate's occasional
+/// metrics (once per process, per timeout, per lazy static or named phase) call it instead of
+/// expanding a macro each, which kept ~1 KiB of code per call site in every function binary.
+#[inline(never)]
+pub(crate) fn emit(name: &'static str, labels: &[(&'static str, &'static str)], what: Emit) {
+    let labels: Vec<Label> = labels
+        .iter()
+        .map(|&(key, value)| Label::from_static_parts(key, value))
+        .collect();
+    let key = Key::from_parts(name, labels);
+    metrics::with_recorder(|recorder| match what {
+        Emit::Count(n) => recorder.register_counter(&key, &METADATA).increment(n),
+        Emit::Record(value) => recorder.register_histogram(&key, &METADATA).record(value),
     });
 }
 

@@ -12,6 +12,7 @@ use super::pending;
 #[cfg(feature = "lambda")]
 use super::timeline;
 use crate::environment::Environment;
+use crate::names::{emit, Emit};
 use crate::{names, phases};
 
 /// Invocations begun in this process (all handlers, and warm-up pings), including the one in
@@ -137,7 +138,8 @@ fn record_phases_now() {
     let arrived = phases::first_event().unwrap_or(started_at);
     let (process_start, _) = phases::process_start();
     let phase = |name: &'static str, seconds: f64| {
-        metrics::histogram!(names::PHASE_DURATION, names::LABEL_PHASE => name).record(seconds);
+        let labels = [(names::LABEL_PHASE, name)];
+        emit(names::PHASE_DURATION, &labels, Emit::Record(seconds));
     };
     phase(
         names::PHASE_TO_FIRST_INVOCATION,
@@ -172,20 +174,30 @@ pub(crate) fn record_init() {
     crate::render_gate::recording(|| {
         let (process_start, _) = phases::process_start();
         let init = init_end.saturating_duration_since(process_start);
-        metrics::histogram!(names::PHASE_DURATION, names::LABEL_PHASE => names::PHASE_INIT)
-            .record(init.as_secs_f64());
+        let seconds = Emit::Record(init.as_secs_f64());
+        emit(
+            names::PHASE_DURATION,
+            &[(names::LABEL_PHASE, names::PHASE_INIT)],
+            seconds,
+        );
         let env = Environment::current();
-        let init_type = env.init_type().label();
-        metrics::histogram!(names::INIT_DURATION, names::LABEL_INIT_TYPE => init_type)
-            .record(init.as_secs_f64());
+        let init_type = [(names::LABEL_INIT_TYPE, env.init_type().label())];
+        emit(names::INIT_DURATION, &init_type, seconds);
         if let Some(cause) = crate::reinit::reinit() {
-            metrics::counter!(names::REINITS, names::LABEL_AFTER => cause.as_str()).increment(1);
+            emit(
+                names::REINITS,
+                &[(names::LABEL_AFTER, cause.as_str())],
+                Emit::Count(1),
+            );
         }
         if let Some(gb_seconds) =
             crate::billing::init_gigabyte_seconds(env.init_type(), env.memory_size_mb(), init)
         {
-            metrics::histogram!(names::INIT_GIGABYTE_SECONDS, names::LABEL_INIT_TYPE => init_type)
-                .record(gb_seconds);
+            emit(
+                names::INIT_GIGABYTE_SECONDS,
+                &init_type,
+                Emit::Record(gb_seconds),
+            );
         }
     });
 }
@@ -202,12 +214,11 @@ pub(crate) fn warmup(source: &'static str) -> StartKind {
     let started_at = Instant::now();
     let (_, start_kind) = begin(WARMUP_HANDLER, Event::Warmup, started_at);
     timeline::started(started_at);
-    metrics::counter!(
-        names::WARMUPS,
-        names::LABEL_SOURCE => source,
-        names::LABEL_START => start_kind.as_str(),
-    )
-    .increment(1);
+    let labels = [
+        (names::LABEL_SOURCE, source),
+        (names::LABEL_START, start_kind.as_str()),
+    ];
+    emit(names::WARMUPS, &labels, Emit::Count(1));
     start_kind
 }
 
@@ -226,14 +237,13 @@ pub(crate) fn rejected() -> StartKind {
     let (_, start_kind) = begin(REJECTED_HANDLER, Event::Rejected, started_at);
     timeline::started(started_at);
     if start_kind == StartKind::Cold {
-        metrics::counter!(names::COLDSTARTS).increment(1);
+        emit(names::COLDSTARTS, &[], Emit::Count(1));
     }
-    metrics::counter!(
-        names::ERRORS,
-        names::LABEL_START => start_kind.as_str(),
-        names::LABEL_OUTCOME => Outcome::Rejected.as_str(),
-    )
-    .increment(1);
+    let labels = [
+        (names::LABEL_START, start_kind.as_str()),
+        (names::LABEL_OUTCOME, Outcome::Rejected.as_str()),
+    ];
+    emit(names::ERRORS, &labels, Emit::Count(1));
     timeline::finished(Instant::now());
     start_kind
 }

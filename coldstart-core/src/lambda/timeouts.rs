@@ -34,7 +34,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::shared::Shared;
 use crate::invocation::{self, Outcome, StartKind};
-use crate::names;
+use crate::names::{self, emit, Emit};
 
 /// Default of [`Coldstart::timeout_margin`](super::Coldstart::timeout_margin): 300 ms, enough for
 /// a flush bounded by the default [`flush_timeout`](super::Coldstart::flush_timeout).
@@ -194,35 +194,39 @@ fn timed_out(watchdog: &Watchdog, begun: Option<Begun>, watched_at: Instant) {
     let start = begun
         .map_or(StartKind::Warm, |(_, _, start)| start)
         .as_str();
+    let timeout = Outcome::Timeout.as_str();
     match begun {
         Some((_, handler, kind)) => {
             if kind == StartKind::Cold {
                 // A cold start that timed out is still a cold start (its handler's own record,
                 // which would count it, is skipped).
-                metrics::counter!(names::COLDSTARTS, names::LABEL_HANDLER => handler).increment(1);
+                emit(
+                    names::COLDSTARTS,
+                    &[(names::LABEL_HANDLER, handler)],
+                    Emit::Count(1),
+                );
             }
-            metrics::counter!(names::TIMEOUTS, names::LABEL_HANDLER => handler, names::LABEL_START => start)
-                .increment(1);
+            let labels = [(names::LABEL_HANDLER, handler), (names::LABEL_START, start)];
+            emit(names::TIMEOUTS, &labels, Emit::Count(1));
             crate::render_gate::recording(|| {
-                metrics::histogram!(names::INVOKE_DURATION, names::LABEL_HANDLER => handler, names::LABEL_START => start)
-                    .record(watched_at.elapsed().as_secs_f64());
+                let seconds = watched_at.elapsed().as_secs_f64();
+                emit(names::INVOKE_DURATION, &labels, Emit::Record(seconds));
             });
-            metrics::counter!(
-                names::ERRORS,
-                names::LABEL_HANDLER => handler,
-                names::LABEL_START => start,
-                names::LABEL_OUTCOME => Outcome::Timeout.as_str(),
-            )
-            .increment(1);
+            let labels = [
+                (names::LABEL_HANDLER, handler),
+                (names::LABEL_START, start),
+                (names::LABEL_OUTCOME, timeout),
+            ];
+            emit(names::ERRORS, &labels, Emit::Count(1));
         }
         None => {
-            metrics::counter!(names::TIMEOUTS, names::LABEL_START => start).increment(1);
-            metrics::counter!(
-                names::ERRORS,
-                names::LABEL_START => start,
-                names::LABEL_OUTCOME => Outcome::Timeout.as_str(),
-            )
-            .increment(1);
+            emit(
+                names::TIMEOUTS,
+                &[(names::LABEL_START, start)],
+                Emit::Count(1),
+            );
+            let labels = [(names::LABEL_START, start), (names::LABEL_OUTCOME, timeout)];
+            emit(names::ERRORS, &labels, Emit::Count(1));
         }
     }
     watchdog.shared.flush_from_watchdog(Outcome::Timeout);

@@ -250,13 +250,13 @@ impl Subject for &Meta {
             });
         }
         crate::render_gate::recording(|| {
-            metrics::histogram!(
-                names::LAZY_INIT_DURATION,
-                names::LABEL_LAZY => self.name,
-                names::LABEL_DURING => start.during.as_str(),
-                names::LABEL_OUTCOME => end.outcome.as_str(),
-            )
-            .record(end.duration.as_secs_f64());
+            let labels = [
+                (names::LABEL_LAZY, self.name),
+                (names::LABEL_DURING, start.during.as_str()),
+                (names::LABEL_OUTCOME, end.outcome.as_str()),
+            ];
+            let seconds = names::Emit::Record(end.duration.as_secs_f64());
+            names::emit(names::LAZY_INIT_DURATION, &labels, seconds);
         });
     }
 }
