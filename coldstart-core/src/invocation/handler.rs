@@ -208,6 +208,11 @@ thread_local! {
     /// While `coldstart::lambda` polls a handler's future ([`parking`]): an invocation that
     /// finishes is left here instead of being recorded.
     static PARKING: Cell<Slot> = const { Cell::new(Slot::Off) };
+    /// `true` exactly while [`PARKING`] is [`Slot::Armed`]: what [`park`] reads first, so that
+    /// an invocation finishing outside `coldstart::lambda` (nothing armed) is recorded without
+    /// moving itself in and out of the slot (a warm invocation's hot path; the slot's type needs
+    /// a thread-local destructor, this flag does not).
+    static ARMED: Cell<bool> = const { Cell::new(false) };
 }
 
 enum Slot {
@@ -219,10 +224,14 @@ enum Slot {
 /// Leaves `finished` in the armed slot; gives it back when the slot is not armed (or full).
 #[inline]
 fn park(finished: Finished) -> Option<Finished> {
+    if !ARMED.try_with(Cell::get).unwrap_or(false) {
+        return Some(finished);
+    }
     PARKING
         .try_with(|slot| match slot.replace(Slot::Off) {
             Slot::Armed => {
                 slot.set(Slot::Parked(finished));
+                ARMED.set(false);
                 None
             }
             other => {
@@ -243,6 +252,7 @@ fn park(finished: Finished) -> Option<Finished> {
 #[cfg(feature = "lambda")]
 pub(crate) fn parking() -> Parking {
     let _ = PARKING.try_with(|slot| drop(slot.replace(Slot::Armed)));
+    let _ = ARMED.try_with(|armed| armed.set(true));
     Parking
 }
 
@@ -254,6 +264,7 @@ pub(crate) struct Parking;
 impl Parking {
     /// The invocation that finished while the guard lived, if one did.
     pub(crate) fn take(&self) -> Option<Finished> {
+        let _ = ARMED.try_with(|armed| armed.set(true));
         PARKING
             .try_with(|slot| match slot.replace(Slot::Armed) {
                 Slot::Parked(finished) => Some(finished),
@@ -268,6 +279,7 @@ impl Parking {
 impl Drop for Parking {
     fn drop(&mut self) {
         // Anything left parked is recorded here, by `Finished`'s drop.
+        let _ = ARMED.try_with(|armed| armed.set(false));
         let _ = PARKING.try_with(|slot| drop(slot.replace(Slot::Off)));
     }
 }

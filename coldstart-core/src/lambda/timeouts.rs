@@ -282,7 +282,10 @@ pub(super) fn watch(deadline_ms: u64) -> Option<Watched> {
     });
     let idle = span.saturating_sub(watchdog.margin);
     state.idle_span = Some(state.idle_span.map_or(idle, |seen| seen.min(idle)));
-    if fire_at < state.target {
+    // Before the watchdog's thread runs (an on-demand environment's first invocation) there is
+    // nobody to wake, and a notification is a system call on the cold request's path. A thread
+    // started after this check takes the lock after it, and so sees this entry.
+    if fire_at < state.target && RUNNING.load(Ordering::Relaxed) {
         watchdog.changed.notify_one();
     }
     Some(Watched { id: Some(id) })
