@@ -65,12 +65,13 @@ impl Handler {
         let started_at = Instant::now();
         let (number, start_kind) = first::begin(self.name, first::Event::Handled, started_at);
         timeouts::began(number, self.name, start_kind);
-        let idle = timeline::started(started_at);
+        let (started_ns, idle) = timeline::started(started_at);
         Invocation {
             handler: self,
             start_kind,
             number,
             started_at,
+            started_ns,
             idle,
             outcome: None,
             span: InvocationSpan(ManuallyDrop::new(span(self.name, start_kind))),
@@ -87,6 +88,8 @@ pub struct Invocation {
     start_kind: StartKind,
     number: u64,
     started_at: Instant,
+    /// `started_at` as a start offset (see `timeline::started`).
+    started_ns: u64,
     idle: Option<Duration>,
     outcome: Option<Outcome>,
     /// `coldstart.invocation`, a child of the runtime's invocation span, when a subscriber wants
@@ -193,6 +196,7 @@ impl Drop for Invocation {
             start_kind: self.start_kind,
             number: self.number,
             started_at: self.started_at,
+            started_ns: self.started_ns,
             idle: self.idle,
             span: InvocationSpan(ManuallyDrop::new(self.span.0.take())),
             outcome,
@@ -292,6 +296,7 @@ pub(crate) struct Finished {
     start_kind: StartKind,
     number: u64,
     started_at: Instant,
+    started_ns: u64,
     idle: Option<Duration>,
     span: InvocationSpan,
     outcome: Outcome,
@@ -319,15 +324,18 @@ impl Finished {
 
     fn record(&self) {
         let (outcome, finished_at) = (self.outcome, self.finished_at);
+        // Both ends as whole nanoseconds since process start: the duration and the age are
+        // subtractions, with one conversion of the finish instant (each `Instant` difference is
+        // a call into std on a path measured in tens of nanoseconds).
+        let finished_ns = timeline::finished(finished_at);
         let recorded = Recorded {
             handler: self.handler,
             start_kind: self.start_kind,
             failure: outcome.failure_index(),
-            seconds: finished_at
-                .saturating_duration_since(self.started_at)
+            seconds: Duration::from_nanos(finished_ns.saturating_sub(self.started_ns))
                 .as_secs_f64(),
             idle: self.idle.map(|idle| idle.as_secs_f64()),
-            age: timeline::environment_age_at(finished_at).as_secs_f64(),
+            age: timeline::environment_age_at_offset(finished_ns).as_secs_f64(),
         };
         if timeouts::take_timed_out(self.number) {
             // Already recorded as a timeout, shortly before its deadline: counted once.
@@ -336,7 +344,6 @@ impl Finished {
         } else {
             recorded.record(self.number > 1);
         }
-        let finished_ns = timeline::finished(finished_at);
         if !FirstRealInvocation::is_set() && self.is_first_real() {
             self.first_real_finished(outcome, finished_at);
         }

@@ -19,11 +19,12 @@ fn decode(raw: u64) -> Option<Instant> {
     (raw != 0).then(|| phases::process_start().0 + Duration::from_nanos(raw - 1))
 }
 
-/// Notes an invocation's start; returns how long the environment sat idle before it.
+/// Notes an invocation's start; returns its [`phases::start_offset`] and how long the
+/// environment sat idle before it.
 ///
 /// Both instants are already whole nanoseconds since process start, so the gap is one
 /// subtraction (no round trip through `Instant`).
-pub(super) fn started(at: Instant) -> Option<Duration> {
+pub(super) fn started(at: Instant) -> (u64, Option<Duration>) {
     let now = phases::start_offset(at);
     LAST_STARTED.store(now, Ordering::Relaxed);
     let raw = match LAST_FINISHED.load(Ordering::Relaxed) {
@@ -31,7 +32,7 @@ pub(super) fn started(at: Instant) -> Option<Duration> {
         finished => now.saturating_sub(finished) + 1,
     };
     LAST_IDLE.store(raw, Ordering::Relaxed);
-    (raw != 0).then(|| Duration::from_nanos(raw - 1))
+    (now, (raw != 0).then(|| Duration::from_nanos(raw - 1)))
 }
 
 /// Notes an invocation's end; returns the stored value (nanoseconds since process start plus
@@ -124,6 +125,25 @@ pub fn current_invocation() -> Option<CurrentInvocation> {
 /// ```
 pub fn environment_age() -> Duration {
     environment_age_at(Instant::now())
+}
+
+/// [`environment_age_at`] for an instant given as its [`phases::start_offset`]: a subtraction,
+/// once init end's own offset is known (what a warm invocation's record uses).
+pub(super) fn environment_age_at_offset(offset: u64) -> Duration {
+    /// [`phases::init_end`] as a start offset once it is marked; 0 until then.
+    static INIT_END_OFFSET: AtomicU64 = AtomicU64::new(0);
+    let since = match INIT_END_OFFSET.load(Ordering::Relaxed) {
+        0 => match phases::init_end() {
+            Some(end) => {
+                let end = phases::start_offset(end);
+                INIT_END_OFFSET.store(end, Ordering::Relaxed);
+                end
+            }
+            None => 1, // the process start's own offset
+        },
+        end => end,
+    };
+    Duration::from_nanos(offset.saturating_sub(since))
 }
 
 pub(super) fn environment_age_at(now: Instant) -> Duration {
