@@ -6,11 +6,11 @@
 //! async fn name(args) -> Ret {
 //!     static __COLDSTART_HANDLER: ::coldstart::__private::Handler =
 //!         ::coldstart::__private::Handler::new("name");
-//!     let __coldstart_invocation = __COLDSTART_HANDLER.begin();
+//!     let mut __coldstart_invocation = __COLDSTART_HANDLER.begin();
 //!     let __coldstart_output: Ret = async move { /* fake return edge */ body }.await;
-//!     __coldstart_invocation.finish(::coldstart::__private::Probe(&__coldstart_output).outcome());
+//!     __coldstart_invocation.set_outcome(::coldstart::__private::Probe(&__coldstart_output).outcome());
 //!     __coldstart_output
-//! }
+//! } // the invocation is recorded here, when dropped
 //! ```
 //!
 //! The signature is untouched, the body runs in place (nothing boxed, no bounds added), so the
@@ -199,7 +199,7 @@ fn instrument(
     let setup = quote_spanned! {call_site=>
         static __COLDSTART_HANDLER: #krate::__private::Handler =
             #krate::__private::Handler::new(#name)#budget;
-        let #invocation = __COLDSTART_HANDLER.begin();
+        let mut #invocation = __COLDSTART_HANDLER.begin();
     };
     quote! {
         #(#attrs)*
@@ -208,7 +208,9 @@ fn instrument(
             #[allow(clippy::let_unit_value, clippy::redundant_closure_call)]
             let #output #let_type = #run_body;
             #refuse_future
-            #invocation.finish(#krate::__private::Probe(&#output).outcome());
+            // Recorded when the invocation is dropped, right after this (not moved: in an
+            // `async fn` a move is a copy out of the future's state).
+            #invocation.set_outcome(#krate::__private::Probe(&#output).outcome());
             #output
         }
     }

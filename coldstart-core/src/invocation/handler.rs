@@ -182,6 +182,15 @@ impl Invocation {
     pub fn finish(mut self, outcome: Outcome) {
         self.outcome = Some(outcome);
     }
+
+    /// Sets the outcome it is recorded with when dropped: what the `#[cold_start_handler]`
+    /// expansion calls right before the handler returns. Unlike [`finish`](Self::finish), the
+    /// invocation is not moved, which in an `async fn`'s state machine is a copy of the whole
+    /// record on every warm invocation.
+    #[inline]
+    pub fn set_outcome(&mut self, outcome: Outcome) {
+        self.outcome = Some(outcome);
+    }
 }
 
 impl Drop for Invocation {
