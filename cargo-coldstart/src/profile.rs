@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::cpu_model::{proportional_vcpus, CpuModel};
 use crate::run::ColdRun;
 use crate::stats::Summary;
 
@@ -189,7 +190,8 @@ pub struct SizeRuns {
 impl SizeRuns {
     /// The INIT duration of each successful run (`None` for a failed one): measured under limits
     /// or without `--memory`; otherwise projected as
-    /// `max(exec → first /next, INIT CPU time × 1769 / size)` for sizes below one vCPU.
+    /// `max(exec → first /next, INIT CPU time / INIT's vCPUs)` for sizes below one vCPU, with the
+    /// run's [`CpuModel`] (`memory / 1769` vCPUs without one).
     ///
     /// ```
     /// use cargo_coldstart::profile::SizeRuns;
@@ -210,19 +212,57 @@ impl SizeRuns {
                     return Some(wall);
                 }
                 let cpu = ms(run.init_cpu?);
-                Some(wall.max(cpu * f64::from(FULL_VCPU_MB) / f64::from(self.memory_mb)))
+                let vcpus = run
+                    .cpu_model
+                    .as_ref()
+                    .map_or_else(|| proportional_vcpus(self.memory_mb), |m| m.init.vcpus);
+                Some(if vcpus < 1.0 {
+                    wall.max(cpu / vcpus)
+                } else {
+                    wall
+                })
             })
             .collect()
     }
 
     /// exec → first response per run, with the INIT part replaced by [`init_ms`](Self::init_ms);
-    /// `None` for a failed run.
+    /// `None` for a failed run. When projected, the first invocation is projected too where
+    /// the function's report carries its CPU time: it takes at least `CPU time / the
+    /// invocations' vCPUs`.
     pub fn cold_start_ms(&self) -> Vec<Option<f64>> {
         self.runs
             .iter()
             .zip(self.init_ms())
-            .map(|(run, init)| Some(ms(run.to_first_response?) - ms(run.to_first_next?) + init?))
+            .map(|(run, init)| {
+                let invoke = ms(run.to_first_response?) - ms(run.to_first_next?);
+                Some(invoke + self.invoke_extra_ms(run) + init?)
+            })
             .collect()
+    }
+
+    /// How much longer a projected run's first invocation would take at the model's share:
+    /// `CPU time / vCPUs − its wall time`, from the report's CPU times (0 when not projected,
+    /// at a share of one vCPU or more, or without them).
+    fn invoke_extra_ms(&self, run: &ColdRun) -> f64 {
+        if !self.projected() {
+            return 0.0;
+        }
+        let vcpus = run
+            .cpu_model
+            .as_ref()
+            .map_or_else(|| proportional_vcpus(self.memory_mb), |m| m.invoke.vcpus);
+        match run.report.as_ref().and_then(|r| r.first_invocation_cpu) {
+            Some((cpu, wall)) if vcpus < 1.0 => (cpu / vcpus - wall).max(0.0),
+            _ => 0.0,
+        }
+    }
+
+    /// The CPU model these runs were limited or projected with (`None` without `--memory`).
+    pub fn cpu_model(&self) -> Option<CpuModel> {
+        if self.limits == Limits::NotRequested {
+            return None;
+        }
+        self.runs.iter().find_map(|run| run.cpu_model.clone())
     }
 
     /// Whether [`init_ms`](Self::init_ms) is projected rather than measured under limits.
@@ -290,6 +330,7 @@ pub fn size_json(size: &SizeRuns) -> Value {
         "limits": size.limits.label(),
         "limits_unavailable": match &size.limits { Limits::Unavailable(why) => Some(why.as_str()), _ => None },
         "projected": size.projected(),
+        "cpu_model": size.cpu_model().map(|m| m.json()),
         "runs_ok": size.runs.iter().filter(|r| r.outcome.is_ok()).count(),
         "runs_failed": size.runs.iter().filter(|r| !r.outcome.is_ok()).count(),
         "cold_start_ms": summary_json(&size.cold_start_ms()),
