@@ -431,3 +431,99 @@ pub fn size_table(sizes: &[SizeRuns]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu_model::{CpuChoice, InitCpu};
+    use crate::run::{InitType, Outcome};
+
+    /// A successful run: INIT `init_wall` ms of wall time and `init_cpu` ms of CPU time, then
+    /// a first invocation of `invoke_wall` ms whose report says it used `invoke_cpu` ms of CPU
+    /// in `invoke_wall` ms.
+    fn run(
+        init_wall: f64,
+        init_cpu: f64,
+        invoke_wall: f64,
+        invoke_cpu: f64,
+        model: &CpuChoice,
+    ) -> ColdRun {
+        let d = |ms: f64| Duration::from_secs_f64(ms / 1e3);
+        let line = format!(
+            r#"{{"coldstart_report":1,"phases_ms":{{}},"cpu":{{"first_invocation_ms":{invoke_cpu},"first_invocation_wall_ms":{invoke_wall}}}}}"#
+        );
+        ColdRun {
+            outcome: Outcome::Ok,
+            pid: Some(1),
+            to_first_next: Some(d(init_wall)),
+            to_first_response: Some(d(init_wall + invoke_wall)),
+            init_cpu: Some(d(init_cpu)),
+            peak_rss_bytes: None,
+            report: crate::report::Report::parse(&line),
+            stderr_tail: String::new(),
+            cpu_model: Some(model.model(128, InitType::OnDemand)),
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-6
+    }
+
+    #[test]
+    fn projected_times_follow_the_model() {
+        let unavailable = Limits::Unavailable("no cgroup here".into());
+        // The proportional model: INIT's 10 ms of CPU take 10 / (128/1769) ms; the first
+        // invocation's 2 ms of CPU in 3 ms of wall time take 2 / (128/1769) ms.
+        let proportional = CpuChoice {
+            init_cpu: Some(InitCpu::Proportional),
+            calibration: None,
+        };
+        let size = SizeRuns {
+            memory_mb: 128,
+            limits: unavailable.clone(),
+            runs: vec![run(12.0, 10.0, 3.0, 2.0, &proportional)],
+        };
+        let share = 128.0 / 1769.0;
+        assert!(close(size.init_ms()[0].unwrap(), 10.0 / share));
+        assert!(close(
+            size.cold_start_ms()[0].unwrap(),
+            10.0 / share + 2.0 / share
+        ));
+        // The boost: INIT is measured as it ran (a full vCPU is what this machine gave it);
+        // the invocation is still projected.
+        let boosted = SizeRuns {
+            memory_mb: 128,
+            limits: unavailable.clone(),
+            runs: vec![run(12.0, 10.0, 3.0, 2.0, &CpuChoice::default())],
+        };
+        assert!(close(boosted.init_ms()[0].unwrap(), 12.0));
+        assert!(close(
+            boosted.cold_start_ms()[0].unwrap(),
+            12.0 + 2.0 / share
+        ));
+        // A calibrated model: INIT at 0.25 vCPU, the invocation at 0.05.
+        let calibration = crate::calibrate::Calibration::parse(
+            r#"{"coldstart_report":1,"memory_mb":128,"init_type":"on-demand","cpu":{"init_share":0.25,"first_invocation_share":0.05}}"#,
+        );
+        let calibrated = CpuChoice {
+            init_cpu: None,
+            calibration: Some(calibration),
+        };
+        let size = SizeRuns {
+            memory_mb: 128,
+            limits: unavailable,
+            runs: vec![run(12.0, 10.0, 3.0, 2.0, &calibrated)],
+        };
+        assert!(close(size.init_ms()[0].unwrap(), 40.0));
+        assert!(close(size.cold_start_ms()[0].unwrap(), 40.0 + 40.0));
+        assert_eq!(size.cpu_model().unwrap().init.vcpus, 0.25);
+        // Under a cgroup nothing is projected: the times are what the quota made them.
+        let limited = SizeRuns {
+            memory_mb: 128,
+            limits: Limits::Applied,
+            runs: vec![run(12.0, 10.0, 3.0, 2.0, &calibrated)],
+        };
+        assert!(close(limited.init_ms()[0].unwrap(), 12.0));
+        assert!(close(limited.cold_start_ms()[0].unwrap(), 15.0));
+    }
+}

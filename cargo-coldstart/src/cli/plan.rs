@@ -69,8 +69,7 @@ pub(super) fn plan(runs: &RunArgs, args: Vec<OsString>) -> Result<Plan, String> 
     })
 }
 
-/// `--init-cpu` and `--calibrate` (read and fitted).
-/// Errors carry their exit code: 1 when the file cannot be read, 2 when nothing in it can be
+/// `--init-cpu` and `--calibrate` (read and fitted). Errors carry their exit code: 1 when the file cannot be read, 2 when nothing in it can be
 /// fitted.
 pub(super) fn cpu_choice(runs: &RunArgs) -> Result<CpuChoice, (i32, String)> {
     let init_cpu = runs.init_cpu.map(|arg| match arg {
@@ -86,9 +85,8 @@ pub(super) fn cpu_choice(runs: &RunArgs) -> Result<CpuChoice, (i32, String)> {
                     super::EXIT_USAGE,
                     format!(
                         "--calibrate {}: nothing to fit. Expected coldstart report lines \
-                         ({{\"coldstart_report\":1,…}}) with \"memory_mb\" and a \"cpu\" object \
-                         (coldstart ≥ 0.1 prints them), one per line, raw or as CloudWatch Logs \
-                         exports them.\n{}",
+                         ({{\"coldstart_report\":1,…}}) with \"memory_mb\" and a \"cpu\" object, \
+                         one per line, raw or as CloudWatch Logs exports them.\n{}",
                         path.display(),
                         calibration.summary().trim_end()
                     ),

@@ -78,6 +78,9 @@ pub(super) fn profile_text(
     }
     if sizes_given {
         out.push_str("per memory size (INIT GB-s = memory GB × INIT rounded up to 1 ms)\n");
+        for size in sizes {
+            out.push_str(&cpu_model_line(size));
+        }
         out.push_str(&profile::size_table(sizes));
         if sizes.iter().any(SizeRuns::projected) {
             out.push_str("projected: no CPU limit could be applied; INIT = max(measured, INIT CPU time / INIT's vCPUs), the first invocation likewise where the report carries its CPU time\n");
