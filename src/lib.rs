@@ -182,7 +182,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use coldstart_core::{
-    environment, invocation, lazy, memory, named_phases, names, phases, reinit, report,
+    cpu, environment, invocation, lazy, memory, named_phases, names, phases, reinit, report,
 };
 
 #[cfg(feature = "local")]

@@ -21,8 +21,10 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod calibrate;
 mod children;
 pub mod cli;
+pub mod cpu_model;
 pub mod html;
 pub mod limits;
 pub mod profile;

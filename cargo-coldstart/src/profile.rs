@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::cpu_model::{proportional_vcpus, CpuModel};
 use crate::run::ColdRun;
 use crate::stats::Summary;
 
@@ -189,7 +190,8 @@ pub struct SizeRuns {
 impl SizeRuns {
     /// The INIT duration of each successful run (`None` for a failed one): measured under limits
     /// or without `--memory`; otherwise projected as
-    /// `max(exec → first /next, INIT CPU time × 1769 / size)` for sizes below one vCPU.
+    /// `max(exec → first /next, INIT CPU time / INIT's vCPUs)` for sizes below one vCPU, with the
+    /// run's [`CpuModel`] (`memory / 1769` vCPUs without one).
     ///
     /// ```
     /// use cargo_coldstart::profile::SizeRuns;
@@ -210,19 +212,57 @@ impl SizeRuns {
                     return Some(wall);
                 }
                 let cpu = ms(run.init_cpu?);
-                Some(wall.max(cpu * f64::from(FULL_VCPU_MB) / f64::from(self.memory_mb)))
+                let vcpus = run
+                    .cpu_model
+                    .as_ref()
+                    .map_or_else(|| proportional_vcpus(self.memory_mb), |m| m.init.vcpus);
+                Some(if vcpus < 1.0 {
+                    wall.max(cpu / vcpus)
+                } else {
+                    wall
+                })
             })
             .collect()
     }
 
     /// exec → first response per run, with the INIT part replaced by [`init_ms`](Self::init_ms);
-    /// `None` for a failed run.
+    /// `None` for a failed run. When projected, the first invocation is projected too where
+    /// the function's report carries its CPU time: it takes at least `CPU time / the
+    /// invocations' vCPUs`.
     pub fn cold_start_ms(&self) -> Vec<Option<f64>> {
         self.runs
             .iter()
             .zip(self.init_ms())
-            .map(|(run, init)| Some(ms(run.to_first_response?) - ms(run.to_first_next?) + init?))
+            .map(|(run, init)| {
+                let invoke = ms(run.to_first_response?) - ms(run.to_first_next?);
+                Some(invoke + self.invoke_extra_ms(run) + init?)
+            })
             .collect()
+    }
+
+    /// How much longer a projected run's first invocation would take at the model's share:
+    /// `CPU time / vCPUs − its wall time`, from the report's CPU times (0 when not projected,
+    /// at a share of one vCPU or more, or without them).
+    fn invoke_extra_ms(&self, run: &ColdRun) -> f64 {
+        if !self.projected() {
+            return 0.0;
+        }
+        let vcpus = run
+            .cpu_model
+            .as_ref()
+            .map_or_else(|| proportional_vcpus(self.memory_mb), |m| m.invoke.vcpus);
+        match run.report.as_ref().and_then(|r| r.first_invocation_cpu) {
+            Some((cpu, wall)) if vcpus < 1.0 => (cpu / vcpus - wall).max(0.0),
+            _ => 0.0,
+        }
+    }
+
+    /// The CPU model these runs were limited or projected with (`None` without `--memory`).
+    pub fn cpu_model(&self) -> Option<CpuModel> {
+        if self.limits == Limits::NotRequested {
+            return None;
+        }
+        self.runs.iter().find_map(|run| run.cpu_model.clone())
     }
 
     /// Whether [`init_ms`](Self::init_ms) is projected rather than measured under limits.
@@ -290,6 +330,7 @@ pub fn size_json(size: &SizeRuns) -> Value {
         "limits": size.limits.label(),
         "limits_unavailable": match &size.limits { Limits::Unavailable(why) => Some(why.as_str()), _ => None },
         "projected": size.projected(),
+        "cpu_model": size.cpu_model().map(|m| m.json()),
         "runs_ok": size.runs.iter().filter(|r| r.outcome.is_ok()).count(),
         "runs_failed": size.runs.iter().filter(|r| !r.outcome.is_ok()).count(),
         "cold_start_ms": summary_json(&size.cold_start_ms()),
@@ -389,4 +430,100 @@ pub fn size_table(sizes: &[SizeRuns]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu_model::{CpuChoice, InitCpu};
+    use crate::run::{InitType, Outcome};
+
+    /// A successful run: INIT `init_wall` ms of wall time and `init_cpu` ms of CPU time, then
+    /// a first invocation of `invoke_wall` ms whose report says it used `invoke_cpu` ms of CPU
+    /// in `invoke_wall` ms.
+    fn run(
+        init_wall: f64,
+        init_cpu: f64,
+        invoke_wall: f64,
+        invoke_cpu: f64,
+        model: &CpuChoice,
+    ) -> ColdRun {
+        let d = |ms: f64| Duration::from_secs_f64(ms / 1e3);
+        let line = format!(
+            r#"{{"coldstart_report":1,"phases_ms":{{}},"cpu":{{"first_invocation_ms":{invoke_cpu},"first_invocation_wall_ms":{invoke_wall}}}}}"#
+        );
+        ColdRun {
+            outcome: Outcome::Ok,
+            pid: Some(1),
+            to_first_next: Some(d(init_wall)),
+            to_first_response: Some(d(init_wall + invoke_wall)),
+            init_cpu: Some(d(init_cpu)),
+            peak_rss_bytes: None,
+            report: crate::report::Report::parse(&line),
+            stderr_tail: String::new(),
+            cpu_model: Some(model.model(128, InitType::OnDemand)),
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-6
+    }
+
+    #[test]
+    fn projected_times_follow_the_model() {
+        let unavailable = Limits::Unavailable("no cgroup here".into());
+        // The proportional model: INIT's 10 ms of CPU take 10 / (128/1769) ms; the first
+        // invocation's 2 ms of CPU in 3 ms of wall time take 2 / (128/1769) ms.
+        let proportional = CpuChoice {
+            init_cpu: Some(InitCpu::Proportional),
+            calibration: None,
+        };
+        let size = SizeRuns {
+            memory_mb: 128,
+            limits: unavailable.clone(),
+            runs: vec![run(12.0, 10.0, 3.0, 2.0, &proportional)],
+        };
+        let share = 128.0 / 1769.0;
+        assert!(close(size.init_ms()[0].unwrap(), 10.0 / share));
+        assert!(close(
+            size.cold_start_ms()[0].unwrap(),
+            10.0 / share + 2.0 / share
+        ));
+        // The boost: INIT is measured as it ran (a full vCPU is what this machine gave it);
+        // the invocation is still projected.
+        let boosted = SizeRuns {
+            memory_mb: 128,
+            limits: unavailable.clone(),
+            runs: vec![run(12.0, 10.0, 3.0, 2.0, &CpuChoice::default())],
+        };
+        assert!(close(boosted.init_ms()[0].unwrap(), 12.0));
+        assert!(close(
+            boosted.cold_start_ms()[0].unwrap(),
+            12.0 + 2.0 / share
+        ));
+        // A calibrated model: INIT at 0.25 vCPU, the invocation at 0.05.
+        let calibration = crate::calibrate::Calibration::parse(
+            r#"{"coldstart_report":1,"memory_mb":128,"init_type":"on-demand","cpu":{"init_share":0.25,"first_invocation_share":0.05}}"#,
+        );
+        let calibrated = CpuChoice {
+            init_cpu: None,
+            calibration: Some(calibration),
+        };
+        let size = SizeRuns {
+            memory_mb: 128,
+            limits: unavailable,
+            runs: vec![run(12.0, 10.0, 3.0, 2.0, &calibrated)],
+        };
+        assert!(close(size.init_ms()[0].unwrap(), 40.0));
+        assert!(close(size.cold_start_ms()[0].unwrap(), 40.0 + 40.0));
+        assert_eq!(size.cpu_model().unwrap().init.vcpus, 0.25);
+        // Under a cgroup nothing is projected: the times are what the quota made them.
+        let limited = SizeRuns {
+            memory_mb: 128,
+            limits: Limits::Applied,
+            runs: vec![run(12.0, 10.0, 3.0, 2.0, &calibrated)],
+        };
+        assert!(close(limited.init_ms()[0].unwrap(), 12.0));
+        assert!(close(limited.cold_start_ms()[0].unwrap(), 15.0));
+    }
 }

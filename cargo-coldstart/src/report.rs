@@ -49,6 +49,9 @@ pub struct Report {
     pub timeline: Vec<TimelineEntry>,
     /// The report's `start` (`cold`, `proactive`, …).
     pub start: Option<String>,
+    /// The first invocation's CPU time and wall time in ms (`cpu.first_invocation_ms`,
+    /// `cpu.first_invocation_wall_ms`), when the report carries them.
+    pub first_invocation_cpu: Option<(f64, f64)>,
 }
 
 impl Report {
@@ -122,6 +125,11 @@ impl Report {
                 .get("start")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            first_invocation_cpu: value.get("cpu").and_then(|cpu| {
+                let used = cpu.get("first_invocation_ms")?.as_f64()?;
+                let wall = cpu.get("first_invocation_wall_ms")?.as_f64()?;
+                Some((used, wall))
+            }),
         })
     }
 }

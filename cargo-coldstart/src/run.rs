@@ -13,6 +13,7 @@ use coldstart_local::{LocalEvent, LocalRuntimeApi};
 use serde_json::Value;
 
 use crate::children;
+use crate::cpu_model::{CpuChoice, CpuModel};
 use crate::limits::Sandbox;
 use crate::report::{Report, REPORT_PREFIX};
 
@@ -72,6 +73,11 @@ pub struct RunConfig {
     pub timeout: Duration,
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     pub function_name: String,
+    /// The CPU model of a limited run: INIT gets its share of the sandbox's CPU, then the quota
+    /// changes to the invocations' share at the first `/next` (and a run without limits is
+    /// projected with it). `None`: the sandbox's proportional quota throughout, as
+    /// [`LambdaSize`](crate::limits::LambdaSize) sets it.
+    pub cpu: Option<CpuChoice>,
 }
 
 impl RunConfig {
@@ -97,6 +103,7 @@ impl RunConfig {
             delay_first_event: Duration::ZERO,
             timeout: Duration::from_secs(10),
             function_name,
+            cpu: None,
         }
     }
 }
@@ -206,6 +213,8 @@ pub struct ColdRun {
     pub report: Option<Report>,
     /// The last bytes of the function's stderr.
     pub stderr_tail: String,
+    /// The CPU model the run was limited (or is projected) with, from [`RunConfig::cpu`].
+    pub cpu_model: Option<CpuModel>,
 }
 
 /// Starts `config.program` cold once and measures it. Never hangs past `config.timeout` (plus
@@ -226,6 +235,10 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
         peak_rss_bytes: None,
         report: None,
         stderr_tail: String::new(),
+        cpu_model: config
+            .cpu
+            .as_ref()
+            .map(|choice| choice.model(config.memory_mb, config.init_type)),
     };
     let api = match LocalRuntimeApi::builder()
         .function_name(config.function_name.clone())
@@ -274,6 +287,14 @@ pub fn run_cold(config: &RunConfig, sandbox: Option<&Sandbox>) -> ColdRun {
         // async-signal-safe calls, as `pre_exec` requires between fork and exec.
         unsafe {
             command.pre_exec(hook);
+        }
+    }
+    // INIT's share of the CPU, until the first `/next` (the sandbox serves all runs of a size:
+    // each run starts with INIT's share).
+    if let (Some(sandbox), Some(model)) = (sandbox, &run.cpu_model) {
+        if let Err(e) = sandbox.set_cpu_share(model.init.vcpus) {
+            run.outcome = Outcome::SpawnFailed(format!("INIT's CPU quota: {e}"));
+            return run;
         }
     }
     // A size's sandbox serves all its runs: its CPU counter is cumulative, so each run reads
@@ -379,6 +400,16 @@ fn measure(
             run.init_cpu = sandbox
                 .and_then(|(sandbox, before)| Some(sandbox.cpu_time()?.saturating_sub(before)))
                 .or_else(|| process_cpu_time(pid));
+            // INIT is over: from here on the invocations' share.
+            if let (Some((sandbox, _)), Some(model)) = (sandbox, &run.cpu_model) {
+                if model.invoke.vcpus != model.init.vcpus {
+                    if let Err(e) = sandbox.set_cpu_share(model.invoke.vcpus) {
+                        run.outcome =
+                            Outcome::SpawnFailed(format!("the invocations' CPU quota: {e}"));
+                        return;
+                    }
+                }
+            }
             break seen;
         }
         // An init error and an exit are rarer: looked for every millisecond.

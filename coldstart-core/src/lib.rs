@@ -12,6 +12,7 @@
 //! | [`reinit`] | whether Lambda restarted the runtime in this environment, and after what |
 //! | [`names`] | every metric name, kind, unit, label and description |
 //! | [`memory`] | resident and peak memory from `/proc`, with a sizing hint |
+//! | [`cpu`] | the process's CPU time at INIT end and at the end of the first invocation |
 //! | [`invocation`] | first-invocation detection, start kinds, outcomes, per-invocation metrics |
 //! | [`lazy`] | lazy statics that time themselves, [`lazy::statics`] and [`lazy::prewarm`] |
 //! | [`named_phases`] | named phases of your own start-up code, timed like lazy statics |
@@ -34,7 +35,7 @@
 //! Modules depend only on modules before them in this list (within a folder, files follow the
 //! same rule through their `mod.rs`):
 //!
-//! 1. leaves: `environment`, `phases`, `names`, `memory`, `reinit` (and `sort`, a small helper);
+//! 1. leaves: `environment`, `cpu`, `phases`, `names`, `memory`, `reinit` (and `sort`, a small helper);
 //! 2. `invocation`: numbering, the first invocation, start kinds, the timeline, metric handles;
 //! 3. `lazy`: the four forms, one timed attempt (the frame stack that named phases share), the
 //!    registry, `prewarm`;
@@ -55,6 +56,7 @@
 #[cfg(any(feature = "prometheus", feature = "otel"))]
 mod backoff;
 mod billing;
+pub mod cpu;
 pub mod environment;
 pub mod memory;
 pub mod names;

@@ -96,7 +96,11 @@ pub(crate) fn since_process_start(at: Instant) -> Duration {
 pub fn mark_init_end() -> bool {
     let now = Instant::now();
     process_start();
-    INIT_END.set(now).is_ok()
+    let first = INIT_END.set(now).is_ok();
+    if first {
+        crate::cpu::note_init_end();
+    }
+    first
 }
 
 /// The instant recorded by [`mark_init_end`], if it was called.

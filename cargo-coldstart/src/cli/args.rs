@@ -98,6 +98,14 @@ pub(super) enum InitTypeArg {
     SnapStart,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(super) enum InitCpuArg {
+    /// memory/1769 of a vCPU, like the invocations (Lambda's documented rule).
+    Proportional,
+    /// At least one full vCPU (the boost an on-demand INIT is reported to get).
+    Full,
+}
+
 #[derive(Debug, Args)]
 pub(super) struct RunArgs {
     /// Cold starts per binary (and per memory size).
@@ -120,6 +128,16 @@ pub(super) struct RunArgs {
     /// [default: 128, not limited, nothing projected].
     #[arg(long, value_name = "MB,...", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(128..=10240))]
     pub(super) memory: Vec<u32>,
+    /// The CPU INIT gets under --memory (the invocations get memory/1769 of a vCPU); every
+    /// table states the model it used [default: full for on-demand, proportional for the
+    /// other init types].
+    #[arg(long, value_enum, value_name = "MODEL")]
+    pub(super) init_cpu: Option<InitCpuArg>,
+    /// Cold-start report lines from CloudWatch Logs (raw, prefixed, CSV or `aws logs` JSON):
+    /// fit INIT's and the first invocation's CPU share per memory size from them and use
+    /// those for --memory runs (--memory defaults to the file's sizes).
+    #[arg(long, value_name = "FILE")]
+    pub(super) calibrate: Option<PathBuf>,
     /// An environment variable for the function (KEY=VALUE, repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
     pub(super) env: Vec<String>,

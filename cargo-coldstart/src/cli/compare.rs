@@ -8,13 +8,18 @@ use super::args::{parse_env, CompareArgs};
 use super::budget::{check_budget, BudgetCheck};
 use super::build::{build, check_binary};
 use super::exit_code;
-use super::plan::{plan, sandbox_for};
+use super::plan::{cpu_choice, plan, sandbox_for};
 use super::render::{failures_text, progress};
 use crate::profile::{self, Limits, SizeRuns, Unit};
 use crate::run::{run_cold, ColdRun};
 use crate::stats::{self, Summary};
 
 pub(super) fn compare_command(args: CompareArgs) -> Result<i32, String> {
+    // A calibration that fits nothing is a usage error (exit 2), found before any build.
+    if let Err((code, message)) = cpu_choice(&args.runs) {
+        eprintln!("cargo coldstart: error: {message}");
+        return Ok(code);
+    }
     let mut binaries: Vec<PathBuf> = Vec::new();
     for path in &args.binaries {
         binaries.push(check_binary(path)?);
@@ -115,6 +120,10 @@ pub(super) fn compare_command(args: CompareArgs) -> Result<i32, String> {
         println!(
             "{} runs each, alternating (order rotating), at {} MB; B − A paired by run, median and its distribution-free 95 % interval",
             plan.runs, config_a.memory_mb
+        );
+        println!(
+            "{}",
+            super::render::compare_cpu_model_line(&config_a, &_limits)
         );
         let failures_a = failures_text(&runs_a);
         let failures_b = failures_text(&runs_b);

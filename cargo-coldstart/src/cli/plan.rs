@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::args::{parse_env, InitTypeArg, RunArgs};
+use super::args::{parse_env, InitCpuArg, InitTypeArg, RunArgs};
+use crate::calibrate::Calibration;
+use crate::cpu_model::{CpuChoice, InitCpu};
 use crate::limits::{LambdaSize, Sandbox};
 use crate::profile::{self, Limits};
 use crate::run::{InitType, RunConfig};
@@ -47,12 +49,55 @@ pub(super) fn plan(runs: &RunArgs, args: Vec<OsString>) -> Result<Plan, String> 
         InitTypeArg::SnapStart => InitType::SnapStart,
     };
     template.delay_first_event = Duration::from_millis(runs.delay_first_event);
+    let cpu = cpu_choice(runs).map_err(|(_, message)| message)?;
+    if let (Some(calibration), false) = (&cpu.calibration, runs.json) {
+        eprint!("{}", calibration.summary());
+    }
+    let mut sizes = runs.memory.clone();
+    if sizes.is_empty() {
+        if let Some(calibration) = &cpu.calibration {
+            sizes = calibration.sizes();
+        }
+    }
+    template.cpu = Some(cpu);
     template.timeout = Duration::from_secs_f64(runs.timeout);
     Ok(Plan {
         template,
         runs: runs.runs,
-        sizes: runs.memory.clone(),
+        sizes,
         json: runs.json,
+    })
+}
+
+/// `--init-cpu` and `--calibrate` (read and fitted). Errors carry their exit code: 1 when the file cannot be read, 2 when nothing in it can be
+/// fitted.
+pub(super) fn cpu_choice(runs: &RunArgs) -> Result<CpuChoice, (i32, String)> {
+    let init_cpu = runs.init_cpu.map(|arg| match arg {
+        InitCpuArg::Proportional => InitCpu::Proportional,
+        InitCpuArg::Full => InitCpu::Full,
+    });
+    let calibration = match &runs.calibrate {
+        None => None,
+        Some(path) => {
+            let calibration = Calibration::load(path).map_err(|e| (super::EXIT_ERROR, e))?;
+            if calibration.is_empty() {
+                return Err((
+                    super::EXIT_USAGE,
+                    format!(
+                        "--calibrate {}: nothing to fit. Expected coldstart report lines \
+                         ({{\"coldstart_report\":1,…}}) with \"memory_mb\" and a \"cpu\" object, \
+                         one per line, raw or as CloudWatch Logs exports them.\n{}",
+                        path.display(),
+                        calibration.summary().trim_end()
+                    ),
+                ));
+            }
+            Some(calibration)
+        }
+    };
+    Ok(CpuChoice {
+        init_cpu,
+        calibration,
     })
 }
 

@@ -6,12 +6,17 @@ use super::args::ProfileArgs;
 use super::budget::{check_budget, BudgetCheck};
 use super::build::{build, check_binary};
 use super::exit_code;
-use super::plan::{plan, sandbox_for};
+use super::plan::{cpu_choice, plan, sandbox_for};
 use super::render::{profile_text, progress};
 use crate::profile::{self, Limits, SizeRuns};
 use crate::run::{run_cold, ColdRun};
 
 pub(super) fn profile_command(args: ProfileArgs) -> Result<i32, String> {
+    // A calibration that fits nothing is a usage error (exit 2), found before any build.
+    if let Err((code, message)) = cpu_choice(&args.runs) {
+        eprintln!("cargo coldstart: error: {message}");
+        return Ok(code);
+    }
     let binary = match (&args.bin, &args.example, &args.binary) {
         (Some(bin), _, _) => build("bin", bin, &args.build)?,
         (_, Some(example), _) => build("example", example, &args.build)?,
@@ -90,6 +95,7 @@ pub(super) fn profile_command(args: ProfileArgs) -> Result<i32, String> {
             "init_type": template.init_type.as_str(),
             "delay_first_event_ms": args.runs.delay_first_event,
             "events": template.events.len(),
+            "calibration": template.cpu.as_ref().and_then(|c| c.calibration.as_ref()).map(|c| c.json()),
             "sizes": results.iter().map(profile::size_json).collect::<Vec<_>>(),
             "budget": budget.as_ref().map(BudgetCheck::json),
         });

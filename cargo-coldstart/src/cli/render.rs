@@ -49,10 +49,15 @@ pub(super) fn profile_text(
     for size in sizes {
         let ok = size.runs.iter().filter(|r| r.outcome.is_ok()).count();
         out.push_str(&format!(
-            "{}: {} cold runs at {} MB, {}{}: {} ok, {} failed\n",
+            "{}: {} cold runs at {} MB{}, {}{}: {} ok, {} failed\n",
             binary.display(),
             size.runs.len(),
             size.memory_mb,
+            if sizes_given {
+                ""
+            } else {
+                " (the memory size variable only: CPU and memory not limited)"
+            },
             template.init_type.as_str(),
             if template.delay_first_event.is_zero() {
                 String::new()
@@ -65,6 +70,7 @@ pub(super) fn profile_text(
             ok,
             size.runs.len() - ok,
         ));
+        out.push_str(&cpu_model_line(size));
         out.push_str(&failures_text(&size.runs));
         out.push('\n');
         out.push_str(&profile::text_table(&size.runs));
@@ -72,10 +78,48 @@ pub(super) fn profile_text(
     }
     if sizes_given {
         out.push_str("per memory size (INIT GB-s = memory GB × INIT rounded up to 1 ms)\n");
+        for size in sizes {
+            out.push_str(&cpu_model_line(size));
+        }
         out.push_str(&profile::size_table(sizes));
         if sizes.iter().any(SizeRuns::projected) {
-            out.push_str("projected: no CPU limit could be applied; INIT = max(measured, INIT CPU time × 1769 / memory MB)\n");
+            out.push_str("projected: no CPU limit could be applied; INIT = max(measured, INIT CPU time / INIT's vCPUs), the first invocation likewise where the report carries its CPU time\n");
         }
     }
     out
+}
+
+/// The CPU model a size's runs used, stated in its header (every table says which model its
+/// times depend on, and how to see the other).
+pub(super) fn cpu_model_line(size: &SizeRuns) -> String {
+    match (&size.limits, size.cpu_model()) {
+        (profile::Limits::NotRequested, _) | (_, None) => {
+            "CPU model: none, this machine's CPU throughout (--memory applies Lambda's)\n".into()
+        }
+        (profile::Limits::Applied, Some(model)) => {
+            format!("CPU model {} [cgroup]\n", model.describe())
+        }
+        (profile::Limits::Unavailable(_), Some(model)) => {
+            format!("CPU model {} [projected]\n", model.describe())
+        }
+    }
+}
+
+/// `compare`'s statement of its CPU model (one size, A's configuration).
+pub(super) fn compare_cpu_model_line(config: &RunConfig, limits: &profile::Limits) -> String {
+    let model = config
+        .cpu
+        .as_ref()
+        .map(|choice| choice.model(config.memory_mb, config.init_type));
+    match (limits, model) {
+        (profile::Limits::Applied, Some(model)) => format!("CPU model {} [cgroup]", model.describe()),
+        (profile::Limits::Unavailable(_), Some(model)) => format!(
+            "CPU model {} [not applied: no CPU limit could be applied, times are this machine's]",
+            model.describe()
+        ),
+        _ => format!(
+            "CPU model: none, this machine's CPU throughout (at {} MB is the memory size variable only; --memory applies Lambda's)",
+            config.memory_mb
+        ),
+    }
 }

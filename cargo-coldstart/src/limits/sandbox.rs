@@ -42,6 +42,17 @@ pub struct Sandbox {
     cpu_usage: Option<CpuUsage>,
     /// Where the peak memory is read.
     memory_peak: Option<PathBuf>,
+    /// The CPU quota control, to change the share while processes run (INIT, then the
+    /// invocations): v1 `cpu.cfs_quota_us` or v2 `cpu.max`.
+    cpu_quota: Option<CpuQuota>,
+}
+
+#[derive(Debug)]
+enum CpuQuota {
+    /// cgroup v1 `cpu.cfs_quota_us`: the quota alone.
+    V1(PathBuf),
+    /// cgroup v2 `cpu.max`: "quota period".
+    V2(PathBuf),
 }
 
 #[derive(Debug)]
@@ -106,6 +117,7 @@ impl Sandbox {
             procs: Arc::new(Vec::new()),
             cpu_usage: None,
             memory_peak: None,
+            cpu_quota: None,
         };
         let quota = format!("{}", size.quota_us());
         let memory = format!("{}", size.memory_bytes());
@@ -123,6 +135,7 @@ impl Sandbox {
                 };
                 write_control(&cpu_dir.join("cpu.cfs_period_us"), &PERIOD_US.to_string())?;
                 write_control(&cpu_dir.join("cpu.cfs_quota_us"), &quota)?;
+                sandbox.cpu_quota = Some(CpuQuota::V1(cpu_dir.join("cpu.cfs_quota_us")));
                 write_control(&memory_dir.join("memory.limit_in_bytes"), &memory)?;
                 // Only where the kernel accounts swap: then memory plus swap is capped at the
                 // same value, so the limit cannot be dodged by swapping.
@@ -143,6 +156,7 @@ impl Sandbox {
             Layout::V2 { parent } => {
                 let dir = sandbox.make_dir(parent, name)?;
                 write_control(&dir.join("cpu.max"), &format!("{quota} {PERIOD_US}"))?;
+                sandbox.cpu_quota = Some(CpuQuota::V2(dir.join("cpu.max")));
                 write_control(&dir.join("memory.max"), &memory)?;
                 let swap = dir.join("memory.swap.max");
                 if swap.exists() {
@@ -179,6 +193,28 @@ impl Sandbox {
         registry().push(dir.clone());
         self.dirs.push(dir.clone());
         Ok(dir)
+    }
+
+    /// Changes the CPU quota to `vcpus` of a CPU (at least 1 ms per 100 ms period), effective at
+    /// once for the processes inside: how a run gives INIT one share and the invocations another
+    /// ([`crate::cpu_model`]). A share above the machine's cores gives all of them.
+    ///
+    /// ```
+    /// use cargo_coldstart::limits::{LambdaSize, Sandbox};
+    ///
+    /// if let Ok(sandbox) = Sandbox::create(LambdaSize { memory_mb: 128 }) {
+    ///     sandbox.set_cpu_share(1.0)?; // INIT with a full vCPU
+    ///     sandbox.set_cpu_share(128.0 / 1769.0)?; // then the size's share
+    /// }
+    /// # Ok::<(), cargo_coldstart::limits::Unavailable>(())
+    /// ```
+    pub fn set_cpu_share(&self, vcpus: f64) -> Result<(), Unavailable> {
+        let quota = LambdaSize::quota_for(vcpus);
+        match &self.cpu_quota {
+            Some(CpuQuota::V1(path)) => write_control(path, &quota.to_string()),
+            Some(CpuQuota::V2(path)) => write_control(path, &format!("{quota} {PERIOD_US}")),
+            None => Ok(()),
+        }
     }
 
     /// Moves a running process (all its threads) into the sandbox.

@@ -46,8 +46,18 @@ impl LambdaSize {
     /// The CFS quota per 100 ms period, in microseconds (at least 1 ms).
     pub(super) fn quota_us(&self) -> u64 {
         // In range: memory_mb ≤ u32::MAX, so the product is far below u64::MAX.
-        let quota = (PERIOD_US as f64 * self.cpu_share()).round() as u64;
-        quota.max(MIN_QUOTA_US)
+        LambdaSize::quota_for(self.cpu_share())
+    }
+
+    /// The CFS quota per 100 ms period for `vcpus`, in microseconds (at least 1 ms; a share that
+    /// is not a finite positive number gets the minimum).
+    pub(super) fn quota_for(vcpus: f64) -> u64 {
+        let quota = (PERIOD_US as f64 * vcpus).round();
+        if quota.is_finite() && quota > 0.0 {
+            (quota as u64).max(MIN_QUOTA_US)
+        } else {
+            MIN_QUOTA_US
+        }
     }
 
     /// The memory limit in bytes.

@@ -92,6 +92,8 @@ pub(crate) fn begin(handler: &'static str, event: Event, started_at: Instant) ->
 /// The cold path: runs once per process, may allocate.
 #[cold]
 fn begin_first(handler: &'static str, event: Event, started_at: Instant) -> StartKind {
+    // INIT's CPU time, when init end was not marked (otherwise already read there).
+    crate::cpu::note_init_end();
     let init_end = phases::init_end();
     // When the event arrived: taken by `coldstart::lambda`'s layer before deserialization,
     // otherwise approximated by the start of the first invocation.

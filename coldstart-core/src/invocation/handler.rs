@@ -388,6 +388,7 @@ impl Finished {
         if !summary.set() {
             return; // another invocation finished first
         }
+        crate::cpu::note_first_invocation_end();
         let _ = FIRST_HANDLER.set(self.handler);
         if summary.exceeded_budget().is_some() {
             let handler = self.handler;

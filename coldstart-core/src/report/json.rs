@@ -46,6 +46,23 @@ impl ColdStartReport {
         json.key("first_invocation").ms(self.first_invocation);
         json.key("user_facing").opt_ms(self.user_facing);
         json.close('}');
+        json.key("cpu");
+        match &self.cpu {
+            None => json.null(),
+            Some(cpu) => {
+                let share = |share: Option<f64>| share.map(|s| (s * 1e4).round() / 1e4);
+                json.open('{');
+                json.first_key("init_ms").ms(cpu.init);
+                json.key("init_wall_ms").ms(cpu.init_wall);
+                json.key("init_share").opt_f64(share(cpu.init_share()));
+                json.key("first_invocation_ms").opt_ms(cpu.first_invocation);
+                json.key("first_invocation_wall_ms")
+                    .opt_ms(cpu.first_invocation_wall);
+                json.key("first_invocation_share")
+                    .opt_f64(share(cpu.first_invocation_share()));
+                json.close('}');
+            }
+        }
         json.key("lazy").open('[');
         for (i, info) in self.lazies.iter().enumerate() {
             if i > 0 {

@@ -98,11 +98,100 @@ pub struct ColdStartReport {
     pub timeline: Vec<TimelineEntry>,
     /// Memory after the first invocation, if `/proc` could be read.
     pub memory: Option<MemoryUsage>,
+    /// The CPU time INIT and the first invocation used, against their wall time: the share of a
+    /// vCPU each actually got (see [`CpuUse`]). `None` where CPU time cannot be read.
+    pub cpu: Option<CpuUse>,
     /// The cold-start budget and its verdict, when a budget applies to a user-facing cold start.
     pub budget: Option<Budget>,
     /// What INIT and the first real invocation cost in GB-seconds (see [`Cost`]), or why that
     /// cannot be said (the memory size variable missing or unreadable).
     pub cost: Result<Cost, CostError>,
+}
+
+/// The CPU time (user + system, every thread) INIT and the first real invocation used, and the
+/// wall time each took: on Lambda, `cpu / wall` is the share of a vCPU the phase got (about
+/// `memory_mb / 1769` when the platform throttles it in proportion to memory, up to the number of
+/// vCPUs when it does not). Read with one `getrusage` at each end (see [`crate::cpu`]).
+///
+/// In the JSON line: `"cpu":{"init_ms":…,"init_wall_ms":…,"init_share":…,
+/// "first_invocation_ms":…,"first_invocation_wall_ms":…,"first_invocation_share":…}`, `null`
+/// where CPU time cannot be read; `cargo coldstart profile --calibrate` fits its CPU model from
+/// these.
+///
+/// ```
+/// #[coldstart::cold_start_handler]
+/// fn handler(event: u32) -> u32 {
+///     event
+/// }
+///
+/// // INIT work that keeps the CPU busy.
+/// let start = std::time::Instant::now();
+/// while start.elapsed() < std::time::Duration::from_millis(20) {
+///     std::hint::black_box(start.elapsed());
+/// }
+/// coldstart::mark_init_end();
+/// handler(1);
+/// let report = coldstart::cold_start_report().unwrap();
+/// # #[cfg(unix)]
+/// # {
+/// let cpu = report.cpu.unwrap();
+/// assert!(cpu.init > std::time::Duration::ZERO);
+/// assert!(cpu.init_share().unwrap() > 0.0);
+/// assert!(report.to_json().contains(r#""cpu":{"init_ms":"#));
+/// println!("INIT got {:.2} vCPU", cpu.init_share().unwrap());
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CpuUse {
+    /// CPU time from `exec` to INIT end (to the first invocation's start when init end was not
+    /// marked).
+    pub init: Duration,
+    /// The wall time of the same span: [`ColdStartReport::init`], else
+    /// [`ColdStartReport::to_first_invocation`].
+    pub init_wall: Duration,
+    /// CPU time from INIT end to the end of the first real invocation (the event's
+    /// deserialization included); `None` when that invocation was not the environment's first
+    /// event (a warm-up ping or a rejected payload came first, whose work would be mixed in).
+    pub first_invocation: Option<Duration>,
+    /// The wall time of the same span, from the first event's arrival (its start, when the
+    /// arrival was not noted or init end was not marked) to the invocation's end.
+    pub first_invocation_wall: Option<Duration>,
+}
+
+impl CpuUse {
+    /// The share of a vCPU INIT got: CPU time over wall time (`None` for a zero wall time).
+    ///
+    /// ```
+    /// # use coldstart::report::CpuUse;
+    /// # fn shares(cpu: CpuUse) {
+    /// if let Some(share) = cpu.init_share() {
+    ///     println!("INIT ran at {share:.2} vCPU");
+    /// }
+    /// # }
+    /// ```
+    pub fn init_share(&self) -> Option<f64> {
+        share(self.init, self.init_wall)
+    }
+
+    /// The share of a vCPU the first invocation got (`None` when unknown or for a zero wall
+    /// time).
+    ///
+    /// ```
+    /// # use coldstart::report::CpuUse;
+    /// # fn shares(cpu: CpuUse) {
+    /// if let Some(share) = cpu.first_invocation_share() {
+    ///     println!("the first invocation ran at {share:.2} vCPU");
+    /// }
+    /// # }
+    /// ```
+    pub fn first_invocation_share(&self) -> Option<f64> {
+        share(self.first_invocation?, self.first_invocation_wall?)
+    }
+}
+
+fn share(cpu: Duration, wall: Duration) -> Option<f64> {
+    (!wall.is_zero()).then(|| cpu.as_secs_f64() / wall.as_secs_f64())
 }
 
 /// What a [`TimelineEntry`] is.
@@ -306,6 +395,25 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
     // Billed from the first event's arrival when it was this invocation's, else its own run.
     let first_billed = event_to_handler.unwrap_or_default() + first.duration();
     let cost = cost::cost(&environment, init, first_billed);
+    let cpu = crate::cpu::at_init_end().map(|at_init_end| {
+        // The first invocation's span starts where INIT's CPU read was taken: at init end (the
+        // idle wait for the event costs no CPU, so it is left out of the wall time), else at
+        // the first invocation's start.
+        let from = match init_end {
+            Some(_) => phases::first_event().unwrap_or(first.started_at),
+            None => first.started_at,
+        };
+        let first_invocation = crate::cpu::at_first_invocation_end()
+            .filter(|_| first_event_was_real)
+            .map(|at_end| at_end.saturating_sub(at_init_end));
+        CpuUse {
+            init: at_init_end,
+            init_wall: init.unwrap_or(to_first_invocation),
+            first_invocation,
+            first_invocation_wall: first_invocation
+                .map(|_| first.finished_at.saturating_duration_since(from)),
+        }
+    });
     Some(ColdStartReport {
         cost,
         environment,
@@ -325,6 +433,7 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
         lazies,
         timeline,
         memory,
+        cpu,
         budget,
     })
 }

@@ -75,6 +75,29 @@ impl fmt::Display for ColdStartReport {
             self.user_facing,
             "process start -> the handler returned (what a cold request waited)",
         )?;
+        if let Some(cpu) = &self.cpu {
+            write!(
+                f,
+                "  cpu: INIT {:.3} ms in {:.3} ms",
+                ms(cpu.init),
+                ms(cpu.init_wall)
+            )?;
+            if let Some(share) = cpu.init_share() {
+                write!(f, " ({share:.2} vCPU)")?;
+            }
+            if let (Some(used), Some(wall)) = (cpu.first_invocation, cpu.first_invocation_wall) {
+                write!(
+                    f,
+                    "; first invocation {:.3} ms in {:.3} ms",
+                    ms(used),
+                    ms(wall)
+                )?;
+                if let Some(share) = cpu.first_invocation_share() {
+                    write!(f, " ({share:.2} vCPU)")?;
+                }
+            }
+            writeln!(f)?;
+        }
         if let Some(budget) = &self.budget {
             match budget.exceeded_by {
                 Some(over) => {
