@@ -412,3 +412,18 @@ pub fn page(binary: &str, sizes: &[SizeRuns], sizes_given: bool) -> String {
         title = escape(binary)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_cover_the_largest_value() {
+        assert_eq!(ticks(7.56), (8.0, vec![0.0, 2.0, 4.0, 6.0, 8.0]));
+        assert_eq!(ticks(100.0), (100.0, vec![0.0, 25.0, 50.0, 75.0, 100.0]));
+        assert_eq!(ticks(0.33), (0.4, vec![0.0, 0.1, 0.2, 0.3, 0.4]));
+        assert_eq!(ticks(0.0), (1.0, vec![0.0, 0.25, 0.5, 0.75, 1.0]));
+        assert_eq!(tick_label(0.3, "ms"), "0.3 ms");
+        assert_eq!(tick_label(100.0, "MB"), "100 MB");
+    }
+}

@@ -602,3 +602,83 @@ pub fn user_facing_note(runs: &[ColdRun], delay_first_event: Duration) -> Option
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Report;
+    use crate::run::Outcome;
+
+    fn run(report_line: &str) -> ColdRun {
+        ColdRun {
+            outcome: Outcome::Ok,
+            pid: Some(1),
+            to_first_next: Some(Duration::from_millis(20)),
+            to_first_response: Some(Duration::from_millis(140)),
+            init_cpu: Some(Duration::from_millis(2)),
+            peak_rss_bytes: Some(8_000_000),
+            report: Report::parse(report_line),
+            stderr_tail: String::new(),
+        }
+    }
+
+    const COLD: &str = r#"{"coldstart_report":1,"start":"cold","phases_ms":{"init":5.0,"wait_for_first_event":2.0,"user_facing":30.0},"lazy":[{"name":"pool","state":"ready","ms":20.0},{"name":"rules","state":"not initialized","ms":null}]}"#;
+    const THROTTLED: &str = r#"{"coldstart_report":1,"start":"proactive","phases_ms":{"init":5.0,"wait_for_first_event":104.5,"user_facing":null},"lazy":[{"name":"pool","state":"ready","ms":20.0},{"name":"rules","state":"not initialized","ms":null}]}"#;
+
+    /// A start classified `proactive` although nothing delayed the event (the function took over
+    /// 100 ms to take it): the note counts the runs, gives the wait, and says how to avoid it.
+    #[test]
+    fn runs_without_user_facing_are_counted_and_explained() {
+        let runs = [run(COLD), run(THROTTLED), run(COLD), run(THROTTLED)];
+        let note = user_facing_note(&runs, Duration::ZERO).expect("two runs lack user_facing");
+        assert!(
+            note.starts_with("user_facing: missing in 2 of 4 runs, started `proactive`"),
+            "{note}"
+        );
+        assert!(note.contains("proactive threshold (100 ms"), "{note}");
+        assert!(note.contains("median 104 ms"), "{note}");
+        assert!(note.contains("served the event at once"), "{note}");
+        assert!(note.contains("Coldstart::proactive_threshold"), "{note}");
+        // Asked for with --delay-first-event: said so instead of the advice.
+        let asked = user_facing_note(&runs, Duration::from_millis(150)).unwrap();
+        assert!(
+            asked.contains("--delay-first-event 150 asked for that"),
+            "{asked}"
+        );
+        assert!(!asked.contains("served the event at once"), "{asked}");
+        assert_eq!(user_facing_note(&runs[..1], Duration::ZERO), None);
+        // The table says `none`, pointing at the note, not `unavailable`.
+        let table = text_table(&runs[1..2]);
+        assert!(table.contains("user_facing"), "{table}");
+        assert!(table.contains("none  (see below)"), "{table}");
+    }
+
+    /// A lazy static no run built reads "not built in N of M runs", one some runs built lists
+    /// those runs; a failed run is in neither count.
+    #[test]
+    fn lazy_statics_never_built_are_not_unavailable() {
+        let mut failed = run(COLD);
+        failed.outcome = Outcome::NeverAskedForEvent;
+        let runs = [run(COLD), failed, run(THROTTLED)];
+        let rows = rows(&runs);
+        let rules = rows.iter().find(|r| r.name == "rules").unwrap();
+        assert_eq!(rules.not_built, vec![true, false, true]);
+        assert_eq!(
+            rules.not_built_text(reporting_runs(&runs)).unwrap(),
+            "not built in 2 of 2 runs: the first request did not need it"
+        );
+        let pool = rows.iter().find(|r| r.name == "pool").unwrap();
+        assert_eq!(pool.not_built_text(2), None);
+        let table = text_table(&runs);
+        let line = table.lines().find(|l| l.contains("rules")).unwrap();
+        assert!(line.contains("not built in 2 of 2 runs"), "{table}");
+        assert!(!line.contains("unavailable"), "{table}");
+    }
+
+    #[test]
+    fn gb_seconds_keep_four_significant_digits() {
+        assert_eq!(fmt_value(Some(0.000875), Unit::GbSeconds), "0.0008750 GB-s");
+        assert_eq!(fmt_value(Some(1.25), Unit::GbSeconds), "1.250 GB-s");
+        assert_eq!(fmt_value(None, Unit::GbSeconds), "unavailable");
+    }
+}
