@@ -28,7 +28,8 @@ pub(super) enum Cmd {
     /// Start one function cold N times: tool clock, INIT CPU, peak RSS, and the coldstart
     /// report's phases and lazy statics.
     Profile(ProfileArgs),
-    /// Start two functions cold, alternating run by run: paired differences with a 95 % interval.
+    /// Start two functions cold, alternating run by run, at each memory size: every row of
+    /// either, paired differences with a 95 % interval, ratio, INIT GB-s.
     Compare(CompareArgs),
 }
 
