@@ -3,8 +3,10 @@
 //! one, by the environment variable `FIXTURE_MODE` (so `compare --a-env/--b-env` can pick two):
 //!
 //! - `plain`: an echo function on `lambda_runtime` alone (no coldstart, no report);
-//! - `coldstart`: the same with `#[cold_start_handler]`, a named INIT phase (`load table`) and a
-//!   `#[lazy]` static (`lookup-table`) built by the first request: it prints the report line;
+//! - `coldstart`: the same with `#[cold_start_handler]`, a named INIT phase (`load table`) and
+//!   two `#[lazy]` statics: `lookup-table`, built by the first request, and `rare-route`, built
+//!   only for an event `{"route":"rare"}` (so a `{}` event never builds it): it prints the report
+//!   line;
 //! - `crash-in-init`: panics during INIT;
 //! - `never-next`: INIT never ends (never asks for an event);
 //! - `hang`: asks for an event and never answers it;
@@ -24,9 +26,13 @@ static LOOKUP: Vec<u64> = (0..200_000u64)
     .map(|i| i.wrapping_mul(2_654_435_761) % 1_000)
     .collect();
 
+#[lazy(name = "rare-route")]
+static RARE: Vec<u64> = (0..50_000u64).map(|i| i % 7).collect();
+
 #[cold_start_handler(name = "fixture")]
 async fn with_coldstart(event: LambdaEvent<Value>) -> Result<Value, Error> {
-    Ok(json!({ "echo": event.payload, "lookup": LOOKUP[7] }))
+    let rare = (event.payload["route"] == "rare").then(|| RARE[3]);
+    Ok(json!({ "echo": event.payload, "lookup": LOOKUP[7], "rare": rare }))
 }
 
 async fn echo(event: LambdaEvent<Value>) -> Result<Value, Error> {

@@ -45,6 +45,9 @@ pub struct Report {
     pub named_phases: Vec<(String, Option<f64>)>,
     /// Lazy statics: initialization time per name, `None` when not initialized.
     pub lazies: Vec<(String, Option<f64>)>,
+    /// Lazy statics the report lists as never built (state `not initialized`: nothing needed
+    /// them during INIT or the invocations before the report), by name.
+    pub lazy_not_built: Vec<String>,
     /// The timeline, in report order.
     pub timeline: Vec<TimelineEntry>,
     /// The report's `start` (`cold`, `proactive`, …).
@@ -66,6 +69,10 @@ impl Report {
     /// assert_eq!(report.phases[1].1, None);
     /// assert_eq!(report.named_phases, vec![("load".to_string(), Some(9.0))]);
     /// assert_eq!(report.lazies, vec![("rules".to_string(), Some(3.0))]);
+    /// assert!(report.lazy_not_built.is_empty());
+    ///
+    /// let unbuilt = r#"{"coldstart_report":1,"lazy":[{"name":"pool","state":"not initialized","ms":null}]}"#;
+    /// assert_eq!(Report::parse(unbuilt).unwrap().lazy_not_built, vec!["pool".to_string()]);
     /// assert!(Report::parse("hello").is_none());
     /// ```
     pub fn parse(line: &str) -> Option<Report> {
@@ -96,6 +103,10 @@ impl Report {
                 )
             })
             .collect();
+        let lazy_not_built = array(&value, "lazy")
+            .filter(|lazy| str_field(lazy, "state") == "not initialized")
+            .map(|lazy| str_field(lazy, "name"))
+            .collect();
         let timeline: Vec<TimelineEntry> = array(&value, "timeline")
             .map(|entry| TimelineEntry {
                 kind: str_field(entry, "kind"),
@@ -120,6 +131,7 @@ impl Report {
             phases,
             named_phases,
             lazies,
+            lazy_not_built,
             timeline,
             start: value
                 .get("start")

@@ -50,6 +50,20 @@ impl InitType {
             InitType::SnapStart => "snap-start",
         }
     }
+
+    /// Whether Lambda bills an INIT of this type as duration (GB-seconds): on-demand INIT is
+    /// (always for custom runtimes such as Rust's, for every on-demand function since
+    /// 1 August 2025); provisioned concurrency and SnapStart pay for INIT otherwise (the
+    /// provisioned or cached capacity). The same rule as `coldstart::report::InitBilling`.
+    ///
+    /// ```
+    /// use cargo_coldstart::run::InitType;
+    /// assert!(InitType::OnDemand.init_billed_as_duration());
+    /// assert!(!InitType::ProvisionedConcurrency.init_billed_as_duration());
+    /// ```
+    pub fn init_billed_as_duration(self) -> bool {
+        matches!(self, InitType::OnDemand)
+    }
 }
 
 /// What one cold run starts and serves.

@@ -45,16 +45,192 @@ fn compare_pairs_runs_of_two_functions() {
     let [low, high] = [0, 1].map(|i| response["diff_interval_95"][i].as_f64().unwrap());
     let median = response["diff_median"].as_f64().unwrap();
     assert!(low <= median && median <= high, "{response}");
-    // Rows only B has (its report) are not compared.
-    assert!(rows
-        .iter()
-        .all(|r| !r["name"].as_str().unwrap().starts_with("lazy")));
+    // The ratio is A's median over B's.
+    let ratio = response["ratio_a_over_b"].as_f64().unwrap();
+    let (a_median, b_median) = (
+        response["a_median"].as_f64().unwrap(),
+        response["b_median"].as_f64().unwrap(),
+    );
+    assert!((ratio - a_median / b_median).abs() < 1e-9, "{response}");
+    // Rows only B has (its report) are shown, with why A has none.
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no row {name}: {json}"))
+    };
+    let lookup = row("lazy: lookup-table");
+    assert_eq!(lookup["a_median"], "absent", "{lookup}");
+    assert!(lookup["b_median"].as_f64().unwrap() > 0.0, "{lookup}");
+    assert!(
+        lookup["a_note"]
+            .as_str()
+            .unwrap()
+            .contains("not a lazy static"),
+        "{lookup}"
+    );
+    assert_eq!(lookup["pairs"], 0);
+    // `rare-route` only serves `{"route":"rare"}`: never built by a `{}` event.
+    let rare = row("lazy: rare-route");
+    assert_eq!(rare["b_median"], "not built", "{rare}");
+    assert_eq!(
+        rare["b_note"],
+        "B: not built in 6 of 6 runs: the first request did not need it"
+    );
+    assert!(row("phase: user_facing")["b_median"].as_f64().is_some());
+    // What INIT costs, per side, in GB-s.
+    let cost = row("INIT GB-s");
+    assert_eq!(cost["unit"], "GB-s");
+    let gb = 128.0 / 1024.0;
+    for side in ["a_median", "b_median"] {
+        let value = cost[side].as_f64().unwrap();
+        // At least 1 ms of INIT, billed at 128 MB.
+        assert!(value >= gb * 0.001 - 1e-12, "{cost}");
+    }
 
-    let text = cli(&["compare", fixture, fixture, "--runs", "2"]);
+    let text = cli(&[
+        "compare",
+        fixture,
+        "--a-env",
+        "FIXTURE_MODE=plain",
+        "--b-env",
+        "FIXTURE_MODE=coldstart",
+        "--runs",
+        "2",
+    ]);
     assert!(text.status.success());
     let text = String::from_utf8_lossy(&text.stdout);
+    for expected in [
+        "B − A",
+        "95 % interval",
+        "ratio = A median ÷ B median",
+        "lazy: lookup-table",
+        "    A: no coldstart report, so not a lazy static there",
+        "lazy: rare-route",
+        "    B: not built in 2 of 2 runs: the first request did not need it",
+        "INIT GB-s",
+        "A printed no coldstart report",
+    ] {
+        assert!(text.contains(expected), "no `{expected}` in:\n{text}");
+    }
+    // The answer in words, for exec → first response.
     assert!(
-        text.contains("B − A") && text.contains("95 % interval"),
+        text.lines()
+            .any(|l| l.starts_with("exec → first response: B is ")
+                || l.starts_with("exec → first response: no clear difference")),
+        "{text}"
+    );
+    assert!(!text.contains("unavailable"), "{text}");
+}
+
+/// Provisioned concurrency: INIT is not billed as duration, so no INIT GB-s, and no run is
+/// user-facing; both are said in words.
+#[test]
+fn provisioned_concurrency_has_no_init_gb_seconds() {
+    let fixture = fixture().to_str().unwrap();
+    let args = [
+        "compare",
+        fixture,
+        fixture,
+        "--runs",
+        "2",
+        "--init-type",
+        "provisioned-concurrency",
+        "--",
+        "coldstart",
+    ];
+    let output = cli(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let cost = text.lines().find(|l| l.starts_with("INIT GB-s ")).unwrap();
+    assert!(cost.contains("not billed"), "{text}");
+    assert!(
+        !cost.contains("0."),
+        "no GB-s number where INIT is not billed: {cost}"
+    );
+    assert!(
+        text.contains("INIT GB-s: provisioned-concurrency INIT is not billed as duration"),
+        "{text}"
+    );
+    assert!(
+        text.contains("user_facing: missing in 2 of 2 runs, started `provisioned`"),
+        "{text}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.insert(5, "--json");
+    let output = cli(&json_args);
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let cost = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "INIT GB-s")
+        .unwrap();
+    assert_eq!(cost["a_median"], "not billed as duration", "{cost}");
+    assert_eq!(cost["b_median"], "not billed as duration", "{cost}");
+
+    // profile's per-size table too.
+    let (code, json, stderr) = profile_json(
+        "coldstart",
+        &[
+            "--runs",
+            "1",
+            "--memory",
+            "512",
+            "--init-type",
+            "provisioned-concurrency",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        json["sizes"][0]["init_gb_seconds"],
+        "not billed as duration"
+    );
+    assert_eq!(json["sizes"][0]["init_billed_as_duration"], false);
+}
+
+/// Several `--memory` sizes: each gets its pairs and table, then one line per size.
+#[test]
+fn compare_runs_every_memory_size() {
+    let fixture = fixture().to_str().unwrap();
+    let output = cli(&[
+        "compare", fixture, fixture, "--runs", "2", "--memory", "128,1769", "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sizes = json["sizes"].as_array().unwrap();
+    assert_eq!(sizes.len(), 2);
+    for (size, mb) in sizes.iter().zip([128, 1769]) {
+        assert_eq!(size["memory_mb"], mb);
+        assert_eq!(size["a_runs"].as_array().unwrap().len(), 2);
+        assert_eq!(size["b_runs"].as_array().unwrap().len(), 2);
+        let cost = size["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "INIT GB-s")
+            .unwrap();
+        // Billed at this size: at least 1 ms × its memory.
+        assert!(
+            cost["a_median"].as_f64().unwrap() >= f64::from(mb) / 1024.0 * 0.001 - 1e-12,
+            "{cost}"
+        );
+    }
+    let output = cli(&[
+        "compare", fixture, fixture, "--runs", "1", "--memory", "128,1769",
+    ]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("across memory sizes"), "{text}");
+    assert!(
+        text.contains("  128 MB ") && text.contains(" 1769 MB "),
         "{text}"
     );
 }

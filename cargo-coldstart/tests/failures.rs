@@ -147,17 +147,81 @@ fn bad_input_gets_a_clear_error() {
     assert_eq!(output.status.code(), Some(2));
 
     let output = cli(&["profile", fixture, "--env", "NOEQUALS"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("KEY=VALUE"));
 
     let output = cli(&["compare", fixture, fixture, "--html", "x.html"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--html is for profile"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("'--html'"));
     assert!(!std::path::Path::new("x.html").exists());
 
     let output = cli(&["compare", fixture]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("compare needs two binaries"));
+
+    let output = cli(&["profile", "--runs", "2"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nothing to profile"));
+}
+
+/// Usage errors are found before anything is built: these name targets that do not exist, so
+/// a build would fail with exit 1 and cargo's error; they exit 2 with the usage error instead.
+#[test]
+fn compare_usage_errors_exit_2_before_building() {
+    for (args, expected) in [
+        (
+            &[
+                "compare",
+                "--bin",
+                "no-such-target",
+                "--bin",
+                "no-such-other",
+                "--html",
+                "x.html",
+            ][..],
+            "'--html'",
+        ),
+        (
+            &["compare", "--bin", "no-such-target"][..],
+            "compare needs two binaries",
+        ),
+        (
+            &[
+                "compare",
+                "--example",
+                "a",
+                "--example",
+                "b",
+                "--example",
+                "c",
+            ][..],
+            "compare needs two binaries",
+        ),
+        (
+            &["compare", "--bin", "no-such-target", "--a-env", "NOEQUALS"][..],
+            "KEY=VALUE",
+        ),
+    ] {
+        let output = cli(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("build failed") && !stderr.contains("Compiling"),
+            "{stderr}"
+        );
+    }
+    // What compare's help offers, it accepts; the budget's help is a whole sentence.
+    let help = cli(&["compare", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(!help.contains("--html"), "{help}");
+    assert!(help.contains("--memory"), "{help}");
+    assert!(
+        help.contains("with compare, B's (the candidate) at every size, whatever A's is"),
+        "{help}"
+    );
+    let help = cli(&["profile", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--html"));
 }
 
 /// The pids of the processes whose parent is `parent`.

@@ -56,6 +56,135 @@ fn the_html_report_is_self_contained() {
     assert!(!html.contains("size-row"));
 }
 
+/// The value of attribute `name` in the tag that starts `tag`.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = tag[start..].find('"')?;
+    Some(&tag[start..start + len])
+}
+
+fn num(tag: &str, name: &str) -> f64 {
+    attr(tag, name)
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{name} in {tag}: {e}"))
+}
+
+/// Every opening tag `<NAME …>` (up to its `>`) in `html`, in order.
+fn tags<'a>(html: &'a str, opening: &str) -> Vec<&'a str> {
+    html.match_indices(opening)
+        .map(|(i, _)| &html[i..i + html[i..].find('>').unwrap()])
+        .collect()
+}
+
+/// The page's own data, read back: the first request's work sits on the invocation's clock,
+/// from INIT's end, never inside INIT; every dot plot has an axis with ticks in the row's unit
+/// that covers its dots, placed on the same scale; a lazy static nothing needed reads "not
+/// built", not "unavailable".
+#[test]
+fn the_html_page_keeps_one_clock_per_track_and_scales_its_dot_plots() {
+    let page = std::env::temp_dir().join(format!("coldstart-axes-{}.html", std::process::id()));
+    let output = cli(&[
+        "profile",
+        fixture().to_str().unwrap(),
+        "--runs",
+        "3",
+        "--html",
+        page.to_str().unwrap(),
+        "--",
+        "coldstart",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    std::fs::remove_file(&page).unwrap();
+
+    // Waterfall: three tracks, one origin each.
+    let tracks = tags(&html, "<table class=\"waterfall\"");
+    let origins: Vec<&str> = tracks
+        .iter()
+        .map(|t| attr(t, "data-origin").unwrap())
+        .collect();
+    assert_eq!(origins, ["process start", "INIT end", "exec"]);
+    let init_end = num(tracks[1], "data-init-end-ms");
+    assert!(init_end > 0.0);
+    let rows = tags(&html, "<tr class=\"waterfall-row\"");
+    let lookup = rows
+        .iter()
+        .find(|r| attr(r, "data-name") == Some("lookup-table"))
+        .expect("the lazy static built by the first request is in the waterfall");
+    assert_eq!(attr(lookup, "data-track"), Some("invocation"), "{lookup}");
+    let mut on_invocation = 0;
+    for row in &rows {
+        let start = num(row, "data-start");
+        assert!(start >= 0.0, "{row}");
+        match attr(row, "data-track").unwrap() {
+            "invocation" => {
+                on_invocation += 1;
+                // On the function's clock, first-invocation work starts at or after INIT's end.
+                assert!(num(row, "data-since-process-start") >= init_end, "{row}");
+            }
+            "init" => assert!(num(row, "data-start") <= init_end, "{row}"),
+            _ => {}
+        }
+    }
+    assert!(
+        on_invocation >= 3,
+        "waiting, the handler and the lazy static: {rows:?}"
+    );
+    let load = rows
+        .iter()
+        .find(|r| attr(r, "data-name") == Some("load table"))
+        .unwrap();
+    assert_eq!(attr(load, "data-track"), Some("init"));
+    // Each track's header has an axis with ticks in ms.
+    assert!(html.matches("<span class=\"tick\" data-ms=\"0\"").count() >= 3);
+
+    // Dot plots: ticks with units, covering every dot, on the dots' scale.
+    let plots: Vec<&str> = html.split("<svg ").skip(1).collect();
+    assert!(plots.len() >= 10, "one plot per measured row");
+    for plot in plots {
+        let plot = &plot[..plot.find("</svg>").unwrap()];
+        let axis = num(plot, "data-axis-max");
+        let unit = attr(plot, "data-unit").unwrap();
+        let x = |v: f64| 4.0 + v / axis * 292.0;
+        let ticks: Vec<&str> = plot.split("<g class=\"tick\"").skip(1).collect();
+        assert!(ticks.len() >= 2, "{plot}");
+        let mut last = -1.0;
+        for tick in &ticks {
+            let value = num(tick, "data-value");
+            assert!(value > last, "ticks ascend: {plot}");
+            last = value;
+            assert!((num(tick, "x1") - x(value)).abs() < 0.01, "{tick}");
+            let label = &tick[tick.find("\">").unwrap()..];
+            assert!(label.contains(&format!(" {unit}</text>")), "{tick}");
+        }
+        assert_eq!(last, axis, "the last tick ends the axis: {plot}");
+        let dots = tags(plot, "<circle");
+        assert!(!dots.is_empty(), "{plot}");
+        for dot in dots {
+            let value = num(dot, "data-value");
+            assert!((0.0..=axis).contains(&value), "{dot} outside 0..{axis}");
+            assert!((num(dot, "cx") - x(value)).abs() < 0.01, "{dot}");
+        }
+    }
+
+    // The lazy static a `{}` event never needs.
+    let rare = html
+        .split("<tr class=\"dist-row\" data-section=\"lazy\" data-name=\"rare-route\">")
+        .nth(1)
+        .expect("a row for rare-route");
+    let rare = &rare[..rare.find("</tr>").unwrap()];
+    assert!(
+        rare.contains("not built in 3 of 3 runs: the first request did not need it"),
+        "{rare}"
+    );
+    assert!(!rare.contains("unavailable"), "{rare}");
+}
+
 #[test]
 #[ignore = "needs chromium (installed by .ci/run)"]
 fn the_html_report_renders_waterfall_distributions_and_sizes() {

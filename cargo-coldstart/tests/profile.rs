@@ -48,7 +48,55 @@ fn a_coldstart_function_is_profiled_per_phase_and_lazy_static() {
         );
         assert!(median <= p95 && p95 <= max, "{section}/{name}: {summary}");
     }
+    // `rare-route` serves only `{"route":"rare"}`: with `{}` events it is never built, which is
+    // not a failed measurement.
+    let rare = json["sizes"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "rare-route")
+        .expect("a row for the lazy static nothing needed");
+    assert_eq!(rare["summary"], "not built", "{rare}");
+    assert_eq!(rare["not_built_runs"], 4, "{rare}");
+    assert_eq!(
+        rare["not_built"],
+        "not built in 4 of 4 runs: the first request did not need it"
+    );
     assert_no_child_left(&json);
+}
+
+/// An event that needs the rare route builds it in every run; the text table says which
+/// lazy statics were not built, in words, on the rows' line.
+#[test]
+fn a_lazy_static_is_not_built_until_an_event_needs_it() {
+    let dir = std::env::temp_dir().join(format!("coldstart-rare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let event = dir.join("rare.json");
+    std::fs::write(&event, r#"{"route":"rare"}"#).unwrap();
+    let (code, json, stderr) = profile_json(
+        "coldstart",
+        &["--runs", "2", "--event", event.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let summary = row(&json, "lazy", "rare-route").expect("a rare-route row");
+    assert_eq!(summary["n"], 2, "{summary}");
+
+    let output = cli(&[
+        "profile",
+        fixture().to_str().unwrap(),
+        "--runs",
+        "2",
+        "--",
+        "coldstart",
+    ]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().find(|l| l.contains("rare-route")).unwrap();
+    assert!(
+        line.contains("not built in 2 of 2 runs: the first request did not need it"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

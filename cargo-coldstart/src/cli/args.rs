@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "Exit codes:
   0  every run succeeded and the budget (if any) held
   1  the tool could not run (bad --event file, build failed, binary not found)
-  2  bad arguments
+  2  bad arguments (checked before anything is built)
   3  at least one run failed (crashed or exited in INIT, init error, never asked for an event,
      timed out, answered with an error)
   4  the --percentile of exec → first response exceeded --budget";
@@ -28,7 +28,8 @@ pub(super) enum Cmd {
     /// Start one function cold N times: tool clock, INIT CPU, peak RSS, and the coldstart
     /// report's phases and lazy statics.
     Profile(ProfileArgs),
-    /// Start two functions cold, alternating run by run: paired differences with a 95 % interval.
+    /// Start two functions cold, alternating run by run, at each memory size: every row of
+    /// either, paired differences with a 95 % interval, ratio, INIT GB-s.
     Compare(CompareArgs),
 }
 
@@ -46,6 +47,9 @@ pub(super) struct ProfileArgs {
     pub(super) binary: Option<PathBuf>,
     #[command(flatten)]
     pub(super) runs: RunArgs,
+    /// Write a self-contained HTML page (waterfall, distributions, memory table).
+    #[arg(long, value_name = "FILE")]
+    pub(super) html: Option<PathBuf>,
     /// Arguments for the function binary.
     #[arg(last = true)]
     pub(super) args: Vec<OsString>,
@@ -65,10 +69,10 @@ pub(super) struct CompareArgs {
     #[command(flatten)]
     pub(super) build: BuildArgs,
     /// An environment variable for A only (KEY=VALUE, repeatable).
-    #[arg(long = "a-env", value_name = "KEY=VALUE")]
+    #[arg(long = "a-env", value_name = "KEY=VALUE", value_parser = check_env_pair)]
     pub(super) a_env: Vec<String>,
     /// An environment variable for B only (KEY=VALUE, repeatable).
-    #[arg(long = "b-env", value_name = "KEY=VALUE")]
+    #[arg(long = "b-env", value_name = "KEY=VALUE", value_parser = check_env_pair)]
     pub(super) b_env: Vec<String>,
     #[command(flatten)]
     pub(super) runs: RunArgs,
@@ -139,16 +143,14 @@ pub(super) struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub(super) calibrate: Option<PathBuf>,
     /// An environment variable for the function (KEY=VALUE, repeatable).
-    #[arg(long, value_name = "KEY=VALUE")]
+    #[arg(long, value_name = "KEY=VALUE", value_parser = check_env_pair)]
     pub(super) env: Vec<String>,
     /// Print one JSON document on stdout instead of tables.
     #[arg(long)]
     pub(super) json: bool,
-    /// Write a self-contained HTML page (waterfall, distributions, memory table).
-    #[arg(long, value_name = "FILE")]
-    pub(super) html: Option<PathBuf>,
-    /// Fail (exit 4) when the --percentile of exec → first response exceeds this (100ms, 1.5s);
-    /// with compare, B's.
+    /// Fail (exit 4) when the --percentile of exec → first response exceeds this (100ms, 1.5s):
+    /// with profile, the function's at every --memory size; with compare, B's (the candidate)
+    /// at every size, whatever A's is.
     #[arg(long, value_name = "DURATION", value_parser = parse_budget)]
     pub(super) budget: Option<Duration>,
     /// The percentile --budget applies to.
@@ -185,6 +187,12 @@ fn parse_percentile(text: &str) -> Result<f64, String> {
             "`{text}`: a percentile is a number above 0 and at most 100"
         )),
     }
+}
+
+/// `--env`, `--a-env`, `--b-env`: checked by clap, so a bad pair is a usage error (exit 2)
+/// before anything is built.
+fn check_env_pair(pair: &str) -> Result<String, String> {
+    parse_env(&[pair.to_owned()]).map(|_| pair.to_owned())
 }
 
 pub(super) fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>, String> {

@@ -51,10 +51,32 @@ pub fn main_with(mut args: Vec<OsString>) -> i32 {
     };
     match result {
         Ok(code) => code,
-        Err(message) => {
+        Err(CliError::Usage { command, message }) => {
+            eprintln!("cargo coldstart: error: {message}\n\nFor more information, try 'cargo coldstart {command} --help'.");
+            EXIT_USAGE
+        }
+        Err(CliError::Failed(message)) => {
             eprintln!("cargo coldstart: error: {message}");
             EXIT_ERROR
         }
+    }
+}
+
+/// Why a command stopped before its runs were done.
+#[derive(Debug)]
+enum CliError {
+    /// The arguments make no sense together (exit 2), found before anything is built.
+    Usage {
+        command: &'static str,
+        message: String,
+    },
+    /// The tool could not do its work (exit 1).
+    Failed(String),
+}
+
+impl From<String> for CliError {
+    fn from(message: String) -> CliError {
+        CliError::Failed(message)
     }
 }
 

@@ -5,29 +5,32 @@ use serde_json::json;
 use super::args::ProfileArgs;
 use super::budget::{check_budget, BudgetCheck};
 use super::build::{build, check_binary};
-use super::exit_code;
 use super::plan::{cpu_choice, plan, sandbox_for};
 use super::render::{profile_text, progress};
+use super::{exit_code, CliError};
 use crate::profile::{self, Limits, SizeRuns};
 use crate::run::{run_cold, ColdRun};
 
-pub(super) fn profile_command(args: ProfileArgs) -> Result<i32, String> {
+pub(super) fn profile_command(args: ProfileArgs) -> Result<i32, CliError> {
     // A calibration that fits nothing is a usage error (exit 2), found before any build.
     if let Err((code, message)) = cpu_choice(&args.runs) {
         eprintln!("cargo coldstart: error: {message}");
         return Ok(code);
     }
+    // Events and settings first: a mistake there is found before a long build.
+    let plan = plan(&args.runs, args.args)?;
     let binary = match (&args.bin, &args.example, &args.binary) {
         (Some(bin), _, _) => build("bin", bin, &args.build)?,
         (_, Some(example), _) => build("example", example, &args.build)?,
         (_, _, Some(path)) => check_binary(path)?,
         _ => {
-            return Err(
-                "nothing to profile: give a binary path, --bin NAME or --example NAME".into(),
-            )
+            return Err(CliError::Usage {
+                command: "profile",
+                message: "nothing to profile: give a binary path, --bin NAME or --example NAME"
+                    .into(),
+            })
         }
     };
-    let plan = plan(&args.runs, args.args)?;
     let mut template = plan.template.clone();
     template.function_name = binary
         .file_name()
@@ -68,6 +71,7 @@ pub(super) fn profile_command(args: ProfileArgs) -> Result<i32, String> {
         drop(sandbox);
         results.push(SizeRuns {
             memory_mb,
+            init_type: template.init_type,
             limits,
             runs,
         });
@@ -78,7 +82,7 @@ pub(super) fn profile_command(args: ProfileArgs) -> Result<i32, String> {
         .runs
         .budget
         .map(|budget| check_budget(&results, budget, args.runs.percentile));
-    if let Some(path) = &args.runs.html {
+    if let Some(path) = &args.html {
         let page = crate::html::page(&binary.display().to_string(), &results, sizes_given);
         std::fs::write(path, page).map_err(|e| format!("--html {}: {e}", path.display()))?;
     }
@@ -109,7 +113,7 @@ pub(super) fn profile_command(args: ProfileArgs) -> Result<i32, String> {
             println!("{}", budget.sentence());
         }
     }
-    if let Some(path) = &args.runs.html {
+    if let Some(path) = &args.html {
         eprintln!("cargo coldstart: wrote {}", path.display());
     }
     Ok(exit_code(failed, budget.as_ref()))

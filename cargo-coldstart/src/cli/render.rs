@@ -6,7 +6,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::profile::{self, SizeRuns};
-use crate::run::{ColdRun, RunConfig};
+use crate::run::{ColdRun, InitType, RunConfig};
 
 pub(super) fn progress(total: u64, json: bool) -> ProgressBar {
     if json || !std::io::stderr().is_terminal() {
@@ -74,6 +74,9 @@ pub(super) fn profile_text(
         out.push_str(&failures_text(&size.runs));
         out.push('\n');
         out.push_str(&profile::text_table(&size.runs));
+        if let Some(note) = profile::user_facing_note(&size.runs, template.delay_first_event) {
+            out.push_str(&note);
+        }
         out.push('\n');
     }
     if sizes_given {
@@ -82,6 +85,9 @@ pub(super) fn profile_text(
             out.push_str(&cpu_model_line(size));
         }
         out.push_str(&profile::size_table(sizes));
+        if !template.init_type.init_billed_as_duration() {
+            out.push_str(&not_billed_note(template.init_type));
+        }
         if sizes.iter().any(SizeRuns::projected) {
             out.push_str("projected: no CPU limit could be applied; INIT = max(measured, INIT CPU time / INIT's vCPUs), the first invocation likewise where the report carries its CPU time\n");
         }
@@ -122,4 +128,12 @@ pub(super) fn compare_cpu_model_line(config: &RunConfig, limits: &profile::Limit
             config.memory_mb
         ),
     }
+}
+
+/// Why INIT GB-s are not shown for an init type whose INIT Lambda does not bill as duration.
+pub(super) fn not_billed_note(init_type: InitType) -> String {
+    format!(
+        "INIT GB-s: {} INIT is not billed as duration (you pay for the provisioned or cached capacity instead); no INIT GB-s shown\n",
+        init_type.as_str()
+    )
 }
