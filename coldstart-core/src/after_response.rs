@@ -10,8 +10,8 @@
 //! |---|---|
 //! | the first invocation (or ping) begins | only its number and start kind; the rest is left in [`crate::invocation::pending`] |
 //! | right before a flush hook (`Coldstart::on_flush`) | 1. the metric descriptions and start-up phases, 2. the first invocation's own metrics — what the hook exports must be recorded |
-//! | after every response is posted | 1 and 2 if still waiting; then, once, 3. the remaining metric keys of the first real invocation's handler (so later invocations allocate nothing), 4. a memory sample (`faas.mem_usage`), 5. the cold-start report line |
-//! | without the layer (handler attribute alone) | 1–5 at the end of the first invocation: nothing runs after a response |
+//! | after every response is posted | 1 and 2 if still waiting; then, once, 3. the remaining metric keys of the first real invocation's handler (so later invocations allocate nothing), 4. a memory sample (`faas.mem_usage`), 5. the cold-start report line, 6. a thread that builds the Prometheus exporter of `coldstart::prometheus::install` (its clock calibration), unless a render built it already |
+//! | without the layer (handler attribute alone) | 1–5 at the end of the first invocation: nothing runs after a response (and the Prometheus exporter is built by its first render) |
 //!
 //! Every later invocation pays two atomic loads here.
 
@@ -44,6 +44,10 @@ pub(crate) fn after_response() {
     invocation::pending::record_first_invocation();
     if invocation::pending::take_report() {
         first_real_invocation_done();
+        // 6. Off the cold path and on a thread of its own: the Prometheus exporter's clock
+        // calibration (up to 200 ms), unless a render has needed it already.
+        #[cfg(feature = "prometheus")]
+        crate::prometheus::bind_after_first_response();
     }
 }
 
