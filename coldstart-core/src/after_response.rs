@@ -15,7 +15,20 @@
 //!
 //! Every later invocation pays two atomic loads here.
 
+use std::sync::OnceLock;
+
 use crate::{invocation, memory, report};
+
+/// Step 6: set by `coldstart::prometheus`'s recorder. A function pointer, so that a binary that
+/// never builds that recorder does not link the exporter through this call.
+static AFTER_FIRST_RESPONSE: OnceLock<fn()> = OnceLock::new();
+
+/// Runs `work` once after the first real invocation's response, when a layer runs
+/// [`after_response`] (step 6). The first registration wins.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) fn after_first_response(work: fn()) {
+    let _ = AFTER_FIRST_RESPONSE.set(work);
+}
 
 /// Called by the layer that runs [`after_response`] after every response: from now on the first
 /// invocation leaves its record-keeping for it.
@@ -44,10 +57,11 @@ pub(crate) fn after_response() {
     invocation::pending::record_first_invocation();
     if invocation::pending::take_report() {
         first_real_invocation_done();
-        // 6. Off the cold path and on a thread of its own: the Prometheus exporter's clock
-        // calibration (up to 200 ms), unless a render has needed it already.
-        #[cfg(feature = "prometheus")]
-        crate::prometheus::bind_after_first_response();
+        // 6. What a recorder left for after the first response (the Prometheus exporter's
+        // clock calibration, on a thread of its own).
+        if let Some(work) = AFTER_FIRST_RESPONSE.get() {
+            work();
+        }
     }
 }
 

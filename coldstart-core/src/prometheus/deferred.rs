@@ -171,6 +171,7 @@ impl Deferred {
             buffers: Mutex::new(Buffers::default()),
             gate: Arc::new(RwLock::new(())),
         });
+        crate::after_response::after_first_response(bind_after_first_response);
         let mut unbound = lock(&UNBOUND);
         unbound.retain(|weak| weak.strong_count() > 0);
         unbound.push(Arc::downgrade(&deferred));
@@ -258,7 +259,7 @@ impl Deferred {
 
 /// Starts a thread that binds every recorder not bound yet (after the first real invocation's
 /// response, under `coldstart::lambda`). Nothing if there is none.
-pub(crate) fn bind_after_first_response() {
+pub(super) fn bind_after_first_response() {
     let unbound: Vec<Arc<Deferred>> = std::mem::take(&mut *lock(&UNBOUND))
         .iter()
         .filter_map(Weak::upgrade)

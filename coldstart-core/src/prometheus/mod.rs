@@ -52,8 +52,6 @@ pub use aggregating::{AggregatingGateway, UNANSWERED_FOR};
 pub use http::PushError;
 pub use pushgateway::Pushgateway;
 
-pub(crate) use deferred::bind_after_first_response;
-
 pub use crate::names::{DURATION_BUCKETS, MEMORY_BUCKETS};
 
 /// The builder [`install`] uses: histograms (not summaries), so that durations from many
