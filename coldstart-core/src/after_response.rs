@@ -30,6 +30,11 @@ pub(crate) fn after_first_response(work: fn()) {
     let _ = AFTER_FIRST_RESPONSE.set(work);
 }
 
+#[cfg(all(test, feature = "prometheus"))]
+pub(crate) fn has_after_first_response() -> bool {
+    AFTER_FIRST_RESPONSE.get().is_some()
+}
+
 /// Called by the layer that runs [`after_response`] after every response: from now on the first
 /// invocation leaves its record-keeping for it.
 #[cfg(feature = "lambda")]

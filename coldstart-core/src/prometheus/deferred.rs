@@ -165,17 +165,22 @@ impl Deferred {
     /// A recorder that will build `builder`'s exporter when bound, bound after the first
     /// response at the latest (under `coldstart::lambda`).
     pub(super) fn new(builder: PrometheusBuilder) -> Arc<Deferred> {
-        let deferred = Arc::new(Deferred {
-            builder: Mutex::new(Some(builder)),
-            bound: OnceLock::new(),
-            buffers: Mutex::new(Buffers::default()),
-            gate: Arc::new(RwLock::new(())),
-        });
+        let deferred = Deferred::unregistered(builder);
         crate::after_response::after_first_response(bind_after_first_response);
         let mut unbound = lock(&UNBOUND);
         unbound.retain(|weak| weak.strong_count() > 0);
         unbound.push(Arc::downgrade(&deferred));
         deferred
+    }
+
+    /// A recorder that only a render or an explicit [`Deferred::bind`] binds.
+    fn unregistered(builder: PrometheusBuilder) -> Arc<Deferred> {
+        Arc::new(Deferred {
+            builder: Mutex::new(Some(builder)),
+            bound: OnceLock::new(),
+            buffers: Mutex::new(Buffers::default()),
+            gate: Arc::new(RwLock::new(())),
+        })
     }
 
     /// Whether the exporter is built and everything buffered replayed into it.
@@ -265,10 +270,14 @@ pub(super) fn bind_after_first_response() {
         .filter_map(Weak::upgrade)
         .filter(|deferred| deferred.bound.get().is_none())
         .collect();
+    bind_on_a_thread(unbound);
+}
+
+/// Binds `unbound` on a thread of its own; without a thread, the first render binds.
+fn bind_on_a_thread(unbound: Vec<Arc<Deferred>>) {
     if unbound.is_empty() {
         return;
     }
-    // Without a thread, the first render binds.
     let _started = crate::spawn_detached(
         "coldstart-prometheus",
         Box::new(move || {
@@ -537,8 +546,9 @@ mod tests {
         handle.render()
     }
 
+    /// A recorder no other test binds by running `coldstart::lambda`'s after-response work.
     fn deferred_recorder(builder: PrometheusBuilder) -> (impl Recorder, Handle, Arc<Deferred>) {
-        let deferred = Deferred::new(builder);
+        let deferred = Deferred::unregistered(builder);
         let handle = Handle::deferred(deferred.clone());
         (
             CrateNames(DeferredRecorder(deferred.clone())),
@@ -681,10 +691,19 @@ mod tests {
     }
 
     #[test]
-    fn bind_after_first_response_binds_the_unbound_recorders_on_a_thread() {
+    fn recorders_are_bound_after_the_first_response_on_a_thread() {
+        let (_recorder, handle) = crate::prometheus::recorder(builder());
+        let HandleKind::Deferred(registered) = &handle.0 else {
+            panic!("a recorder's handle is deferred");
+        };
+        // `recorder` registers it for the after-response work, and that work is set.
+        assert!(lock(&UNBOUND)
+            .iter()
+            .any(|weak| weak.as_ptr() == Arc::as_ptr(registered)));
+        assert!(crate::after_response::has_after_first_response());
+
         let (_recorder, _handle, deferred) = deferred_recorder(builder());
-        bind_after_first_response();
-        // The thread binds it; a render meanwhile waits for that bind instead of building again.
+        bind_on_a_thread(vec![deferred.clone()]);
         let started = std::time::Instant::now();
         while !deferred.is_bound() && started.elapsed() < std::time::Duration::from_secs(10) {
             std::thread::sleep(std::time::Duration::from_millis(1));
