@@ -864,7 +864,7 @@ fn a_gateway_that_applies_then_stalls_counts_each_increment_once() {
 /// moment to arrive), and returns its result.
 fn push_until_sent(
     gateway: &AggregatingGateway,
-    handle: &prometheus::PrometheusHandle,
+    handle: &prometheus::Handle,
 ) -> Result<(), PushError> {
     let started = Instant::now();
     loop {

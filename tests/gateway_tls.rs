@@ -11,7 +11,7 @@
 //! gravel-gateway fails them rather than skipping anything.
 
 use coldstart::names;
-use coldstart::prometheus::{self, AggregatingGateway, PrometheusHandle, PushError, Pushgateway};
+use coldstart::prometheus::{self, AggregatingGateway, Handle, PushError, Pushgateway};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -237,7 +237,7 @@ fn record(rec: &impl metrics::Recorder, coldstarts: u64, orders: u64) {
     });
 }
 
-fn export_failures(handle: &PrometheusHandle) -> Option<f64> {
+fn export_failures(handle: &Handle) -> Option<f64> {
     value(
         &handle.render(),
         "coldstart_export_failures_total",

@@ -62,18 +62,41 @@ async fn tracing_async(n: u64) -> Out {
     handler_body!(n)
 }
 
+/// The global recorder: the exporter's own by default; with feature `push` and
+/// `WARM_RECORDER=coldstart`, `coldstart::prometheus::recorder` (what `prometheus::install()`
+/// installs), bound before the first invocation as after a cold start, so the rows show what its
+/// handles cost on the warm path.
 fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
-        let handle = recorder.handle();
-        metrics::set_global_recorder(recorder).expect("the only recorder of this bench");
+        #[cfg(feature = "push")]
+        let handle = if std::env::var_os("WARM_RECORDER").is_some_and(|v| v == "coldstart") {
+            let (recorder, handle) =
+                coldstart::prometheus::recorder(coldstart::prometheus::builder());
+            // Builds the exporter: the handles registered from now on are its own.
+            let exporter = handle.prometheus_handle().clone();
+            metrics::set_global_recorder(recorder).expect("the only recorder of this bench");
+            eprintln!("warm_invocation: coldstart::prometheus::recorder, bound");
+            exporter
+        } else {
+            exporters_own()
+        };
+        #[cfg(not(feature = "push"))]
+        let handle = exporters_own();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(std::io::sink)
             .finish();
         tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
         handle
     })
+}
+
+/// `PrometheusBuilder::build_recorder()`, installed.
+fn exporters_own() -> PrometheusHandle {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).expect("the only recorder of this bench");
+    handle
 }
 
 /// Times `iters` calls of `f`; drains the recorder's histogram buckets afterwards (untimed), as

@@ -10,12 +10,30 @@
 //! |---|---|
 //! | the first invocation (or ping) begins | only its number and start kind; the rest is left in [`crate::invocation::pending`] |
 //! | right before a flush hook (`Coldstart::on_flush`) | 1. the metric descriptions and start-up phases, 2. the first invocation's own metrics — what the hook exports must be recorded |
-//! | after every response is posted | 1 and 2 if still waiting; then, once, 3. the remaining metric keys of the first real invocation's handler (so later invocations allocate nothing), 4. a memory sample (`faas.mem_usage`), 5. the cold-start report line |
-//! | without the layer (handler attribute alone) | 1–5 at the end of the first invocation: nothing runs after a response |
+//! | after every response is posted | 1 and 2 if still waiting; then, once, 3. the remaining metric keys of the first real invocation's handler (so later invocations allocate nothing), 4. a memory sample (`faas.mem_usage`), 5. the cold-start report line, 6. a thread that builds the Prometheus exporter of `coldstart::prometheus::install` (its clock calibration), unless a render built it already |
+//! | without the layer (handler attribute alone) | 1–5 at the end of the first invocation: nothing runs after a response (and the Prometheus exporter is built by its first render) |
 //!
 //! Every later invocation pays two atomic loads here.
 
+use std::sync::OnceLock;
+
 use crate::{invocation, memory, report};
+
+/// Step 6: set by `coldstart::prometheus`'s recorder. A function pointer, so that a binary that
+/// never builds that recorder does not link the exporter through this call.
+static AFTER_FIRST_RESPONSE: OnceLock<fn()> = OnceLock::new();
+
+/// Runs `work` once after the first real invocation's response, when a layer runs
+/// [`after_response`] (step 6). The first registration wins.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) fn after_first_response(work: fn()) {
+    let _ = AFTER_FIRST_RESPONSE.set(work);
+}
+
+#[cfg(all(test, feature = "prometheus"))]
+pub(crate) fn has_after_first_response() -> bool {
+    AFTER_FIRST_RESPONSE.get().is_some()
+}
 
 /// Called by the layer that runs [`after_response`] after every response: from now on the first
 /// invocation leaves its record-keeping for it.
@@ -44,6 +62,11 @@ pub(crate) fn after_response() {
     invocation::pending::record_first_invocation();
     if invocation::pending::take_report() {
         first_real_invocation_done();
+        // 6. What a recorder left for after the first response (the Prometheus exporter's
+        // clock calibration, on a thread of its own).
+        if let Some(work) = AFTER_FIRST_RESPONSE.get() {
+            work();
+        }
     }
 }
 

@@ -18,7 +18,7 @@
 //! after 100, 1,000 and all environments (sample lines of its `/metrics`).
 
 use coldstart::names;
-use coldstart::prometheus::{self, AggregatingGateway, PrometheusHandle, Pushgateway};
+use coldstart::prometheus::{self, AggregatingGateway, Handle, Pushgateway};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -180,7 +180,7 @@ fn main() {
                 .timeout(timeout);
         for warm in [false, true] {
             metrics::with_local_recorder(&recorder, || record(warm, env));
-            let timed = |push: &dyn Fn(&PrometheusHandle)| {
+            let timed = |push: &dyn Fn(&Handle)| {
                 let started = Instant::now();
                 push(&handle);
                 started.elapsed().as_secs_f64() * 1000.0

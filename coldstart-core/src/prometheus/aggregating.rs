@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::exposition::{self, Family, Increments, Kind, Sent};
 use super::http::{Endpoint, PushError, Settled, Unanswered};
-use super::{render, Failures, PrometheusHandle, DEFAULT_PUSH_TIMEOUT};
+use super::{render, Failures, Handle, DEFAULT_PUSH_TIMEOUT};
 use crate::backoff::Backoff;
 use crate::environment::InitType;
 use crate::invocation::{Outcome, StartKind};
@@ -271,7 +271,7 @@ impl AggregatingGateway {
     /// push.
     ///
     /// Pushes are serialized: a push that starts while another one runs waits for it.
-    pub fn push(&self, handle: &PrometheusHandle) -> Result<(), PushError> {
+    pub fn push(&self, handle: &Handle) -> Result<(), PushError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let State { sent, unanswered } = &mut *state;
         if let Some((request, _)) = unanswered {
@@ -326,7 +326,7 @@ impl AggregatingGateway {
     /// up to [`max_backoff`](Self::max_backoff) while it keeps failing. A gateway that is down
     /// then costs one bounded attempt per period instead of one per invocation, and a skipped
     /// push loses nothing: its increments go with the next push that gets through.
-    pub fn push_or_report(&self, handle: &PrometheusHandle) -> bool {
+    pub fn push_or_report(&self, handle: &Handle) -> bool {
         if self.backoff.check(Instant::now()).is_err() {
             return false;
         }

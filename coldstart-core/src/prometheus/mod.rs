@@ -34,11 +34,14 @@ use std::time::{Duration, Instant};
 
 pub use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+pub use deferred::Handle;
+
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, SharedString, Unit};
 
 use crate::names;
 
 mod aggregating;
+mod deferred;
 mod exposition;
 mod http;
 mod pushgateway;
@@ -95,6 +98,11 @@ pub fn builder() -> PrometheusBuilder {
 /// them (see [`builder`]). The crate's metrics are described to the recorder here, so that even
 /// the first render has their `# HELP` lines.
 ///
+/// The exporter itself is built later, off the cold path: at the first render, or under
+/// `coldstart::lambda` on a thread of its own after the first response, whichever comes first
+/// (building it calibrates a clock for up to 200 ms; see [`Handle`]). What is recorded before is
+/// buffered and replayed into it exactly once.
+///
 /// Fails if a global recorder is already installed.
 ///
 /// ```
@@ -105,27 +113,27 @@ pub fn builder() -> PrometheusBuilder {
 /// assert!(text.contains(r#"coldstart_warmups_total{source="custom",start="warm"} 1"#));
 /// assert!(text.contains("\norders_handled 1\n"));
 /// ```
-pub fn install() -> Result<PrometheusHandle, metrics::SetRecorderError<impl metrics::Recorder>> {
+pub fn install() -> Result<Handle, metrics::SetRecorderError<impl metrics::Recorder>> {
     install_with(builder())
 }
 
 /// Renders `handle`'s text exposition without losing a histogram sample coldstart records at the
-/// same time.
+/// same time: the same as [`Handle::render`].
 ///
 /// metrics-util 0.20 can drop a histogram sample recorded while a render drains the histogram.
 /// Under `coldstart::lambda::run_concurrent` (invocations recording while another one's flush
 /// hook renders) this render waits for coldstart's own histogram records in progress and holds
-/// new ones back while it runs (a few hundred microseconds); elsewhere it is `handle.render()`.
-/// [`Pushgateway::push`] renders with it. Histograms you record yourself from other threads are
-/// not covered (see the README's "Known limit").
+/// new ones back while it runs (a few hundred microseconds). [`Pushgateway::push`] renders with
+/// it. Histograms you record yourself from other threads are not covered (see the README's
+/// "Known limit"), nor renders through [`Handle::prometheus_handle`].
 ///
 /// ```
 /// let handle = coldstart::prometheus::install().unwrap();
 /// metrics::histogram!("demo_seconds").record(0.5);
 /// assert!(coldstart::prometheus::render(&handle).contains("demo_seconds_count 1"));
 /// ```
-pub fn render(handle: &PrometheusHandle) -> String {
-    crate::render_gate::rendering(|| handle.render())
+pub fn render(handle: &Handle) -> String {
+    handle.render()
 }
 
 /// Like [`install`], with your own builder (global labels, other buckets, naming).
@@ -138,7 +146,7 @@ pub fn render(handle: &PrometheusHandle) -> String {
 /// ```
 pub fn install_with(
     builder: PrometheusBuilder,
-) -> Result<PrometheusHandle, metrics::SetRecorderError<impl metrics::Recorder>> {
+) -> Result<Handle, metrics::SetRecorderError<impl metrics::Recorder>> {
     let (recorder, handle) = recorder(builder);
     metrics::set_global_recorder(recorder)?;
     names::describe_metrics();
@@ -149,6 +157,8 @@ pub fn install_with(
 /// `metrics::with_local_recorder` in a test, or to combine it with other recorders. It hands
 /// coldstart's metrics to the exporter under their Prometheus names; a recorder built with
 /// `builder.build_recorder()` would export them as `faas_coldstarts`, `faas_invoke_duration`, ...
+/// Like [`install_with`]'s, its exporter is built at the first render or after the first
+/// response (see [`Handle`]), never here.
 ///
 /// ```
 /// use coldstart::prometheus;
@@ -161,10 +171,10 @@ pub fn install_with(
 /// assert!(text.contains("\nfaas_coldstarts_total 1\n"));
 /// assert!(text.contains("\norders_handled 2\n"));
 /// ```
-pub fn recorder(builder: PrometheusBuilder) -> (impl metrics::Recorder, PrometheusHandle) {
-    let recorder = builder.build_recorder();
-    let handle = recorder.handle();
-    (CrateNames(recorder), handle)
+pub fn recorder(builder: PrometheusBuilder) -> (impl metrics::Recorder, Handle) {
+    let deferred = deferred::Deferred::new(builder);
+    let handle = Handle::deferred(deferred.clone());
+    (CrateNames(deferred::DeferredRecorder(deferred)), handle)
 }
 
 /// The Prometheus name of one of coldstart's metrics ([`names::MetricDef::prometheus`]), `None`

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::http::{base64url, Endpoint, PushError};
-use super::{render, Failures, PrometheusHandle, DEFAULT_PUSH_TIMEOUT};
+use super::{render, Failures, Handle, DEFAULT_PUSH_TIMEOUT};
 use crate::backoff::Backoff;
 use crate::environment::Environment;
 
@@ -140,7 +140,7 @@ impl Pushgateway {
     /// Replaces this environment's group in the gateway with `handle`'s current exposition
     /// (HTTP `PUT`). Returns within the configured timeout (plus the time to render), whatever
     /// the gateway does.
-    pub fn push(&self, handle: &PrometheusHandle) -> Result<(), PushError> {
+    pub fn push(&self, handle: &Handle) -> Result<(), PushError> {
         self.push_text(&render(handle))
     }
 
@@ -154,7 +154,7 @@ impl Pushgateway {
     /// up to [`max_backoff`](Self::max_backoff) while it keeps failing. A gateway that is down
     /// then costs one bounded attempt per period instead of one per invocation, and nothing is
     /// lost: each push replaces the group with everything recorded so far.
-    pub fn push_or_report(&self, handle: &PrometheusHandle) -> bool {
+    pub fn push_or_report(&self, handle: &Handle) -> bool {
         if self.backoff.check(Instant::now()).is_err() {
             return false;
         }
@@ -438,7 +438,7 @@ mod tests {
         let gateway = Pushgateway::new(&format!("http://127.0.0.1:{port}"), "down")
             .unwrap()
             .max_backoff(Duration::from_millis(300));
-        let handle = PrometheusBuilder::new().build_recorder().handle();
+        let handle = Handle::from(PrometheusBuilder::new().build_recorder().handle());
         assert!(!gateway.push_or_report(&handle));
         // The period starts when the failure is counted, before this.
         let failed_by = Instant::now();
