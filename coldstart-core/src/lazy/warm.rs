@@ -208,14 +208,15 @@ impl Future for Warming {
         }
         let mut progress = this.shared.lock();
         let async_done = this.outcomes.iter().all(Option::is_some);
-        if !(async_done && progress.sync_done) && !progress.expired {
+        let done = async_done && progress.sync_done;
+        if !done && !progress.expired {
             progress.waker = Some(cx.waker().clone());
             return Poll::Pending;
         }
         progress.finished = true;
         this.shared.changed.notify_all();
         let mut warmed = Warmed {
-            stopped: !(async_done && progress.sync_done),
+            stopped: !done,
             still_building: progress.sync_running,
             ..Warmed::default()
         };
