@@ -7,8 +7,13 @@
 //!
 //! ```text
 //! cargo build --release -p multi-route
-//! target/release/driver --runs 10 --memory 128,512,1769 [--modes eager,lazy,warm]
+//! target/release/driver --runs 10 --memory 128,512,1769 [--modes eager,lazy,warm] [--gap-ms 100]
 //! ```
+//!
+//! Requests 2 and 3 are each sent `--gap-ms` (default 100, one CFS period) after the function
+//! asks for its next event. Under a CPU quota a request sent the instant a warm-up ends may find
+//! the period's quota spent and wait for the next period (up to 93 ms at 128 MB), which says
+//! when the request came, not what it cost; `--gap-ms 0` measures that case.
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -32,6 +37,7 @@ fn main() {
     let mut runs = 10usize;
     let mut sizes = vec![128u32, 512, 1769];
     let mut modes: Vec<String> = ["eager", "lazy", "warm"].map(str::to_owned).to_vec();
+    let mut gap = Duration::from_millis(100);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -39,13 +45,19 @@ fn main() {
             "--runs" => runs = value.parse().expect("--runs N"),
             "--memory" => sizes = value.split(',').map(|s| s.parse().expect("MB")).collect(),
             "--modes" => modes = value.split(',').map(str::to_owned).collect(),
-            other => panic!("unknown argument {other}; expected --runs, --memory, --modes"),
+            "--gap-ms" => gap = Duration::from_millis(value.parse().expect("--gap-ms MS")),
+            other => {
+                panic!("unknown argument {other}; expected --runs, --memory, --modes, --gap-ms")
+            }
         }
     }
     let function = std::env::current_exe()
         .expect("own path")
         .with_file_name("multi-route");
-    println!("{runs} cold starts per mode and size; ms, p50 / p99");
+    println!(
+        "{runs} cold starts per mode and size, requests 2 and 3 sent {} ms after /next; ms, p50 / p99",
+        gap.as_millis()
+    );
     println!(
         "| memory | mode | exec → first response | hold after it | 2nd route, first request | 2nd route, warm | ratio (per run) |"
     );
@@ -68,6 +80,7 @@ fn main() {
                     &modes[m],
                     memory_mb,
                     sandbox.as_ref(),
+                    gap,
                 ));
             }
         }
@@ -97,7 +110,13 @@ fn main() {
     }
 }
 
-fn cold_start(function: &PathBuf, mode: &str, memory_mb: u32, sandbox: Option<&Sandbox>) -> Run {
+fn cold_start(
+    function: &PathBuf,
+    mode: &str,
+    memory_mb: u32,
+    sandbox: Option<&Sandbox>,
+    gap: Duration,
+) -> Run {
     let api = LocalRuntimeApi::builder()
         .function_name("multi-route")
         .memory_mb(memory_mb)
@@ -127,11 +146,13 @@ fn cold_start(function: &PathBuf, mode: &str, memory_mb: u32, sandbox: Option<&S
     }
     let asked = Instant::now();
     let path = "/v1/items-54/1234/view";
+    std::thread::sleep(gap);
     api.push(LocalEvent::json(&json!({ "route": "match", "path": path })));
     let second = wait_for(&api, 2);
     while api.pending_next_requests() == 0 {
         std::thread::sleep(Duration::from_micros(200));
     }
+    std::thread::sleep(gap);
     api.push(LocalEvent::json(&json!({ "route": "match", "path": path })));
     let third = wait_for(&api, 3);
     let _ = child.kill();
