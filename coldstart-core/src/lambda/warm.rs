@@ -9,6 +9,13 @@ use crate::lazy::{self, Select, Warmed, Warming};
 
 /// Default of [`Coldstart::warm_timeout`](super::Coldstart::warm_timeout): 1 s, the longest the
 /// warm-up after the first response holds the runtime's request for the next event.
+///
+/// ```
+/// use coldstart::lambda::{Coldstart, DEFAULT_WARM_TIMEOUT};
+///
+/// let coldstart = Coldstart::new().warm_timeout(DEFAULT_WARM_TIMEOUT * 5);
+/// # let _ = coldstart;
+/// ```
 pub const DEFAULT_WARM_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Which lazy statics `coldstart::lambda` builds after the first response
