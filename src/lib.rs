@@ -324,6 +324,9 @@ pub use coldstart_macros::cold_start_handler;
 ///   the same `name` share the label; the list of statics and the report keep both, with their
 ///   module (see [`Statics::get`](lazy::Statics::get)).
 /// - `prewarm`: built by [`prewarm()`](prewarm).
+/// - `after_first_response`: built by `coldstart::lambda` after the first response is posted and
+///   before the runtime asks for the next event (billed, but no client waits), within
+///   `Coldstart::warm_timeout`; see `Coldstart::warm_after_first_response`.
 /// - `crate = "..."`: the path to this crate, if it is re-exported under another name.
 ///
 /// # What happens on first access

@@ -91,8 +91,9 @@ pub const LABEL_PHASE: &str = "phase";
 /// crate root and its identifier, `orders::TABLE`).
 pub const LABEL_LAZY: &str = "lazy";
 /// Label: where a lazy initializer or a named phase ran: `init`, `prewarm`, or the start kind of the invocation
-/// it ran in (`cold`, `proactive`, `provisioned`, `snapstart`, `warm`), or `warmup` (forced by a
-/// warm-up ping); see [`crate::lazy::During`].
+/// it ran in (`cold`, `proactive`, `provisioned`, `snapstart`, `warm`), `warmup` (forced by a
+/// warm-up ping), or `after_first_response` (a lazy static built by `coldstart::lambda` after the
+/// first response, before the next event: no request waited); see [`crate::lazy::During`].
 pub const LABEL_DURING: &str = "during";
 /// Label: which tool sent a warm-up ping (`serverless-plugin-warmup`, `lambda-warmer`,
 /// `warmup`, `custom`).

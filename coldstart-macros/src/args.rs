@@ -34,12 +34,14 @@ impl HandlerArgs {
     }
 }
 
-/// `#[lazy(async, fallible, prewarm, name = "...", crate = "...")]`.
+/// `#[lazy(async, fallible, prewarm, after_first_response, name = "...", crate = "...")]`.
 #[derive(Default)]
 pub(crate) struct LazyArgs {
     pub(crate) form: Form,
     /// `prewarm`: initialize during prewarm.
     pub(crate) prewarm: bool,
+    /// `after_first_response`: built after the first response (`coldstart::lambda`).
+    pub(crate) after_first_response: bool,
     pub(crate) name: Name,
     pub(crate) krate: CratePath,
 }
@@ -48,6 +50,9 @@ impl LazyArgs {
     const KEYS: &'static [Key<Self>] = &[
         Key::value("name", |args, lit| args.name = Name(Some(lit))),
         Key::flag("prewarm", |args| args.prewarm = true),
+        Key::flag("after_first_response", |args| {
+            args.after_first_response = true
+        }),
         Key::flag("async", |args| args.form.is_async = true),
         Key::flag("fallible", |args| args.form.fallible = true),
         Key::value("crate", |args, lit| args.krate = CratePath::new(lit)),
@@ -168,9 +173,12 @@ fn parse_list<A: Default>(tokens: TokenStream, keys: &[Key<A>], errors: &mut Err
                 .map(|known| format!("`{}`", known.name))
                 .collect::<Vec<_>>()
                 .join(", ");
+            let hint = closest(&key, keys.iter().map(|known| known.name))
+                .map(|near| format!(" (did you mean `{near}`?)"))
+                .unwrap_or_default();
             errors.push(syn::Error::new(
                 ident.span(),
-                format!("unknown argument `{key}`; expected one of: {expected}"),
+                format!("unknown argument `{key}`{hint}; expected one of: {expected}"),
             ));
             continue;
         };
@@ -198,4 +206,39 @@ fn parse_list<A: Default>(tokens: TokenStream, keys: &[Key<A>], errors: &mut Err
         }
     }
     args
+}
+
+/// The known key nearest to `key` when it is a likely misspelling: at most two single-character
+/// edits (insert, delete, substitute, or swap two neighbours) and fewer than half its length.
+fn closest<'k>(key: &str, known: impl Iterator<Item = &'k str>) -> Option<&'k str> {
+    known
+        .map(|name| (edits(key, name), name))
+        .filter(|(distance, name)| *distance <= 2 && *distance * 2 < name.len())
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
+}
+
+/// Optimal string alignment distance between `a` and `b`.
+fn edits(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }

@@ -165,7 +165,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
     let expanded = lower(
         &item,
         &name,
-        args.prewarm,
+        (args.prewarm, args.after_first_response),
         args.form.is_async,
         fallible,
         &krate,
@@ -176,7 +176,7 @@ fn expand_item(args: TokenStream, item: Item, default_krate: &TokenStream) -> To
 fn lower(
     item: &Static,
     name: &TokenStream,
-    prewarm: bool,
+    (prewarm, after_first_response): (bool, bool),
     is_async: bool,
     fallible: Option<(Type, Type)>,
     krate: &TokenStream,
@@ -219,6 +219,7 @@ fn lower(
             #name,
             #krate::__private::module_path!(),
             #prewarm,
+            #after_first_response,
             #init,
         );
         #(#cfgs)*

@@ -24,7 +24,8 @@ pub fn cold_start_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 /// records where it ran (INIT, prewarm, or which invocation), and registers itself for the report.
 ///
 /// Forms: `#[lazy]`, `#[lazy(async)]`, `#[lazy(fallible)]`, `#[lazy(async, fallible)]`; options
-/// `name = "..."`, `prewarm`, `crate = "..."`. See the `coldstart` crate documentation.
+/// `name = "..."`, `prewarm`, `after_first_response` (built after the first response by
+/// `coldstart::lambda`), `crate = "..."`. See the `coldstart` crate documentation.
 #[proc_macro_attribute]
 pub fn lazy(args: TokenStream, item: TokenStream) -> TokenStream {
     lazy::expand(args.into(), item.into()).into()

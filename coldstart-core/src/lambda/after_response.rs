@@ -7,7 +7,9 @@
 //! 2. the record-keeping that waits for a response ([`crate::after_response`]): the first
 //!    invocation's metrics and phases, its report;
 //! 3. the timeout watchdog's thread starts (once, after the first response);
-//! 4. the flush hook ([`FlushAt::AfterResponse`](super::FlushAt::AfterResponse)): asked for, then
+//! 4. after the first response only, the lazy statics it did not need are built, within
+//!    [`Coldstart::warm_timeout`](super::Coldstart::warm_timeout) (see [`super::warm`]);
+//! 5. the flush hook ([`FlushAt::AfterResponse`](super::FlushAt::AfterResponse)): asked for, then
 //!    waited for without blocking the runtime thread, within
 //!    [`Coldstart::flush_timeout`](super::Coldstart::flush_timeout) (see [`super::flush`]).
 
@@ -22,7 +24,9 @@ use super::shared::Shared;
 use super::timeouts;
 use super::tower::slots;
 use super::tower::StreamEnd;
+use super::warm;
 use crate::invocation::Outcome;
+use crate::lazy::Warming;
 
 pin_project_lite::pin_project! {
     /// `lambda_runtime`'s future for one invocation (it posts the response), followed by the
@@ -33,6 +37,11 @@ pin_project_lite::pin_project! {
         future: F,
         // The configuration, when a flush hook runs after the response.
         flush: Option<Arc<Shared>>,
+        // The configuration and the invocation's deadline (Unix ms), for the warm-up.
+        warm: Option<(Arc<Shared>, u64)>,
+        warming: Option<(Warming, std::time::Duration)>,
+        // Steps 2 and 3 have run.
+        recorded: bool,
         // How the handler (or ping) ended, once it has.
         outcome: Option<Outcome>,
         // The end of a streamed response.
@@ -44,11 +53,19 @@ pin_project_lite::pin_project! {
 }
 
 impl<F: Future> AfterResponse<F, F::Output> {
-    pub(super) fn new(future: F, shared: &Arc<Shared>, outcome: Option<Outcome>) -> Self {
+    pub(super) fn new(
+        future: F,
+        shared: &Arc<Shared>,
+        outcome: Option<Outcome>,
+        deadline_ms: u64,
+    ) -> Self {
         let flush = (shared.has_hook() && shared.flushes_after_response()).then(|| shared.clone());
         AfterResponse {
             future,
             flush,
+            warm: warm::pending().then(|| (shared.clone(), deadline_ms)),
+            warming: None,
+            recorded: false,
             outcome,
             stream: None,
             output: None,
@@ -89,10 +106,23 @@ impl<F: Future> Future for AfterResponse<F, F::Output> {
                 *this.stream = None;
                 *this.outcome = Some(ended);
             }
-            // 2. and 3.
-            crate::after_response::after_response();
-            timeouts::run_after_first_response();
-            // 4.
+            if !*this.recorded {
+                *this.recorded = true;
+                // 2. and 3.
+                crate::after_response::after_response();
+                timeouts::run_after_first_response();
+            }
+            if let Some((shared, deadline_ms)) = this.warm.take() {
+                // 4. (the first response only)
+                *this.warming = warm::start_after_first_response(&shared, deadline_ms)
+                    .map(|warming| (warming, shared.warm_timeout));
+            }
+            if let Some((warming, limit)) = this.warming.as_mut() {
+                let warmed = ready!(Pin::new(warming).poll(cx));
+                warm::log(&warmed, *limit);
+                *this.warming = None;
+            }
+            // 5.
             let ticket = match (this.flush.take(), *this.outcome) {
                 // Flushed by the timeout watchdog already.
                 (_, Some(Outcome::Timeout)) | (None, _) => None,

@@ -16,6 +16,7 @@ use super::flush::FlushAt;
 use super::shared::Shared;
 use super::timeouts::{self, DEFAULT_TIMEOUT_MARGIN};
 use super::tower::{ColdstartLayer, WithColdstart};
+use super::warm::{WarmAfterFirstResponse, DEFAULT_WARM_TIMEOUT};
 use super::warmup::log_prewarm_failures;
 use crate::environment::Environment;
 use crate::invocation::{self, Outcome};
@@ -79,6 +80,8 @@ impl fmt::Debug for Coldstart {
             on_flush,
             flush_at,
             flush_timeout,
+            warm_after_first_response,
+            warm_timeout,
             timeout_margin,
             cold_start_budget,
             print_report,
@@ -100,6 +103,8 @@ impl fmt::Debug for Coldstart {
             .field("on_flush", &function(on_flush.is_some()))
             .field("flush_at", flush_at)
             .field("flush_timeout", flush_timeout)
+            .field("warm_after_first_response", warm_after_first_response)
+            .field("warm_timeout", warm_timeout)
             .field("timeout_margin", timeout_margin)
             .field("cold_start_budget", cold_start_budget)
             .field("print_report", print_report)
@@ -128,6 +133,8 @@ impl Coldstart {
                 on_flush: None,
                 flush_at: FlushAt::AfterResponse,
                 flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+                warm_after_first_response: WarmAfterFirstResponse::Marked,
+                warm_timeout: DEFAULT_WARM_TIMEOUT,
                 timeout_margin: DEFAULT_TIMEOUT_MARGIN,
                 cold_start_budget: None,
                 print_report: None,
@@ -317,6 +324,56 @@ impl Coldstart {
     /// ```
     pub fn flush_timeout(self, bound: Duration) -> Self {
         self.with(|shared| shared.flush_timeout = bound)
+    }
+
+    /// Which lazy statics to build after the first response (default
+    /// [`WarmAfterFirstResponse::Marked`]: those marked `#[lazy(after_first_response)]`).
+    ///
+    /// Lazy statics move work out of INIT but do not remove it: the first request to each other
+    /// route pays for what it needs. After the first response is posted (the user-facing cold
+    /// start is over) and before the runtime asks for the next event, the environment still runs
+    /// and no client waits: the statics picked here are built then, once per environment, the
+    /// sync ones one after the other on a thread of their own, the async ones concurrently, all
+    /// attributed to [`During::AfterFirstResponse`](crate::lazy::During::AfterFirstResponse)
+    /// (`during="after_first_response"`: never billed to a request). Needs
+    /// [`Coldstart::layer`] (which [`Coldstart::run`] adds).
+    ///
+    /// The warm-up holds the next `/next` for at most [`warm_timeout`](Self::warm_timeout)
+    /// (and never past the invocation's deadline less [`timeout_margin`](Self::timeout_margin)).
+    /// The Runtime API cannot tell a function whether an event is already waiting, so the limit
+    /// holds either way. When it passes, the async initializers still running are dropped
+    /// (`outcome="cancelled"`), no further sync one starts, and a sync one already running goes on
+    /// on its thread (a request that needs it waits for that run): every static not built stays
+    /// lazy and is built on its next access, attributed to that request. A failing initializer
+    /// (an `Err` or a panic) is said on stderr and retried on its next access; the invocation is
+    /// not affected.
+    ///
+    /// ```
+    /// use coldstart::lambda::{Coldstart, WarmAfterFirstResponse};
+    ///
+    /// #[coldstart::lazy(after_first_response)]
+    /// static ROUTES: Vec<String> = (0..100).map(|i| format!("/route/{i}")).collect();
+    ///
+    /// let all = Coldstart::new().warm_after_first_response(WarmAfterFirstResponse::All);
+    /// # let _ = all;
+    /// ```
+    pub fn warm_after_first_response(self, which: WarmAfterFirstResponse) -> Self {
+        self.with(|shared| shared.warm_after_first_response = which)
+    }
+
+    /// The longest the warm-up after the first response may hold the runtime's request for the
+    /// next event (default [`DEFAULT_WARM_TIMEOUT`], 1 s); see
+    /// [`warm_after_first_response`](Self::warm_after_first_response). Set it to what building
+    /// your statics takes at your memory size (`cargo coldstart` measures it) and what you accept
+    /// a queued event to wait; `Duration::ZERO` turns warming off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let coldstart = coldstart::lambda::Coldstart::new().warm_timeout(Duration::from_secs(5));
+    /// # let _ = coldstart;
+    /// ```
+    pub fn warm_timeout(self, limit: Duration) -> Self {
+        self.with(|shared| shared.warm_timeout = limit)
     }
 
     /// How long before an invocation's deadline a handler still running counts as timed out

@@ -56,6 +56,10 @@
 //!    thread and bounded by [`Coldstart::flush_timeout`]. Under `run_concurrent` the flushes of
 //!    overlapping invocations are coalesced, never skipped, and no response waits for another
 //!    invocation's flush.
+//!    After the *first* response, before its flush, the lazy statics the first request did not
+//!    need are built ([`Coldstart::warm_after_first_response`]: the ones marked
+//!    `#[lazy(after_first_response)]` by default), holding the next event for at most
+//!    [`Coldstart::warm_timeout`].
 //! 5. **Timeouts**: an invocation still running [`Coldstart::timeout_margin`] before its deadline
 //!    is recorded (`faas.timeouts`) and flushed from a watchdog thread before Lambda stops the
 //!    environment.
@@ -104,6 +108,7 @@ mod shared;
 mod shutdown;
 mod timeouts;
 pub mod tower;
+mod warm;
 mod warmup;
 
 #[cfg(feature = "http")]
@@ -124,6 +129,7 @@ pub use self::ping::{detect_ping, Ping, PingSource, MAX_PING_BYTES};
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "shutdown"))))]
 pub use self::shutdown::SHUTDOWN_HOOK_BOUND;
 pub use self::timeouts::DEFAULT_TIMEOUT_MARGIN;
+pub use self::warm::{WarmAfterFirstResponse, DEFAULT_WARM_TIMEOUT};
 
 /// A drop-in for `lambda_runtime::run` with the default [`Coldstart`] configuration: marks init
 /// end, prewarms when INIT is not user-facing, answers warm-up pings, then serves `handler`

@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub(super) on_flush: Option<Arc<FlushHook>>,
     pub(super) flush_at: FlushAt,
     pub(super) flush_timeout: Duration,
+    pub(super) warm_after_first_response: super::warm::WarmAfterFirstResponse,
+    pub(super) warm_timeout: Duration,
     pub(super) timeout_margin: Duration,
     pub(super) cold_start_budget: Option<Duration>,
     pub(super) print_report: Option<bool>,

@@ -283,11 +283,11 @@ mod tests {
 
     #[test]
     fn exclusive_durations_subtract_nested_initializers() {
-        static INNER: Lazy<u32> = Lazy::new("inner", module_path!(), false, || {
+        static INNER: Lazy<u32> = Lazy::new("inner", module_path!(), false, false, || {
             std::thread::sleep(Duration::from_millis(30));
             1
         });
-        static OUTER: Lazy<u32> = Lazy::new("outer", module_path!(), false, || {
+        static OUTER: Lazy<u32> = Lazy::new("outer", module_path!(), false, false, || {
             std::thread::sleep(Duration::from_millis(20));
             *INNER + 1
         });
@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn a_panic_leaves_the_static_retryable() {
         static RUNS: AtomicU32 = AtomicU32::new(0);
-        static FLAKY: Lazy<u32> = Lazy::new("flaky", module_path!(), false, || {
+        static FLAKY: Lazy<u32> = Lazy::new("flaky", module_path!(), false, false, || {
             if RUNS.fetch_add(1, Ordering::Relaxed) == 0 {
                 panic!("first run fails");
             }

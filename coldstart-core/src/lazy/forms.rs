@@ -44,10 +44,11 @@ impl<T> Lazy<T> {
         name: &'static str,
         module_path: &'static str,
         prewarm: bool,
+        after_first_response: bool,
         init: fn() -> T,
     ) -> Lazy<T> {
         Lazy {
-            cell: Slot::new_sync(name, module_path, prewarm, init),
+            cell: Slot::new_sync(name, module_path, prewarm, after_first_response, init),
         }
     }
 
@@ -155,10 +156,11 @@ impl<T, E> TryLazy<T, E> {
         name: &'static str,
         module_path: &'static str,
         prewarm: bool,
+        after_first_response: bool,
         init: fn() -> Result<T, E>,
     ) -> TryLazy<T, E> {
         TryLazy {
-            cell: Slot::new_sync(name, module_path, prewarm, init),
+            cell: Slot::new_sync(name, module_path, prewarm, after_first_response, init),
         }
     }
 
@@ -242,10 +244,11 @@ impl<T> AsyncLazy<T> {
         name: &'static str,
         module_path: &'static str,
         prewarm: bool,
+        after_first_response: bool,
         init: fn() -> BoxFuture<T>,
     ) -> AsyncLazy<T> {
         AsyncLazy {
-            cell: Slot::new_async(name, module_path, prewarm, init),
+            cell: Slot::new_async(name, module_path, prewarm, after_first_response, init),
         }
     }
 
@@ -327,10 +330,11 @@ impl<T, E> AsyncTryLazy<T, E> {
         name: &'static str,
         module_path: &'static str,
         prewarm: bool,
+        after_first_response: bool,
         init: fn() -> BoxFuture<Result<T, E>>,
     ) -> AsyncTryLazy<T, E> {
         AsyncTryLazy {
-            cell: Slot::new_async(name, module_path, prewarm, init),
+            cell: Slot::new_async(name, module_path, prewarm, after_first_response, init),
         }
     }
 

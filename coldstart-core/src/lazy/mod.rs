@@ -29,12 +29,14 @@
 //!
 //! Every run of an initializer, successful or not, records `coldstart.lazy_init_duration`
 //! (seconds) with labels `lazy` (the static's [name](LazyInfo::name)), `during` (see [`During`]: `init`,
-//! `prewarm`, `warmup`, `cold`, `proactive`, `provisioned`, `snapstart`, `warm`) and `outcome`
+//! `prewarm`, `warmup`, `after_first_response`, `cold`, `proactive`, `provisioned`, `snapstart`,
+//! `warm`) and `outcome`
 //! (`ok`, `error`, `panic`, `cancelled`), and updates the static's entry in [`statics`].
 //!
 //! **Where it ran** is decided when the attempt starts: [`During::Prewarm`] when [`prewarm`]
 //! forced it, [`During::Warmup`] when a warm-up ping forced it (or the only event so far was a
-//! ping), [`During::Init`] if no invocation has begun in the process yet, and otherwise the
+//! ping), [`During::AfterFirstResponse`] when `coldstart::lambda` built it after the first
+//! response (`#[lazy(after_first_response)]`, `Coldstart::warm_after_first_response`), [`During::Init`] if no invocation has begun in the process yet, and otherwise the
 //! most recently begun invocation: its number, and its start kind (the first invocation's kind
 //! for number 1, `warm` for the others). When several invocations run at once in one environment
 //! (`lambda_runtime::run_concurrent`), "most recently begun" may be another request than the one
@@ -84,6 +86,8 @@ pub(crate) mod registry;
 mod slot;
 mod statics;
 mod vocabulary;
+#[cfg(feature = "lambda")]
+mod warm;
 
 pub use self::forms::{AsyncLazy, AsyncTryLazy, Lazy, TryLazy};
 pub use self::prewarm::{prewarm, Prewarmed};
@@ -93,3 +97,5 @@ pub use self::vocabulary::{BoxFuture, During, Form, LazyInfo, State};
 pub(crate) use self::attempt::{Attempt, End, FrameKind, Start, Subject};
 #[cfg(feature = "lambda")]
 pub(crate) use self::prewarm::prewarm_as;
+#[cfg(feature = "lambda")]
+pub(crate) use self::warm::{warm_after_first_response, Select, Warmed, Warming};

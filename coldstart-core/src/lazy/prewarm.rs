@@ -1,9 +1,10 @@
 //! Building the `prewarm` statics ahead of demand: [`prewarm`].
 
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::registry::{Registered, Registration};
-use super::vocabulary::During;
+use super::vocabulary::{BoxFuture, During};
 use crate::invocation::Outcome;
 
 /// What [`prewarm`] did.
@@ -41,8 +42,9 @@ impl Prewarmed {
     }
 }
 
-/// Initializes every `#[lazy(prewarm)]` static that is not ready yet, one after the other, async
-/// ones awaited; attributed as [`During::Prewarm`].
+/// Initializes every `#[lazy(prewarm)]` static that is not ready yet: the sync ones one after
+/// the other, then the async ones concurrently (four statics that each await a 20 ms connection
+/// take about 20 ms, not 80); attributed as [`During::Prewarm`].
 ///
 /// Call it during INIT (before the runtime loop) in environments Lambda initializes ahead of
 /// demand — provisioned concurrency, SnapStart, proactive init — so that no request waits for
@@ -72,30 +74,73 @@ pub(crate) async fn prewarm_as(during: During) -> Prewarmed {
         failed: Vec::new(),
         elapsed: Duration::ZERO,
     };
-    // Only `fn` pointers, names and boxed `Send` futures live across the awaits below, so the
+    // Only `fn` pointers, names and boxed `Send` futures live across the await below, so the
     // future stays `Send` (it runs inside `Send` services such as `lambda_http`'s).
-    let entries: Vec<fn() -> &'static dyn Registered> = inventory::iter::<Registration>
-        .into_iter()
-        .map(|registration| registration.entry)
-        .collect();
-    for entry in entries {
-        let (name, force) = {
-            let entry = entry();
-            let meta = entry.meta();
-            if !meta.prewarm {
-                continue;
-            }
-            if entry.is_ready() {
-                prewarmed.already_ready.push(meta.name);
-                continue;
-            }
-            (meta.name, entry.prewarm(during))
-        };
-        match force.await {
+    let mut forced: Vec<(&'static str, BoxFuture<Outcome>)> = Vec::new();
+    for entry in registered() {
+        let entry = entry();
+        let meta = entry.meta();
+        if !meta.prewarm {
+            continue;
+        }
+        if entry.is_ready() {
+            prewarmed.already_ready.push(meta.name);
+            continue;
+        }
+        // A sync static is built right here; an async one when the futures are joined below.
+        forced.push((meta.name, entry.prewarm(during)));
+    }
+    for (name, outcome) in join_all(forced).await {
+        match outcome {
             Outcome::Ok => prewarmed.initialized.push(name),
             failed => prewarmed.failed.push((name, failed)),
         }
     }
     prewarmed.elapsed = started.elapsed();
     prewarmed
+}
+
+/// Every registered static, in link order.
+pub(super) fn registered() -> Vec<fn() -> &'static dyn Registered> {
+    inventory::iter::<Registration>
+        .into_iter()
+        .map(|registration| registration.entry)
+        .collect()
+}
+
+/// Polls every future until all are done, concurrently on the calling task; their outcomes in
+/// the order given.
+pub(super) async fn join_all(
+    mut futures: Vec<(&'static str, BoxFuture<Outcome>)>,
+) -> Vec<(&'static str, Outcome)> {
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; futures.len()];
+    std::future::poll_fn(|cx| {
+        poll_pending(&mut futures, &mut outcomes, cx);
+        if outcomes.iter().all(Option::is_some) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    futures
+        .into_iter()
+        .zip(outcomes)
+        .map(|((name, _), outcome)| (name, outcome.unwrap_or(Outcome::Cancelled)))
+        .collect()
+}
+
+/// Polls each future of `futures` whose outcome is not in `outcomes` yet.
+pub(super) fn poll_pending(
+    futures: &mut [(&'static str, BoxFuture<Outcome>)],
+    outcomes: &mut [Option<Outcome>],
+    cx: &mut Context<'_>,
+) {
+    for ((_, future), outcome) in futures.iter_mut().zip(outcomes.iter_mut()) {
+        if outcome.is_none() {
+            if let Poll::Ready(done) = future.as_mut().poll(cx) {
+                *outcome = Some(done);
+            }
+        }
+    }
 }

@@ -73,12 +73,13 @@ impl<T, I> Slot<SyncCell<T>, I> {
         name: &'static str,
         module_path: &'static str,
         prewarm: bool,
+        after_first_response: bool,
         init: I,
     ) -> Self {
         Slot {
             cell: SyncCell::new(),
             init,
-            meta: Meta::new(name, module_path, prewarm),
+            meta: Meta::new(name, module_path, prewarm, after_first_response),
         }
     }
 }
@@ -116,12 +117,13 @@ impl<T, I> Slot<AsyncCell<T>, I> {
         name: &'static str,
         module_path: &'static str,
         prewarm: bool,
+        after_first_response: bool,
         init: I,
     ) -> Self {
         Slot {
             cell: AsyncCell::const_new(),
             init,
-            meta: Meta::new(name, module_path, prewarm),
+            meta: Meta::new(name, module_path, prewarm, after_first_response),
         }
     }
 }
@@ -171,15 +173,22 @@ pub struct Meta {
     pub(super) name: &'static str,
     module_path: &'static str,
     pub(super) prewarm: bool,
+    pub(super) after_first_response: bool,
     stats: Mutex<Stats>,
 }
 
 impl Meta {
-    const fn new(name: &'static str, module_path: &'static str, prewarm: bool) -> Meta {
+    const fn new(
+        name: &'static str,
+        module_path: &'static str,
+        prewarm: bool,
+        after_first_response: bool,
+    ) -> Meta {
         Meta {
             name,
             module_path,
             prewarm,
+            after_first_response,
             stats: Mutex::new(Stats {
                 running: 0,
                 ready: false,
@@ -213,6 +222,7 @@ impl Meta {
             module_path: self.module_path,
             form,
             prewarm: self.prewarm,
+            after_first_response: self.after_first_response,
             state,
             failures: stats.failures,
             duration: stats.last.as_ref().map(|last| last.duration),

@@ -40,6 +40,10 @@ pub enum During {
     /// answers one), or run while a warm-up ping was the only event the environment had seen.
     /// No user request waited for it.
     Warmup,
+    /// Built by `coldstart::lambda` after the first response was posted and before the runtime
+    /// asked for the next event (`Coldstart::warm_after_first_response`): billed, but no client
+    /// waited for it.
+    AfterFirstResponse,
     /// During an invocation: its number in the process (from 1) and its start kind.
     Invocation {
         /// The invocation's number in the process, starting at 1.
@@ -66,7 +70,7 @@ impl During {
         }
     }
 
-    /// The `during` label value: `init`, `prewarm`, `warmup`, or the invocation's start kind
+    /// The `during` label value: `init`, `prewarm`, `warmup`, `after_first_response`, or the invocation's start kind
     /// (`cold`, `proactive`, `provisioned`, `snapstart`, `warm`).
     ///
     /// ```
@@ -77,6 +81,7 @@ impl During {
             During::Init => "init",
             During::Prewarm => "prewarm",
             During::Warmup => "warmup",
+            During::AfterFirstResponse => "after_first_response",
             During::Invocation { start_kind, .. } => start_kind.as_str(),
         }
     }
@@ -99,6 +104,7 @@ impl During {
     /// use coldstart::lazy::During;
     /// assert!(!During::Init.on_request_path());
     /// assert!(!During::Prewarm.on_request_path());
+    /// assert!(!During::AfterFirstResponse.on_request_path());
     /// ```
     pub fn on_request_path(self) -> bool {
         matches!(self, During::Invocation { .. })
@@ -215,6 +221,9 @@ pub struct LazyInfo {
     pub form: Form,
     /// Whether it is marked `prewarm`.
     pub prewarm: bool,
+    /// Whether it is marked `after_first_response` (built after the first response when
+    /// `coldstart::lambda` warms the marked statics).
+    pub after_first_response: bool,
     /// Its state.
     pub state: State,
     /// Failed attempts so far (also counted once the static is ready).

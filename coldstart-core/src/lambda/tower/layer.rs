@@ -85,6 +85,7 @@ where
             .as_ref()
             .map(|context| &context.custom);
         let ping = self.shared.detect(&invocation.body, custom);
+        let deadline_ms = invocation.context.deadline;
         let armed = Armed::arm(ping);
         let _ = slots::take_finished();
         // lambda_runtime deserializes (taking the ping from the slot) and calls the handler
@@ -98,6 +99,6 @@ where
                 self.shared.flush_inline(Outcome::Rejected);
             }
         }
-        AfterResponse::new(future, &self.shared, outcome)
+        AfterResponse::new(future, &self.shared, outcome, deadline_ms)
     }
 }

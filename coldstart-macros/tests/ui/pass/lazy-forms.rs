@@ -30,6 +30,9 @@ static ASYNC_POOL: std::result::Result<u64, DbError> = async { Ok(7) };
 #[lazy(r#async)]
 static RAW: u8 = async { 1 };
 
+#[lazy(after_first_response, name = "routes")]
+static ROUTES: Vec<u32> = vec![1];
+
 mod nested {
     #[coldstart::lazy(crate = "::coldstart")]
     pub static INSIDE: u8 = 3;
@@ -54,8 +57,12 @@ async fn main() {
     assert_eq!(*RAW.get().await, 1);
 
     let report = coldstart::lazy::statics();
-    assert_eq!(report.lazies.len(), 8, "{report}");
+    assert_eq!(report.lazies.len(), 9, "{report}");
     let client = report.get("CLIENT").unwrap();
+    let routes = report.get("routes").unwrap();
+    assert!(routes.after_first_response && !routes.prewarm);
+    assert!(!client.after_first_response);
+    assert_eq!(ROUTES.len(), 1);
     assert_eq!((client.form, client.during), (Form::Async, Some(During::Prewarm)));
     assert_eq!(report.get("broken").unwrap().state, State::Failed { failures: 1 });
     assert_eq!(report.get("crate-visible").unwrap().module_path, module_path!());
