@@ -647,8 +647,8 @@ pub fn user_facing_note(runs: &[ColdRun], delay_first_event: Duration) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Report;
     use crate::cpu_model::{CpuChoice, InitCpu};
+    use crate::report::Report;
     use crate::run::Outcome;
 
     fn run(report_line: &str) -> ColdRun {
@@ -724,7 +724,6 @@ mod tests {
         assert_eq!(fmt_value(Some(1.25), Unit::GbSeconds), "1.250 GB-s");
         assert_eq!(fmt_value(None, Unit::GbSeconds), "unavailable");
     }
-
 
     /// A successful run: INIT `init_wall` ms of wall time and `init_cpu` ms of CPU time, then
     /// a first invocation of `invoke_wall` ms whose report says it used `invoke_cpu` ms of CPU
