@@ -308,7 +308,7 @@ pub const ALL: &[MetricDef] = &[
         unit: Some(Unit::Seconds),
         labels: &[LABEL_LAZY, LABEL_DURING, LABEL_OUTCOME],
         description: "One run of a lazy static's initializer, nested lazy statics excluded, by \
-             where it ran (init, prewarm, warmup, or the invocation's start kind) and outcome.",
+             where it ran (init, prewarm, warmup, after_first_response, or the invocation's start kind) and outcome.",
     },
     MetricDef {
         name: WARMUPS,

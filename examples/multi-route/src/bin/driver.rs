@@ -7,8 +7,13 @@
 //!
 //! ```text
 //! cargo build --release -p multi-route
-//! target/release/driver --runs 10 --memory 128,512,1769 [--modes eager,lazy,warm] [--gap-ms 100]
+//! target/release/driver --runs 10 --memory 128,512,1769 [--modes eager,lazy,warm] [--gap-ms 100] [--init-cpu full|proportional]
 //! ```
+//!
+//! `--init-cpu` is INIT's CPU model, as in `cargo coldstart`: `full` (the default, the on-demand
+//! boost) runs INIT with at least one vCPU and switches to the size's share when the function
+//! first asks for an event; `proportional` keeps the size's share (memory / 1,769 of a vCPU)
+//! throughout. The requests after INIT always run at the size's share.
 //!
 //! Requests 2 and 3 are each sent `--gap-ms` (default 100, one CFS period) after the function
 //! asks for its next event. Under a CPU quota a request sent the instant a warm-up ends may find
@@ -38,6 +43,7 @@ fn main() {
     let mut sizes = vec![128u32, 512, 1769];
     let mut modes: Vec<String> = ["eager", "lazy", "warm"].map(str::to_owned).to_vec();
     let mut gap = Duration::from_millis(100);
+    let mut init_full = true;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -46,8 +52,15 @@ fn main() {
             "--memory" => sizes = value.split(',').map(|s| s.parse().expect("MB")).collect(),
             "--modes" => modes = value.split(',').map(str::to_owned).collect(),
             "--gap-ms" => gap = Duration::from_millis(value.parse().expect("--gap-ms MS")),
+            "--init-cpu" => {
+                init_full = match value.as_str() {
+                    "full" => true,
+                    "proportional" => false,
+                    other => panic!("--init-cpu full|proportional, not {other}"),
+                }
+            }
             other => {
-                panic!("unknown argument {other}; expected --runs, --memory, --modes, --gap-ms")
+                panic!("unknown argument {other}; expected --runs, --memory, --modes, --gap-ms, --init-cpu")
             }
         }
     }
@@ -55,7 +68,8 @@ fn main() {
         .expect("own path")
         .with_file_name("multi-route");
     println!(
-        "{runs} cold starts per mode and size, requests 2 and 3 sent {} ms after /next; ms, p50 / p99",
+        "{runs} cold starts per mode and size, INIT CPU {}, requests 2 and 3 sent {} ms after /next; ms, p50 / p99",
+        if init_full { "full (at least one vCPU)" } else { "proportional (memory / 1769)" },
         gap.as_millis()
     );
     println!(
@@ -81,6 +95,7 @@ fn main() {
                     memory_mb,
                     sandbox.as_ref(),
                     gap,
+                    init_full,
                 ));
             }
         }
@@ -116,7 +131,13 @@ fn cold_start(
     memory_mb: u32,
     sandbox: Option<&Sandbox>,
     gap: Duration,
+    init_full: bool,
 ) -> Run {
+    let share = f64::from(memory_mb) / 1769.0;
+    if let Some(sandbox) = sandbox {
+        let init_share = if init_full { share.max(1.0) } else { share };
+        sandbox.set_cpu_share(init_share).expect("set INIT's CPU share");
+    }
     let api = LocalRuntimeApi::builder()
         .function_name("multi-route")
         .memory_mb(memory_mb)
@@ -138,6 +159,13 @@ fn cold_start(
     }
     let exec = Instant::now();
     let mut child = command.spawn().expect("start the function");
+    if let Some(sandbox) = sandbox.filter(|_| init_full) {
+        // INIT ends when the function first asks for an event: from there, the size's share.
+        while api.pending_next_requests() == 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        sandbox.set_cpu_share(share).expect("set the size's CPU share");
+    }
     api.push(LocalEvent::json(&json!({ "route": "orders" })));
     let first = wait_for(&api, 1);
     // The function asks for the next event when its after-response work (and warm-up) is done.
