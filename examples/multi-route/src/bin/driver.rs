@@ -136,7 +136,9 @@ fn cold_start(
     let share = f64::from(memory_mb) / 1769.0;
     if let Some(sandbox) = sandbox {
         let init_share = if init_full { share.max(1.0) } else { share };
-        sandbox.set_cpu_share(init_share).expect("set INIT's CPU share");
+        sandbox
+            .set_cpu_share(init_share)
+            .expect("set INIT's CPU share");
     }
     let api = LocalRuntimeApi::builder()
         .function_name("multi-route")
@@ -164,7 +166,9 @@ fn cold_start(
         while api.pending_next_requests() == 0 {
             std::thread::sleep(Duration::from_micros(100));
         }
-        sandbox.set_cpu_share(share).expect("set the size's CPU share");
+        sandbox
+            .set_cpu_share(share)
+            .expect("set the size's CPU share");
     }
     api.push(LocalEvent::json(&json!({ "route": "orders" })));
     let first = wait_for(&api, 1);
