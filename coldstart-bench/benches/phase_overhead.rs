@@ -22,7 +22,11 @@ fn bookkeeping(c: &mut Criterion) {
     });
     group.bench_function("lazy_first_access", |b| {
         b.iter_batched(
-            || Lazy::new("bench", module_path!(), false, false, || black_box(7u32) + 1),
+            || {
+                Lazy::new("bench", module_path!(), false, false, || {
+                    black_box(7u32) + 1
+                })
+            },
             |lazy| *Lazy::force(&lazy),
             BatchSize::SmallInput,
         )
