@@ -8,9 +8,13 @@
 //! and `cargo coldstart profile --calibrate` fits its CPU model from report lines.
 //!
 //! Each read is one `getrusage(RUSAGE_SELF)` (user + system time of every thread, exited ones
-//! included; well under a microsecond), taken once per instant: INIT end when it is marked
-//! ([`crate::phases::mark_init_end`]), else the start of the first invocation; and the end of the
-//! first real invocation. Not available outside Unix.
+//! included; well under a microsecond), taken once per instant: at the process start of
+//! [`crate::phases`] (the same instant the wall-clock phases count from), at INIT end when it is
+//! marked ([`crate::phases::mark_init_end`]), else at the start of the first invocation, and at
+//! the end of the first real invocation. The times this module returns count from the first
+//! read: a process's CPU counters survive `exec`, so whatever ran in the process before it (a
+//! wrapper script that `exec`s the binary, `cargo run`) is left out, as it is from the wall
+//! clock. Not available outside Unix.
 //!
 //! ```
 //! let before = coldstart::cpu::process_cpu_time();
@@ -21,10 +25,12 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// CPU time (user + system) at INIT end, or at the first invocation's start when INIT end was
-/// not marked.
+/// CPU time (user + system, since `exec`) at the process start of [`crate::phases`].
+static AT_PROCESS_START: OnceLock<Duration> = OnceLock::new();
+/// CPU time since the process start at INIT end, or at the first invocation's start when INIT end
+/// was not marked.
 static AT_INIT_END: OnceLock<Duration> = OnceLock::new();
-/// CPU time at the end of the first real invocation.
+/// CPU time since the process start at the end of the first real invocation.
 static AT_FIRST_INVOCATION_END: OnceLock<Duration> = OnceLock::new();
 
 /// The CPU time (user + system) every thread of this process has used since `exec`, exited
@@ -62,11 +68,27 @@ pub fn process_cpu_time() -> Option<Duration> {
     }
 }
 
+/// Notes the CPU time at the process start; called once, where [`crate::phases`] takes its
+/// process start instant (its constructor, or the first use of this crate).
+pub(crate) fn note_process_start() {
+    if let Some(cpu) = process_cpu_time() {
+        let _ = AT_PROCESS_START.set(cpu);
+    }
+}
+
+/// The CPU time since the process start, if both reads work.
+fn since_process_start() -> Option<Duration> {
+    // Takes the process start (and its CPU read) if nothing has yet.
+    crate::phases::process_start();
+    let start = AT_PROCESS_START.get()?;
+    Some(process_cpu_time()?.saturating_sub(*start))
+}
+
 /// Notes the CPU time at INIT end; only the first call counts (INIT end when it is marked, else
 /// the start of the first invocation).
 pub(crate) fn note_init_end() {
     if AT_INIT_END.get().is_none() {
-        if let Some(cpu) = process_cpu_time() {
+        if let Some(cpu) = since_process_start() {
             let _ = AT_INIT_END.set(cpu);
         }
     }
@@ -75,13 +97,13 @@ pub(crate) fn note_init_end() {
 /// Notes the CPU time at the end of the first real invocation; only the first call counts.
 pub(crate) fn note_first_invocation_end() {
     if AT_FIRST_INVOCATION_END.get().is_none() {
-        if let Some(cpu) = process_cpu_time() {
+        if let Some(cpu) = since_process_start() {
             let _ = AT_FIRST_INVOCATION_END.set(cpu);
         }
     }
 }
 
-/// The CPU time read at INIT end (see the [module docs](self)), if it was read.
+/// The CPU time from the process start to INIT end (see the [module docs](self)), if it was read.
 ///
 /// ```
 /// assert!(coldstart::cpu::at_init_end().is_none()); // INIT has not ended in this process
@@ -90,7 +112,8 @@ pub fn at_init_end() -> Option<Duration> {
     AT_INIT_END.get().copied()
 }
 
-/// The CPU time read at the end of the first real invocation, if it has ended.
+/// The CPU time from the process start to the end of the first real invocation, if it has
+/// ended.
 ///
 /// ```
 /// assert!(coldstart::cpu::at_first_invocation_end().is_none()); // no invocation yet

@@ -47,13 +47,20 @@ mod constructor {
     use std::time::Instant;
 
     extern "C" fn capture_process_start() {
-        // Only a clock read and an atomic store: nothing here depends on `main` having run.
-        let _ = PROCESS_START.set((Instant::now(), StartSource::Constructor));
+        // A clock read, a `getrusage` and atomic stores: nothing here depends on `main` having
+        // run.
+        if PROCESS_START
+            .set((Instant::now(), StartSource::Constructor))
+            .is_ok()
+        {
+            crate::cpu::note_process_start();
+        }
     }
 
     // SAFETY: `.init_array` entries are called once by the loader, before `main`, with the C ABI.
     // The function takes no arguments (extra C arguments are ignored by the C ABI), never unwinds
-    // (no panicking operation), and touches only a `OnceLock` that is valid from program start.
+    // (no panicking operation), and touches only `OnceLock`s that are valid from program start
+    // and libc's `getrusage`, which the C runtime has set up before any `.init_array` entry.
     #[allow(unsafe_code)]
     #[used]
     #[link_section = ".init_array"]
@@ -67,7 +74,10 @@ mod constructor {
 /// assert!(start <= std::time::Instant::now());
 /// ```
 pub fn process_start() -> (Instant, StartSource) {
-    *PROCESS_START.get_or_init(|| (Instant::now(), StartSource::FirstUse))
+    *PROCESS_START.get_or_init(|| {
+        crate::cpu::note_process_start();
+        (Instant::now(), StartSource::FirstUse)
+    })
 }
 
 /// `at` as whole nanoseconds since [`process_start`], plus one, so that 0 can stand for "never"
