@@ -42,7 +42,7 @@
 //! - **Install a recorder during INIT**, before `lambda::run`: [`prometheus::install`] (feature
 //!   `prometheus`), pushed to a Pushgateway by [`prometheus::Pushgateway`] from the flush hook; or
 //!   a CloudWatch EMF recorder such as `metrics_cloudwatch_embedded`, flushed from
-//!   [`lambda::Coldstart::on_flush`] (the README's "CloudWatch EMF" section has the code). Any
+//!   [`lambda::Coldstart::on_flush`] ([`guide::cloudwatch_emf`] has the code). Any
 //!   `metrics` recorder works; without one the metrics go nowhere, but the report below does not
 //!   need one.
 //! - **Read the cold-start report.** After the first real invocation of every environment the
@@ -58,6 +58,14 @@
 //!
 //! (Shown wrapped. [`cold_start_report()`] returns the same as a value whose `Display` is a
 //! table, and [`report`] documents every field.)
+//!
+//! # The guide
+//!
+//! [`guide`] has a chapter per topic, with compiled examples: [lazy statics and when to
+//! prewarm](guide::lazy_statics), [start kinds](guide::start_kinds), [the report](guide::report),
+//! [when metrics leave the environment](guide::lifecycle), and one chapter per exporter
+//! ([Prometheus](guide::prometheus), [CloudWatch EMF](guide::cloudwatch_emf),
+//! [OpenTelemetry](guide::opentelemetry)).
 //!
 //! # Named phases
 //!
@@ -337,6 +345,8 @@ pub use coldstart_macros::cold_start_handler;
 /// caller and leaves the static uninitialized; either way the next access runs the initializer
 /// again. See [`mod@lazy`].
 pub use coldstart_macros::lazy;
+
+pub mod guide;
 
 #[doc(hidden)]
 pub mod __private {

@@ -159,12 +159,11 @@ fn dimension_sets(documents: &[Value]) -> Vec<(String, Vec<String>)> {
     sets
 }
 
-/// The README's CloudWatch queries (`<!-- emf-query -->` blocks): each as (metric name, sorted
+/// The guide's CloudWatch queries (`<!-- emf-query -->` blocks): each as (metric name, sorted
 /// dimension names, namespace), from `SCHEMA("ns", a, b)` or `{ns,a,b}` and the metric quoted
 /// beside it.
 fn readme_queries() -> Vec<(String, Vec<String>, String)> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let readme = support::guide("cloudwatch_emf");
     let mut queries = Vec::new();
     for block in readme.split("<!-- emf-query -->").skip(1) {
         let body = block

@@ -1,14 +1,16 @@
-//! The README says what the crate does: its metric table is `coldstart::names::ALL`, and its
-//! dependency blocks build with the code beside them.
+//! The README and the guide (`docs/`, the `coldstart::guide` pages) say what the crate does: the
+//! metric table is `coldstart::names::ALL`, and every dependency block builds, as written, with
+//! the code beside it.
+
+mod support;
 
 use coldstart::names::{self, MetricDef};
 
 fn readme_table() -> Vec<Vec<String>> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let readme = support::guide("metrics");
     let start = readme
         .find("<!-- metrics-table")
-        .expect("the README marks its metric table");
+        .expect("the metrics chapter marks its metric table");
     readme[start..]
         .lines()
         .skip(1)
@@ -49,11 +51,28 @@ fn readme_metric_table_matches_the_names_module() {
     assert_eq!(table, expected);
 }
 
-/// Every `toml` block of the README and the `rust` block right after it: what a user copies
-/// together into a new crate.
+/// Every `toml` block of the README and of the guide's chapters, with the `rust` block right
+/// after it: what a user copies together into a new crate.
 fn readme_snippets() -> Vec<(String, String)> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut chapters: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .map(|entry| entry.expect("a docs/ entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    chapters.sort();
+    let mut snippets =
+        snippets_of(&std::fs::read_to_string(root.join("README.md")).expect("README.md"));
+    for chapter in chapters {
+        snippets.extend(snippets_of(
+            &std::fs::read_to_string(&chapter).expect("a chapter"),
+        ));
+    }
+    snippets
+}
+
+/// The `toml` blocks of one markdown text, each with the `rust` block after it.
+fn snippets_of(readme: &str) -> Vec<(String, String)> {
     let block = |from: usize, fence: &str| -> Option<(usize, String)> {
         let start = readme[from..].find(fence)? + from + fence.len();
         let start = readme[start..].find('\n')? + start + 1;
@@ -114,29 +133,35 @@ fn every_readme_dependency_block_declares_the_crates_of_the_code_beside_it() {
     }
 }
 
-/// Builds each README dependency block with the code beside it as a crate of its own, the way a
-/// user copies them (`coldstart` pointed at this checkout, the workspace's lock file for the
-/// versions). A cargo build of its own (about a minute): `.ci/run` runs it with `--ignored`.
+/// Builds each dependency block with the code beside it as a crate of its own, exactly as a user
+/// copies them: the README says to clone this repository next to the crate, so the snippet's
+/// crate sits beside a `coldstart` link to this checkout and `path = "../coldstart"` resolves as
+/// written (the workspace's lock file gives the versions). A cargo build of its own (about a
+/// minute): `.ci/run` runs it with `--ignored`.
 #[test]
 #[ignore = "builds a separate crate (about a minute); run by .ci/run"]
 fn every_readme_dependency_block_builds_with_the_code_beside_it() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target").join("readme-snippets");
-    for (n, (toml, rust)) in readme_snippets().into_iter().enumerate() {
+    std::fs::create_dir_all(&target).expect("snippets dir");
+    let checkout = target.join("coldstart");
+    if std::fs::symlink_metadata(&checkout).is_err() {
+        std::os::unix::fs::symlink(root, &checkout).expect("a link to the checkout");
+    }
+    let snippets = readme_snippets();
+    assert!(
+        snippets
+            .iter()
+            .any(|(toml, _)| toml.contains(r#"coldstart = { path = "../coldstart""#)),
+        "the README's dependency line points at a clone next to the user's crate"
+    );
+    for (n, (toml, rust)) in snippets.into_iter().enumerate() {
         let dir = target.join(format!("snippet-{n}"));
         std::fs::create_dir_all(dir.join("src")).expect("snippet dir");
-        let path = format!("path = {:?}", root.display().to_string());
-        let dependencies = toml
-            .replace("coldstart = \"0.1\"", &format!("coldstart = {{ {path} }}"))
-            // With features: `coldstart = { version = "0.1", features = [...] }`.
-            .replace(
-                "coldstart = { version = \"0.1\"",
-                &format!("coldstart = {{ {path}"),
-            );
         std::fs::write(
             dir.join("Cargo.toml"),
             format!(
-                "[package]\nname = \"readme-snippet-{n}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n{dependencies}\n\n[workspace]\n"
+                "[package]\nname = \"readme-snippet-{n}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n{toml}\n\n[workspace]\n"
             ),
         )
         .expect("Cargo.toml");
@@ -150,7 +175,7 @@ fn every_readme_dependency_block_builds_with_the_code_beside_it() {
             .expect("cargo runs");
         assert!(
             status.success(),
-            "README snippet {n} does not build:\n{toml}\n{rust}"
+            "dependency block {n} does not build:\n{toml}\n{rust}"
         );
     }
 }
@@ -184,11 +209,10 @@ fn otel_row(def: &MetricDef) -> Vec<String> {
 
 #[test]
 fn readme_otel_table_matches_what_the_otel_recorder_exports() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let readme = support::guide("opentelemetry");
     let start = readme
         .find("<!-- otel-table")
-        .expect("the README marks its OpenTelemetry table");
+        .expect("the OpenTelemetry chapter marks its table");
     let table: Vec<Vec<String>> = readme[start..]
         .lines()
         .skip(1)

@@ -164,11 +164,16 @@ pub fn scrape(url: &str) -> String {
     response
 }
 
-/// The README's PromQL blocks marked `<!-- {marker}: name -->` (a `promql` block follows), by
-/// name: the queries a user copies, run by the tests as written.
+/// A chapter of the guide, `docs/{chapter}.md` (the `coldstart::guide` rustdoc pages).
+pub fn guide(chapter: &str) -> String {
+    let path = format!("{}/docs/{chapter}.md", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+/// The Prometheus chapter's PromQL blocks marked `<!-- {marker}: name -->` (a `promql` block
+/// follows), by name: the queries a user copies, run by the tests as written.
 pub fn readme_promql(marker: &str) -> std::collections::BTreeMap<String, String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let readme = guide("prometheus");
     let open = format!("<!-- {marker}: ");
     let mut blocks = std::collections::BTreeMap::new();
     for (at, _) in readme.match_indices(&open) {
