@@ -60,6 +60,7 @@ pub(crate) use self::first::{record_init, rejected, warmup, warmup_finished};
 pub(crate) use self::first::{start_kind_of, FirstRealInvocation};
 #[cfg(feature = "lambda")]
 pub(crate) use self::handler::parking;
+#[cfg(feature = "lambda")]
 pub(crate) use self::handler::Finished;
 #[cfg(feature = "lambda")]
 pub(crate) use self::settings::{set_cold_start_budget, set_proactive_threshold};
