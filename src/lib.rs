@@ -26,7 +26,7 @@
 //! }
 //! ```
 //!
-//! [`lambda::run`](mod@lambda) marks the end of INIT right before the runtime loop starts, so the
+//! [`lambda::run`] marks the end of INIT right before the runtime loop starts, so the
 //! first invocation also knows how long INIT took and whether its request waited for it (`cold`)
 //! or arrived long after (`proactive`); it builds the `prewarm` statics during INIT when Lambda
 //! initialized the environment ahead of demand, answers warm-up pings before they reach your
@@ -37,7 +37,7 @@
 //!
 //! - **See it run first.** In this crate's repository, `cargo run --example quickstart` serves a
 //!   handler through the real `lambda_runtime` loop against a Lambda Runtime API on loopback
-//!   ([`local`](mod@local), feature `local`; no AWS account) and prints its cold-start report and
+//!   ([`local`], feature `local`; no AWS account) and prints its cold-start report and
 //!   its Prometheus metrics.
 //! - **Install a recorder during INIT**, before `lambda::run`: [`prometheus::install`] (feature
 //!   `prometheus`), pushed to a Pushgateway by [`prometheus::Pushgateway`] from the flush hook; or
@@ -169,7 +169,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `lambda` | yes | [`lambda`](mod@lambda): `lambda::run`, the drop-in for `lambda_runtime::run` that marks init end, classifies proactive starts, prewarms when INIT is not user-facing, answers warm-up pings and runs a flush hook |
+//! | `lambda` | yes | [`lambda`]: `lambda::run`, the drop-in for `lambda_runtime::run` that marks init end, classifies proactive starts, prewarms when INIT is not user-facing, answers warm-up pings and runs a flush hook |
 //! | `concurrent` | no | `lambda::run_concurrent` (`lambda_runtime`'s `concurrency-tokio`) |
 //! | `http` | no | `lambda::http`: the same for `lambda_http` handlers (pulls in `lambda_http` and `aws_lambda_events`) |
 //! | `prometheus` | no | `prometheus`: one-call Prometheus recorder setup and a bounded, synchronous push to a Pushgateway from the flush hook |
@@ -185,6 +185,39 @@
 //! configured size and the budget verdict; [`cold_start_report()`] returns the same as a value
 //! whose `Display` is a table. [`current_invocation()`], [`idle_since_last_invocation()`] and
 //! [`environment_age()`] are what handler code can read about the invocation in progress.
+//!
+// Links to the items of optional features: to the item when its feature is on, to the feature
+// table above when it is off (the same words either way, and no broken link in either build).
+#![cfg_attr(feature = "lambda", doc = "[`lambda`]: mod@lambda")]
+#![cfg_attr(feature = "lambda", doc = "[`lambda::run`]: lambda::run")]
+#![cfg_attr(
+    feature = "lambda",
+    doc = "[`lambda::Coldstart::on_flush`]: lambda::Coldstart::on_flush"
+)]
+#![cfg_attr(not(feature = "lambda"), doc = "[`lambda`]: #feature-flags")]
+#![cfg_attr(not(feature = "lambda"), doc = "[`lambda::run`]: #feature-flags")]
+#![cfg_attr(
+    not(feature = "lambda"),
+    doc = "[`lambda::Coldstart::on_flush`]: #feature-flags"
+)]
+#![cfg_attr(feature = "local", doc = "[`local`]: mod@local")]
+#![cfg_attr(not(feature = "local"), doc = "[`local`]: #feature-flags")]
+#![cfg_attr(
+    feature = "prometheus",
+    doc = "[`prometheus::install`]: prometheus::install"
+)]
+#![cfg_attr(
+    feature = "prometheus",
+    doc = "[`prometheus::Pushgateway`]: prometheus::Pushgateway"
+)]
+#![cfg_attr(
+    not(feature = "prometheus"),
+    doc = "[`prometheus::install`]: #feature-flags"
+)]
+#![cfg_attr(
+    not(feature = "prometheus"),
+    doc = "[`prometheus::Pushgateway`]: #feature-flags"
+)]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -2,9 +2,9 @@
 //! and the share the invocations get, and where each number comes from.
 //!
 //! Lambda documents one rule: a function gets CPU in proportion to its memory, one vCPU at
-//! 1,769 MB. Whether INIT follows it is not documented. Datadog's Lambda extension (PR #700,
+//! 1,769 MB. Whether INIT follows it is not documented. Datadog's Lambda extension (its source,
 //! June 2025) states that an on-demand INIT gets a vCPU boost (the equivalent of 1,769 MB: one
-//! full vCPU, issue #191) that a provisioned-concurrency INIT does not, and a 2023 measurement
+//! full vCPU) that a provisioned-concurrency INIT does not, and a 2023 measurement
 //! (bitesizedserverless.com, "Lambda Cold Starts and Bootstrap Code") saw INIT run faster than
 //! handler code at sizes up to 3 GB. Whether the boost survived INIT billing (August 2025) is not
 //! published. So the defaults are:

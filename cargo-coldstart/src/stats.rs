@@ -1,5 +1,5 @@
 //! Order statistics over run samples: quantiles, and the distribution-free 95 % interval for a
-//! median that BENCHMARKS.md uses for paired differences.
+//! median, which `cargo coldstart compare` gives for paired differences.
 
 /// The `q`-quantile (0 ≤ q ≤ 1) of ascending `sorted`, by linear interpolation between the
 /// closest ranks; `None` for no samples.

@@ -15,17 +15,16 @@
 //!
 //! Every later invocation pays two atomic loads here.
 
-use std::sync::OnceLock;
-
 use crate::{invocation, memory, report};
 
 /// Step 6: set by `coldstart::prometheus`'s recorder. A function pointer, so that a binary that
 /// never builds that recorder does not link the exporter through this call.
-static AFTER_FIRST_RESPONSE: OnceLock<fn()> = OnceLock::new();
+#[cfg(any(feature = "lambda", feature = "prometheus"))]
+static AFTER_FIRST_RESPONSE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
 /// Runs `work` once after the first real invocation's response, when a layer runs
 /// [`after_response`] (step 6). The first registration wins.
-#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+#[cfg(feature = "prometheus")]
 pub(crate) fn after_first_response(work: fn()) {
     let _ = AFTER_FIRST_RESPONSE.set(work);
 }

@@ -29,26 +29,25 @@
     feature = "otel",
     doc = "| [`otel`] | the metrics into an OpenTelemetry `MeterProvider`, delta, flushed from the flush hook |"
 )]
-//!
-//! # Dependency order
-//!
-//! Modules depend only on modules before them in this list (within a folder, files follow the
-//! same rule through their `mod.rs`):
-//!
-//! 1. leaves: `environment`, `cpu`, `phases`, `names`, `memory`, `reinit` (and `sort`, a small helper);
-//! 2. `invocation`: numbering, the first invocation, start kinds, the timeline, metric handles;
-//! 3. `lazy`: the four forms, one timed attempt (the frame stack that named phases share), the
-//!    registry, `prewarm`;
-//!    then `named_phases`: named phases of user code, timed by `lazy`'s attempts;
-//! 4. `report`: the cold-start report value, its JSON line and its table;
-//! 5. `after_response`: everything that waits for a response, and its order;
-//! 6. `lambda` (and `prometheus` and `otel`, which read only leaves): the integration with
-//!    `lambda_runtime`;
-//! 7. `__private`: what generated code names.
-//!
-//! One call goes up the order, named in one place: when no layer runs work after the response,
-//! the first real invocation (in `invocation/handler.rs`) calls
-//! `after_response::first_real_invocation_finished_without_layer`.
+// Dependency order
+//
+// Modules depend only on modules before them in this list (within a folder, files follow the
+// same rule through their `mod.rs`):
+//
+// 1. leaves: `environment`, `cpu`, `phases`, `names`, `memory`, `reinit` (and `sort`, a small helper);
+// 2. `invocation`: numbering, the first invocation, start kinds, the timeline, metric handles;
+// 3. `lazy`: the four forms, one timed attempt (the frame stack that named phases share), the
+//    registry, `prewarm`;
+//    then `named_phases`: named phases of user code, timed by `lazy`'s attempts;
+// 4. `report`: the cold-start report value, its JSON line and its table;
+// 5. `after_response`: everything that waits for a response, and its order;
+// 6. `lambda` (and `prometheus` and `otel`, which read only leaves): the integration with
+//    `lambda_runtime`;
+// 7. `__private`: what generated code names (re-exports only).
+//
+// One call goes up the order, named in one place: when no layer runs work after the response,
+// the first real invocation (in `invocation/handler.rs`) calls
+// `after_response::first_real_invocation_finished_without_layer`.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

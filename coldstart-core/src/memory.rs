@@ -5,7 +5,8 @@
 //! [`MemoryUsage::sizing_hint`] puts them side by side in plain language.
 //!
 //! Reading `/proc/self/status` costs a few microseconds (an `open`, a `read` of ~1.5 KiB and a
-//! scan for two lines: about 6 µs on the machine of `BENCHMARKS.md`), so it is never done on every
+//! scan for two lines: about 6 µs on a 2-core cloud VM, in the repository's `memory/current`
+//! benchmark), so it is never done on every
 //! warm invocation. The crate samples it after the first real invocation (for the cold-start
 //! report) and then at most once per [`SAMPLE_EVERY`] (one second), recording the peak in
 //! `faas.mem_usage`: a function
@@ -142,7 +143,7 @@ pub(crate) fn sample_now() -> Option<MemoryUsage> {
 /// Called after every invocation with its end as nanoseconds since process start plus one (the
 /// value the invocation timeline just stored, so it is not converted twice): samples at most once
 /// per [`SAMPLE_EVERY`], so a warm invocation costs one atomic load and a comparison, and one in
-/// a second or more pays the read (about 6 µs, see BENCHMARKS.md).
+/// a second or more pays the read (about 6 µs, see the module's documentation).
 #[inline]
 pub(crate) fn sample_at_most_every_second(now_ns: u64) {
     let last = LAST_SAMPLE.load(Ordering::Relaxed);

@@ -36,7 +36,7 @@
 //! **Durations are exclusive**, as lazy statics' are: the time of phases nested in a phase, and
 //! of lazy statics initialized inside it, is subtracted from it (and recorded for them), so the
 //! durations add up to the time spent; [`PhaseRun::inclusive`] keeps the total. Both share one
-//! stack of timed frames per thread (`lazy/attempt.rs`). An async phase's duration is
+//! stack of timed frames per thread. An async phase's duration is
 //! wall-clock time from its first poll to its end, suspended time included, minus what it
 //! drove nested in it; phases joined concurrently (`tokio::join!`) each measure their own
 //! wall-clock time and overlap on the timeline, as they did, and an async phase that joins them

@@ -90,6 +90,7 @@ pub(crate) fn mark_running() {
 }
 
 /// The watchdog recorded a timeout: Lambda is about to stop this process.
+#[cfg(feature = "lambda")]
 pub(crate) fn mark_timed_out() {
     write("timeout");
 }

@@ -40,7 +40,7 @@ pub(crate) fn recording<R>(record: impl FnOnce() -> R) -> R {
 }
 
 /// Runs `render` while no [`recording`] is in progress.
-#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+#[cfg(feature = "prometheus")]
 pub(crate) fn rendering<R>(render: impl FnOnce() -> R) -> R {
     let _exclusive = GATE.write().unwrap_or_else(PoisonError::into_inner);
     render()

@@ -23,7 +23,7 @@
 //! unwinding continue.
 //!
 //! `#[lazy]` statics declared in the body (directly, or in any block nested in it) are expanded
-//! by this macro with the handler's crate path (see `lazy.rs`), so the body needs no
+//! by this macro with the handler's crate path (see [`crate::lazy`](mod@crate::lazy)), so the body needs no
 //! `use coldstart::lazy` for them. Only a bare `#[lazy]` path is taken; `#[coldstart::lazy]`
 //! expands by itself.
 

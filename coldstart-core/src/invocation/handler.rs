@@ -3,6 +3,7 @@
 //! when finished or dropped). Not public API: only generated code uses them, through
 //! `coldstart::__private`.
 
+#[cfg(feature = "lambda")]
 use std::cell::Cell;
 use std::fmt;
 use std::mem::ManuallyDrop;
@@ -123,7 +124,7 @@ fn close(span: tracing::Span) {
 ///
 /// DEBUG, so that it is opt-in (`coldstart=debug` in the filter of the layer that exports
 /// traces): at INFO, lambda_runtime's usual fmt subscriber would build it on every invocation
-/// (~0.9 µs measured, BENCHMARKS.md). `None` unless some subscriber enables DEBUG somewhere: one
+/// (~0.8 µs in the repository's `warm_invocation` benchmark, `span_only_info_fmt_subscriber`). `None` unless some subscriber enables DEBUG somewhere: one
 /// atomic load (the disabled span itself, its field record and drop, cost more).
 #[inline]
 fn span(handler: &'static str, start_kind: StartKind) -> Option<tracing::Span> {
@@ -217,6 +218,7 @@ impl Drop for Invocation {
     }
 }
 
+#[cfg(feature = "lambda")]
 thread_local! {
     /// While `coldstart::lambda` polls a handler's future ([`parking`]): an invocation that
     /// finishes is left here instead of being recorded.
@@ -228,6 +230,7 @@ thread_local! {
     static ARMED: Cell<bool> = const { Cell::new(false) };
 }
 
+#[cfg(feature = "lambda")]
 enum Slot {
     Off,
     Armed,
@@ -235,6 +238,7 @@ enum Slot {
 }
 
 /// Leaves `finished` in the armed slot; gives it back when the slot is not armed (or full).
+#[cfg(feature = "lambda")]
 #[inline]
 fn park(finished: Finished) -> Option<Finished> {
     if !ARMED.try_with(Cell::get).unwrap_or(false) {
@@ -255,6 +259,14 @@ fn park(finished: Finished) -> Option<Finished> {
         // The thread is being torn down: the closure was dropped with `finished` in it, which
         // recorded it.
         .unwrap_or(None)
+}
+
+/// Without `coldstart::lambda` nothing polls a handler to park its invocation: it is given back,
+/// to be recorded at once.
+#[cfg(not(feature = "lambda"))]
+#[inline(always)]
+fn park(finished: Finished) -> Option<Finished> {
+    Some(finished)
 }
 
 /// While the returned guard lives, an invocation that finishes on this thread is parked in it

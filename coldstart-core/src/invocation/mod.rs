@@ -27,10 +27,13 @@
 //! assert_eq!(invocation_count(), 2);
 //! ```
 //!
-//! Inside: [`StartKind`] and [`Outcome`] are the label vocabulary; the numbering and the first
-//! invocation, the settings, the timeline (idle gap, age), the metric keys and the recorder
-//! identity each have a file; the per-handler `Handler` and `Invocation` that generated code
-//! uses live in `handler.rs` and are reached only through `coldstart::__private`.
+//! [`StartKind`] and [`Outcome`] are the label vocabulary.
+
+// Inside: the numbering and the first invocation, the settings, the timeline (idle gap, age), the
+// metric keys and the recorder identity each have a file; the per-handler `Handler` and
+// `Invocation` that generated code uses live in `handler.rs`, what a handler's return value says
+// (its outcome; a plain `fn` returning a future refused) in `return_value.rs`, both reached only
+// through `coldstart::__private`.
 
 mod first;
 pub(crate) mod handler;
@@ -38,6 +41,7 @@ mod keys;
 mod kinds;
 pub(crate) mod pending;
 mod recorder;
+pub(crate) mod return_value;
 mod settings;
 mod timeline;
 pub(crate) mod timeouts;
@@ -56,6 +60,7 @@ pub(crate) use self::first::{record_init, rejected, warmup, warmup_finished};
 pub(crate) use self::first::{start_kind_of, FirstRealInvocation};
 #[cfg(feature = "lambda")]
 pub(crate) use self::handler::parking;
+#[cfg(feature = "lambda")]
 pub(crate) use self::handler::Finished;
 #[cfg(feature = "lambda")]
 pub(crate) use self::settings::{set_cold_start_budget, set_proactive_threshold};

@@ -181,8 +181,8 @@ impl Coldstart {
     /// A cold-start budget for every handler that has none of its own: when a user-facing cold
     /// start (process start to the end of the first invocation) takes longer, the cold-start
     /// report says by how much and which phases and lazy statics dominated, and
-    /// `coldstart.budget_exceeded` counts it. The seed's targets: a simple API < 100 ms, with a
-    /// database < 200 ms, complex processing < 500 ms, ML inference < 1 s.
+    /// `coldstart.budget_exceeded` counts it. Reasonable targets: a simple API under 100 ms, one
+    /// with a database under 200 ms, complex processing under 500 ms, ML inference under 1 s.
     ///
     /// ```
     /// use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Timing one attempt at some work, with nested attempts subtracted, and handing the result to
-//! what was timed: a lazy static's initializer (its `Meta`, in `slot.rs`) or a named phase of
-//! user code (`crate::named_phases`). Both share one thread-local stack of frames, so a phase
+//! what was timed: a lazy static's initializer (its [`Meta`]) or a named phase of user code
+//! ([`crate::named_phases`]). Both share one thread-local stack of frames, so a phase
 //! excludes the lazy statics and phases nested in it, and a lazy static the phases nested in it.
 
 use std::cell::RefCell;

@@ -71,12 +71,10 @@
 //! assert_eq!(Lazy::info(&RULES).state, State::Ready);
 //! ```
 
-//!
-//! Inside: the words ([`During`], [`Form`], [`State`], [`LazyInfo`]) in `vocabulary.rs`; the
-//! cell, initializer and bookkeeping every form shares in `slot.rs`; one timed attempt in
-//! `attempt.rs` (whose frame stack [named phases](crate::named_phases) share, so each
-//! excludes the other); the four thin forms in `forms.rs`; the registry in `registry.rs`, read by
-//! [`statics`] and [`prewarm`].
+// Inside: the words (`During`, `Form`, `State`, `LazyInfo`) in `vocabulary.rs`; the cell,
+// initializer and bookkeeping every form shares in `slot.rs`; one timed attempt in `attempt.rs`
+// (whose frame stack named phases share, so each excludes the other); the four thin forms in
+// `forms.rs`; the registry in `registry.rs`, read by `statics` and `prewarm`.
 
 mod attempt;
 mod forms;

@@ -1,6 +1,7 @@
 //! What every form holds, once: the value's cell, the initializer, and the bookkeeping the report
-//! reads ([`Meta`]). The four public forms in `forms.rs` are thin wrappers around [`Slot`]; each
-//! run of an initializer is one [`Attempt`](super::attempt::Attempt).
+//! reads ([`Meta`]). The four public forms (`Lazy`, `AsyncLazy`, `TryLazy`, `AsyncTryLazy`) are
+//! thin wrappers around [`Slot`]; each run of an initializer is one
+//! [`Attempt`](super::attempt::Attempt).
 
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -12,7 +12,7 @@
 //! registry and writes one line). With `coldstart::lambda::run` that happens right after the first
 //! real invocation's response is posted (before the runtime asks for the next event), so no
 //! request waits for it; with the handler attribute alone there is no such moment, and it happens
-//! at the end of the first invocation (`coldstart-core/src/after_response.rs` says in what order). Every later
+//! at the end of the first invocation, after its metrics and a memory sample. Every later
 //! invocation pays one atomic load.
 //!
 //! ```
