@@ -25,7 +25,8 @@ fn main() -> Result<(), Error> {
     let api = LocalRuntimeApi::builder()
         .function_name("greeter")
         .start()?;
-    api.set_env();
+    // SAFETY: no other thread exists yet; the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     // The function's name on every metric: functions sharing a namespace never mix.
     let function = coldstart::environment::Environment::current()
         .function_name()

@@ -116,7 +116,8 @@ fn main() -> Result<(), Error> {
     let api = LocalRuntimeApi::builder()
         .function_name("lazy-clients")
         .start()?;
-    api.set_env();
+    // SAFETY: no other thread exists yet; the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

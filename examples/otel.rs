@@ -35,7 +35,8 @@ fn main() -> Result<(), Error> {
             let api = LocalRuntimeApi::builder()
                 .function_name("greeter")
                 .start()?;
-            api.set_env();
+            // SAFETY: no other thread exists yet; the emulator's own thread never reads the environment.
+            unsafe { api.set_env() };
             Some(api)
         }
     };

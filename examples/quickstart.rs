@@ -81,7 +81,8 @@ fn main() -> Result<(), Error> {
             .function_name("quickstart")
             .memory_mb(512)
             .start()?;
-        api.set_env();
+        // SAFETY: no other thread exists yet; the emulator's own thread never reads the environment.
+        unsafe { api.set_env() };
         Some(api)
     };
 

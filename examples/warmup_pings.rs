@@ -43,7 +43,8 @@ fn main() -> Result<(), Error> {
     let api = LocalRuntimeApi::builder()
         .function_name("warmup-pings")
         .start()?;
-    api.set_env();
+    // SAFETY: no other thread exists yet; the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     let recorder = PrometheusBuilder::new().build_recorder();
     let prometheus = recorder.handle();
     metrics::set_global_recorder(recorder)?;

@@ -203,7 +203,9 @@ fn readme_queries() -> Vec<(String, Vec<String>, String)> {
 #[test]
 fn metrics_leave_as_emf_lines_flushed_per_invocation() {
     let api = LocalRuntimeApi::start().expect("local Runtime API");
-    api.set_env();
+    // SAFETY: the only test of this binary that runs the loop, before any thread of its own;
+    // the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     // As the README: the function's name on every metric, so that functions sharing a
     // namespace never mix.
     let function = coldstart::environment::Environment::current()

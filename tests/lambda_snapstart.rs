@@ -42,7 +42,9 @@ fn snapstart_prewarms_before_the_snapshot() {
             .start()
             .expect("local Runtime API")
     });
-    api.set_env();
+    // SAFETY: the only test of this binary that runs the loop, before any thread of its own;
+    // the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     let runtime = support::runtime(1);
 
     let results = runtime.block_on(async {

@@ -43,7 +43,9 @@ fn invocations_succeed_within_the_bound_when_the_gateway_is_down_or_hung() {
     ]);
 
     let api = LocalRuntimeApi::start().expect("local Runtime API");
-    api.set_env();
+    // SAFETY: the only test of this binary that runs the loop, before any thread of its own;
+    // the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     let runtime = support::runtime(1);
     let hook_gateways = Arc::clone(&gateways);
     let hook_handle = handle.clone();

@@ -38,7 +38,9 @@ fn report_budget_idle_gap_age_memory_and_current_invocation() {
         .memory_mb(256)
         .start()
         .expect("local Runtime API");
-    api.set_env();
+    // SAFETY: the only test of this binary that runs the loop, before any thread of its own;
+    // the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     // INIT work a request waits for on a cold start.
     std::thread::sleep(Duration::from_millis(40));
     let runtime = support::runtime(1);

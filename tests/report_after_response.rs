@@ -26,7 +26,9 @@ static SAMPLES_AT_FLUSH: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 fn the_report_waits_for_the_first_response() {
     support::recorder();
     let api = LocalRuntimeApi::start().expect("local Runtime API");
-    api.set_env();
+    // SAFETY: the only test of this binary that runs the loop, before any thread of its own;
+    // the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     let runtime = support::runtime(1);
     runtime.block_on(async {
         tokio::spawn(

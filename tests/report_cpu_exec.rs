@@ -32,7 +32,9 @@ fn function_process() {
         .function_name("after-exec")
         .start()
         .expect("local Runtime API");
-    api.set_env();
+    // SAFETY: the only test of this binary that runs the loop, before any thread of its own;
+    // the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

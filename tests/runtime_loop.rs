@@ -34,7 +34,9 @@ fn cold_then_warm_then_error_and_panic_through_the_runtime_loop() {
         .start()
         .expect("local Runtime API");
     // Before any other thread of ours exists: the runtime reads these on start.
-    api.set_env();
+    // SAFETY: the only test of this binary that runs the loop, before any thread of its own;
+    // the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     let runtime = support::runtime(2);
 
     let results = runtime.block_on(async {

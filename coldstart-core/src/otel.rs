@@ -507,7 +507,8 @@ pub fn install(
 /// #     ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/27/[7]0123456789abcdef0123456789abcdef"),
 /// #     ("AWS_REGION", "eu-west-1"),
 /// # ] {
-/// #     std::env::set_var(name, value);
+/// #     // SAFETY: this doctest runs in its own process, on its only thread.
+/// #     unsafe { std::env::set_var(name, value) };
 /// # }
 /// use coldstart::otel;
 /// use opentelemetry::{Key, Value};

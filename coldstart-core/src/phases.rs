@@ -63,7 +63,7 @@ mod constructor {
     // and libc's `getrusage`, which the C runtime has set up before any `.init_array` entry.
     #[allow(unsafe_code)]
     #[used]
-    #[link_section = ".init_array"]
+    #[unsafe(link_section = ".init_array")]
     static CAPTURE_PROCESS_START: extern "C" fn() = capture_process_start;
 }
 

@@ -38,8 +38,8 @@ use crate::{Extension, InitError, InvocationResult, LocalEvent, LocalRuntimeApiB
 ///
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let api = LocalRuntimeApi::builder().function_name("my-function").start()?;
-///     // The environment is process-global: set it before any other thread starts.
-///     api.set_env();
+///     // SAFETY: no other thread exists yet; the emulator's own thread never reads it.
+///     unsafe { api.set_env() };
 ///
 ///     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
 ///     rt.block_on(async {

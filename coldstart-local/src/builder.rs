@@ -238,14 +238,21 @@ impl LocalRuntimeApi {
     /// `lambda_runtime::run` (which reads its configuration from the environment)
     /// talks to this emulator.
     ///
-    /// The environment is process-global and modifying it while other threads may
-    /// read it is racy: call this early, before starting other threads (in
-    /// particular before building a multi-threaded tokio runtime). The emulator's own
-    /// thread never reads the environment. In a test binary, keep every test that
-    /// depends on these variables in one `#[test]` function or serialize them.
-    pub fn set_env(&self) {
+    /// In a test binary, keep every test that depends on these variables in one
+    /// `#[test]` function or serialize them.
+    ///
+    /// # Safety
+    ///
+    /// The same as [`std::env::set_var`]'s: the environment is process-global, and
+    /// no other thread may read or write it while this runs. Call it early, before
+    /// starting other threads (in particular before building a multi-threaded tokio
+    /// runtime or entering `#[tokio::main]`). The emulator's own thread never reads
+    /// the environment.
+    #[allow(unsafe_code)] // the one place: lambda_runtime reads its configuration only from there
+    pub unsafe fn set_env(&self) {
         for (key, value) in self.env() {
-            std::env::set_var(key, value);
+            // SAFETY: the caller guarantees no other thread touches the environment.
+            unsafe { std::env::set_var(key, value) };
         }
     }
 }

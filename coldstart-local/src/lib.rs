@@ -34,7 +34,7 @@
 //!
 //! Depend on `coldstart` with its `local` feature and use this crate as `coldstart::local`.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

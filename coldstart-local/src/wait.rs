@@ -89,7 +89,8 @@ impl LocalRuntimeApi {
     ///
     /// fn main() -> Result<(), Box<dyn std::error::Error>> {
     ///     let api = LocalRuntimeApi::start()?;
-    ///     api.set_env(); // before any other thread starts
+    ///     // SAFETY: no other thread exists yet; the emulator's own thread never reads it.
+    ///     unsafe { api.set_env() };
     ///
     ///     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     ///     let results = rt.block_on(async {

@@ -199,7 +199,12 @@ fn real_runtime_against_local_api() {
         .start()
         .expect("start the emulator");
     // Before the tokio runtime (and its threads) exists.
-    api.set_env();
+    // SAFETY: no tokio runtime exists yet, the emulator's own thread never reads the environment,
+    // and the other tests of this binary never read it either.
+    #[allow(unsafe_code)]
+    unsafe {
+        api.set_env()
+    };
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -46,7 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = LocalRuntimeApi::builder()
         .function_name(format!("flush-latency-{mode}"))
         .start()?;
-    api.set_env();
+    // SAFETY: no other thread exists yet; the emulator's own thread never reads the environment.
+    unsafe { api.set_env() };
     let handle = prometheus::install()?;
     let gateway = Pushgateway::new(url, "coldstart-flush-latency")?
         .instance(format!("{mode}-{}", std::process::id()))

@@ -35,7 +35,9 @@ fn serve(hook: bool, pairs: usize) {
         .function_name("flush-overlap")
         .start()
         .expect("local Runtime API");
-    api.set_env();
+    // SAFETY: called before this process starts any thread but the emulator's, which never reads
+    // the environment.
+    unsafe { api.set_env() };
     std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "2");
     std::env::set_var("COLDSTART_REPORT", "off");
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -119,7 +119,7 @@ fn close(span: tracing::Span) {
 
 /// The invocation's span: its start kind where OpenTelemetry and X-Ray layers of `tracing` see it
 /// (`coldstart.start_kind`, and `faas.coldstart`, true only for a user-facing cold start; the
-/// README's "OpenTelemetry" section compares it with `lambda_runtime`'s own). Not entered, so
+/// guide's OpenTelemetry chapter, `coldstart::guide::opentelemetry`, compares it with `lambda_runtime`'s own). Not entered, so
 /// that the handler's own spans keep their parent.
 ///
 /// DEBUG, so that it is opt-in (`coldstart=debug` in the filter of the layer that exports

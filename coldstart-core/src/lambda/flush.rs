@@ -53,8 +53,8 @@ pub enum FlushAt {
     AfterResponse,
     /// Before the response is posted, while the client waits: for a hook whose output must be
     /// part of the invocation's own logs before its response, or a runtime that asks for the
-    /// next event before the previous response is done (see the README's "When metrics leave the
-    /// environment"). A streamed invocation is recorded when its stream ends, after this flush:
+    /// next event before the previous response is done (see "When metrics leave the
+    /// environment" in `coldstart::guide::lifecycle`). A streamed invocation is recorded when its stream ends, after this flush:
     /// the next flush exports it.
     BeforeResponse,
 }

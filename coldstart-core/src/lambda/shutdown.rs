@@ -38,7 +38,8 @@ impl Coldstart {
     /// A function run once when Lambda shuts the environment down (the process receives
     /// SIGTERM), or when the process receives SIGINT (Ctrl-C while running locally); the process
     /// then exits with status 0. Do the final flush here yourself: push the last metrics, delete
-    /// the environment's Pushgateway group (see the README's recipe), close files. Unix only,
+    /// the environment's Pushgateway group (see the recipe in
+    /// `coldstart::guide::lifecycle`), close files. Unix only,
     /// feature `shutdown`.
     ///
     /// **Cost.** Lambda sends SIGTERM to a runtime only when an extension is registered, so

@@ -242,8 +242,19 @@ impl Endpoint {
         user_var: &str,
         password_var: &str,
     ) -> Result<(), PushError> {
+        self.set_basic_auth_from(user_var, password_var, |var| std::env::var(var))
+    }
+
+    /// [`set_basic_auth_from_env`](Self::set_basic_auth_from_env) with the variables read by
+    /// `lookup` (the environment, or a map in the tests: setting variables is unsafe).
+    fn set_basic_auth_from(
+        &mut self,
+        user_var: &str,
+        password_var: &str,
+        lookup: impl Fn(&str) -> Result<String, std::env::VarError>,
+    ) -> Result<(), PushError> {
         let read = |var: &str| -> Result<String, PushError> {
-            match std::env::var(var) {
+            match lookup(var) {
                 Ok(value) => Ok(value),
                 Err(std::env::VarError::NotPresent) => Err(PushError::Config(format!(
                     "the environment variable {var} (basic-auth credentials) is not set"
@@ -679,19 +690,23 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, PushError::Config(_)), "{err:?}");
         assert!(err.to_string().contains(user), "{err}");
-        // Variables only this test names, so that no other test sees them change.
-        std::env::set_var(user, "lambda");
-        let err = endpoint
-            .set_basic_auth_from_env(user, password)
-            .unwrap_err();
+        // The rest through a map: setting environment variables is unsafe in a threaded test.
+        let mut env = std::collections::HashMap::new();
+        let from = |env: &std::collections::HashMap<&str, &str>, endpoint: &mut Endpoint| {
+            endpoint.set_basic_auth_from(user, password, |var| {
+                env.get(var)
+                    .map(|v| v.to_string())
+                    .ok_or(std::env::VarError::NotPresent)
+            })
+        };
+        env.insert(user, "lambda");
+        let err = from(&env, &mut endpoint).unwrap_err();
         assert!(err.to_string().contains(password), "{err}");
-        std::env::set_var(password, "");
-        let err = endpoint
-            .set_basic_auth_from_env(user, password)
-            .unwrap_err();
+        env.insert(password, "");
+        let err = from(&env, &mut endpoint).unwrap_err();
         assert!(err.to_string().contains("is empty"), "{err}");
-        std::env::set_var(password, PASSWORD);
-        endpoint.set_basic_auth_from_env(user, password).unwrap();
+        env.insert(password, PASSWORD);
+        from(&env, &mut endpoint).unwrap();
         let header = &endpoint.auth.as_ref().unwrap().header;
         assert_eq!(
             header,

@@ -124,8 +124,8 @@ pub fn install() -> Result<Handle, metrics::SetRecorderError<impl metrics::Recor
 /// Under `coldstart::lambda::run_concurrent` (invocations recording while another one's flush
 /// hook renders) this render waits for coldstart's own histogram records in progress and holds
 /// new ones back while it runs (a few hundred microseconds). [`Pushgateway::push`] renders with
-/// it. Histograms you record yourself from other threads are not covered (see the README's
-/// "Known limit"), nor renders through [`Handle::prometheus_handle`].
+/// it. Histograms you record yourself from other threads are not covered (see the guide's
+/// Prometheus chapter, `coldstart::guide::prometheus`), nor renders through [`Handle::prometheus_handle`].
 ///
 /// ```
 /// let handle = coldstart::prometheus::install().unwrap();

@@ -78,7 +78,7 @@ impl Pushgateway {
     /// **It must be unique to this execution environment.** A push replaces the whole group, so
     /// two live environments given the same instance overwrite each other: the gateway holds
     /// whichever pushed last, and the other's cold start and counts are lost (the PromQL recipes
-    /// in the README also assume one group per environment). A constant such as the function name
+    /// in the guide's Prometheus chapter also assume one group per environment). A constant such as the function name
     /// is shared by every concurrent environment of the function. On Lambda, an instance that
     /// does not contain this environment's log stream id (the part of
     /// `AWS_LAMBDA_LOG_STREAM_NAME` after `]`) is reported on stderr here, once per process;
@@ -273,7 +273,8 @@ impl Pushgateway {
     /// as [`push`](Self::push); the gateway answers `202` whether or not the group existed.
     ///
     /// Call it last, when the environment shuts down: with feature `shutdown`, from
-    /// `Coldstart::on_shutdown`, after a final `push` (the README's "Shutdown" recipe).
+    /// `Coldstart::on_shutdown`, after a final `push` (the "Shutdown" recipe in
+    /// `coldstart::guide::lifecycle`).
     ///
     /// ```no_run
     /// use coldstart::prometheus::Pushgateway;
