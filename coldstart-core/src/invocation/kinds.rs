@@ -189,8 +189,14 @@ impl Outcome {
     }
 
     /// The key slot of a failed handler invocation (see [`Outcome::FAILED`]); `None` for `ok`.
+    #[inline]
     pub(crate) fn failure_index(self) -> Option<usize> {
-        Outcome::FAILED.iter().position(|o| *o == self)
+        match self {
+            Outcome::Error => Some(0),
+            Outcome::Panic => Some(1),
+            Outcome::Cancelled => Some(2),
+            _ => None,
+        }
     }
 }
 
