@@ -545,12 +545,57 @@ impl Recorded {
     }
 
     /// [`record`](Self::record) for a warm invocation (never the first of the process): the
-    /// start kind is known, so its checks fold away, and the probe may start.
+    /// start kind is known, so its checks fold away, and the probe may start. Once the global
+    /// recorder is known and the handles this invocation needs are cached, they are used right
+    /// here: `metrics::with_recorder` is asked only which recorder is current.
     #[inline(always)]
     fn record_warm(&self) {
         crate::render_gate::recording(|| {
-            metrics::with_recorder(|recorder| self.record_to(recorder, StartKind::Warm, true));
+            match metrics::with_recorder(|recorder| recorder::current(recorder, true)) {
+                Current::Global if self.record_cached(StartKind::Warm) => {}
+                // Every handle it would give does nothing.
+                Current::Noop => {}
+                _ => self.record_looked_up(StartKind::Warm, true),
+            }
         });
+    }
+
+    /// Records through the handles cached for the global recorder (which is current), if all
+    /// the ones this invocation needs are there; `false` (nothing recorded) otherwise.
+    #[inline(always)]
+    fn record_cached(&self, start_kind: StartKind) -> bool {
+        let handles = &self.handler.keys.handles;
+        let kind = start_kind.index();
+        let count = match self.outcome.failure_index() {
+            None => &handles.invocations[kind],
+            Some(failure) => &handles.errors[kind][failure],
+        };
+        let (Some(count), Some(duration), Some(age)) =
+            (count.get(), handles.duration[kind].get(), handles.age.get())
+        else {
+            return false;
+        };
+        let idle = match self.idle {
+            Some(seconds) => match handles.idle.get() {
+                Some(gauge) => Some((gauge, seconds)),
+                None => return false,
+            },
+            None => None,
+        };
+        count.increment(1);
+        duration.record(self.seconds);
+        if let Some((gauge, seconds)) = idle {
+            gauge.set(seconds);
+        }
+        age.set(self.age);
+        true
+    }
+
+    /// [`record_to`](Self::record_to) the current recorder, looking up or registering what is
+    /// not cached: out of line, for the first warm invocations and thread-local recorders.
+    #[inline(never)]
+    fn record_looked_up(&self, start_kind: StartKind, may_probe: bool) {
+        metrics::with_recorder(|recorder| self.record_to(recorder, start_kind, may_probe));
     }
 
     /// Hands the values to the current recorder; `may_probe` allows starting the probe that
