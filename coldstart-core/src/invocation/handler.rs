@@ -62,10 +62,6 @@ impl Handler {
     /// Starts tracking one invocation. Finish it with [`Invocation::finish`]; if it is dropped
     /// instead, it is recorded as a [`Outcome::Panic`] when a panic is unwinding and as
     /// [`Outcome::Cancelled`] otherwise.
-    ///
-    /// Inlined into the handler: what a warm invocation does here is a few loads and stores, and
-    /// the invocation is written in place.
-    #[inline]
     pub fn begin(&'static self) -> Invocation {
         let started_at = Instant::now();
         let (number, start_kind) = first::begin(self.name, first::Event::Handled, started_at);
