@@ -515,15 +515,20 @@ fn first_real_finished(begun: &Begun, outcome: Outcome, finished_at: Instant) {
     }
 }
 
-/// The metrics of one finished invocation, computed when it finished.
+/// The metrics of one finished invocation, computed when it finished; the durations are kept
+/// as nanoseconds and made seconds only when a recorder takes them (not at all for the no-op
+/// recorder).
 #[derive(Clone, Copy)]
 pub(super) struct Recorded {
     handler: &'static Handler,
     start_kind: StartKind,
     outcome: Outcome,
-    seconds: f64,
-    idle: Option<f64>,
-    age: f64,
+    /// The invocation's duration.
+    nanos: u64,
+    /// The idle gap before it, plus one; 0: none (see `timeline::started_raw`).
+    idle_raw: u64,
+    /// The environment's age when it finished.
+    age_nanos: u64,
 }
 
 impl Recorded {
@@ -534,10 +539,25 @@ impl Recorded {
             handler: begun.handler,
             start_kind: begun.start_kind,
             outcome,
-            seconds: timeline::seconds(finished_ns.saturating_sub(begun.started_ns)),
-            idle: (begun.idle_raw != 0).then(|| timeline::seconds(begun.idle_raw - 1)),
-            age: timeline::seconds(timeline::environment_age_ns_at_offset(finished_ns)),
+            nanos: finished_ns.saturating_sub(begun.started_ns),
+            idle_raw: begun.idle_raw,
+            age_nanos: timeline::environment_age_ns_at_offset(finished_ns),
         }
+    }
+
+    #[inline(always)]
+    fn seconds(&self) -> f64 {
+        timeline::seconds(self.nanos)
+    }
+
+    #[inline(always)]
+    fn idle(&self) -> Option<f64> {
+        (self.idle_raw != 0).then(|| timeline::seconds(self.idle_raw - 1))
+    }
+
+    #[inline(always)]
+    fn age(&self) -> f64 {
+        timeline::seconds(self.age_nanos)
     }
 
     /// [`record`](Self::record) for a warm invocation (never the first of the process): the
@@ -571,19 +591,19 @@ impl Recorded {
         else {
             return false;
         };
-        let idle = match self.idle {
-            Some(seconds) => match handles.idle.get() {
-                Some(gauge) => Some((gauge, seconds)),
+        let idle = match self.idle_raw {
+            0 => None,
+            _ => match handles.idle.get() {
+                Some(gauge) => Some(gauge),
                 None => return false,
             },
-            None => None,
         };
         count.increment(1);
-        duration.record(self.seconds);
-        if let Some((gauge, seconds)) = idle {
+        duration.record(self.seconds());
+        if let (Some(gauge), Some(seconds)) = (idle, self.idle()) {
             gauge.set(seconds);
         }
-        age.set(self.age);
+        age.set(self.age());
         true
     }
 
@@ -618,13 +638,9 @@ impl Recorded {
             Current::Other => false,
         };
         let Recorded {
-            handler,
-            outcome,
-            seconds,
-            idle,
-            age,
-            ..
+            handler, outcome, ..
         } = *self;
+        let (seconds, idle, age) = (self.seconds(), self.idle(), self.age());
         let handles = &handler.keys.handles;
         let kind = start_kind.index();
         if start_kind == StartKind::Cold {
