@@ -215,7 +215,7 @@ pub(crate) fn record_init() {
 pub(crate) fn warmup(source: &'static str) -> StartKind {
     let started_at = Instant::now();
     let (_, start_kind) = begin(WARMUP_HANDLER, Event::Warmup, started_at);
-    timeline::started(started_at);
+    timeline::started_raw(started_at);
     let labels = [
         (names::LABEL_SOURCE, source),
         (names::LABEL_START, start_kind.as_str()),
@@ -237,7 +237,7 @@ pub(crate) fn warmup(source: &'static str) -> StartKind {
 pub(crate) fn rejected() -> StartKind {
     let started_at = Instant::now();
     let (_, start_kind) = begin(REJECTED_HANDLER, Event::Rejected, started_at);
-    timeline::started(started_at);
+    timeline::started_raw(started_at);
     if start_kind == StartKind::Cold {
         emit(names::COLDSTARTS, &[], Emit::Count(1));
     }

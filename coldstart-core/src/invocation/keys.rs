@@ -19,10 +19,21 @@ pub(super) fn with_handle<H>(
     op: impl FnOnce(&H),
 ) {
     if cache {
-        op(slot.get_or_init(register));
+        match slot.get() {
+            Some(handle) => op(handle),
+            None => op(fill(slot, register)),
+        }
     } else {
         op(&register());
     }
+}
+
+/// Registers the handle of an empty `slot`: once per series and process, so out of line (the
+/// closure that registers it is built only here, not on every invocation).
+#[cold]
+#[inline(never)]
+fn fill<H>(slot: &OnceLock<H>, register: impl FnOnce() -> H) -> &H {
+    slot.get_or_init(register)
 }
 
 pub(super) static METADATA: Metadata<'static> =
@@ -48,7 +59,7 @@ pub(super) struct Keys {
 
 /// One slot per key of [`Keys`]: the handle registered under that key with the global recorder,
 /// filled the first time an invocation needs it while the current recorder is the global one (see
-/// [`is_global_recorder`]). A slot is never filled from another recorder, so a handle is never
+/// [`current`](super::recorder::current)). A slot is never filled from another recorder, so a handle is never
 /// a no-op registered before the recorder was installed, nor a thread-local recorder's handle;
 /// series are registered only when first used, exactly as without the cache.
 pub(super) struct Handles {

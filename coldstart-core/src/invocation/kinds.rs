@@ -189,13 +189,38 @@ impl Outcome {
     }
 
     /// The key slot of a failed handler invocation (see [`Outcome::FAILED`]); `None` for `ok`.
+    #[inline]
     pub(crate) fn failure_index(self) -> Option<usize> {
-        Outcome::FAILED.iter().position(|o| *o == self)
+        // `Error`, `Panic` and `Cancelled` are declared right after `Ok`, in `FAILED`'s order.
+        let index = (self as usize).wrapping_sub(Outcome::Error as usize);
+        (index < Outcome::FAILURES).then_some(index)
     }
 }
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn failure_index_is_the_slot_in_failed() {
+        let all = [
+            Outcome::Ok,
+            Outcome::Error,
+            Outcome::Panic,
+            Outcome::Cancelled,
+            Outcome::Rejected,
+            Outcome::Warmup,
+            Outcome::Timeout,
+        ];
+        for outcome in all {
+            let expected = Outcome::FAILED.iter().position(|o| *o == outcome);
+            assert_eq!(outcome.failure_index(), expected, "{outcome}");
+        }
     }
 }

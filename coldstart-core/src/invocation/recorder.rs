@@ -30,8 +30,21 @@ static GLOBAL_RECORDER: OnceLock<RecorderId> = OnceLock::new();
 /// so that a thread-local recorder used for many invocations is probed once, not every time.
 static LAST_PROBED: AtomicUsize = AtomicUsize::new(0);
 
-/// `true` only if `recorder` (the one `metrics::with_recorder` handed out) is known to be the
-/// global recorder, whose handles may therefore be cached for the rest of the process.
+/// What the recorder `metrics::with_recorder` handed out is, for caching handles.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Current {
+    /// The global recorder: its handles may be cached for the rest of the process.
+    Global,
+    /// `metrics`' no-op recorder (what `with_recorder` hands out when none is installed):
+    /// registering with it gives handles that do nothing, so nothing need be registered.
+    Noop,
+    /// Any other recorder, or one not known to be global yet: look each series up through it.
+    Other,
+}
+
+/// What `recorder` (the one `metrics::with_recorder` handed out) is: [`Current::Global`] only if
+/// it is known to be the global recorder, whose handles may therefore be cached for the rest of
+/// the process.
 ///
 /// `metrics` 0.24 does not say whether the current recorder is thread-local or global, and a
 /// thread-local recorder's address may be reused by a later one, so an address alone proves
@@ -40,25 +53,47 @@ static LAST_PROBED: AtomicUsize = AtomicUsize::new(0);
 /// the check is one comparison. An object of nonzero size at the global recorder's address and
 /// of its size is that recorder itself (a live object occupies its bytes alone, and the global
 /// one is never freed); only unsafe code could make a reference to a same-sized first field of
-/// it, since `metrics` hands it out as `&dyn Recorder` only. Any doubt answers `false`, which
-/// only means the series are looked up through `recorder`, as the `metrics` macros do.
+/// it, since `metrics` hands it out as `&dyn Recorder` only. Any doubt answers
+/// [`Current::Other`], which only means the series are looked up through `recorder`, as the
+/// `metrics` macros do.
+///
+/// A zero-sized recorder has no id; it is [`Current::Noop`] when its vtable is
+/// `metrics::NoopRecorder`'s (a recorder with that vtable runs `NoopRecorder`'s methods, whose
+/// handles do nothing), else [`Current::Other`].
 ///
 /// When the answer is not known yet and `may_probe` is set, a probe is started in the
-/// background and this invocation answers `false`; the first invocation of the process passes
-/// `false`, so the cold start never pays for the probe.
-pub(super) fn is_global_recorder(recorder: &dyn metrics::Recorder, may_probe: bool) -> bool {
+/// background and this invocation answers [`Current::Other`]; the first invocation of the
+/// process passes `false`, so the cold start never pays for the probe.
+#[inline]
+pub(super) fn current(recorder: &dyn metrics::Recorder, may_probe: bool) -> Current {
     let Some(id) = RecorderId::of(recorder) else {
-        return false; // the no-op recorder (nothing installed), or another zero-sized one
+        return if is_noop(recorder) {
+            Current::Noop
+        } else {
+            Current::Other
+        };
     };
     match GLOBAL_RECORDER.get() {
-        Some(global) => *global == id,
+        Some(global) if *global == id => Current::Global,
+        Some(_) => Current::Other,
         None => {
             if may_probe {
                 start_probe(id);
             }
-            false
+            Current::Other
         }
     }
+}
+
+/// Whether `recorder`'s vtable is `metrics::NoopRecorder`'s (compared as a wide pointer with
+/// the addresses made equal). A vtable may exist more than once in a binary, so `false` proves
+/// nothing; that only means the series are looked up through the recorder, which answers with
+/// no-op handles.
+#[inline]
+fn is_noop(recorder: &dyn metrics::Recorder) -> bool {
+    let noop: *const dyn metrics::Recorder = &metrics::NoopRecorder;
+    let current = (recorder as *const dyn metrics::Recorder).with_addr(noop.addr());
+    std::ptr::eq(current, noop)
 }
 
 /// Starts a thread (which has no thread-local recorder) that runs `metrics::with_recorder` to

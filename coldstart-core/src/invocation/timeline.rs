@@ -20,11 +20,13 @@ fn decode(raw: u64) -> Option<Instant> {
 }
 
 /// Notes an invocation's start; returns its [`phases::start_offset`] and how long the
-/// environment sat idle before it.
+/// environment sat idle before it, as stored: nanoseconds plus one, 0 for none (see
+/// [`idle_of_raw`]).
 ///
 /// Both instants are already whole nanoseconds since process start, so the gap is one
 /// subtraction (no round trip through `Instant`).
-pub(super) fn started(at: Instant) -> (u64, Option<Duration>) {
+#[inline]
+pub(super) fn started_raw(at: Instant) -> (u64, u64) {
     let now = phases::start_offset(at);
     LAST_STARTED.store(now, Ordering::Relaxed);
     let raw = match LAST_FINISHED.load(Ordering::Relaxed) {
@@ -32,11 +34,18 @@ pub(super) fn started(at: Instant) -> (u64, Option<Duration>) {
         finished => now.saturating_sub(finished) + 1,
     };
     LAST_IDLE.store(raw, Ordering::Relaxed);
-    (now, (raw != 0).then(|| Duration::from_nanos(raw - 1)))
+    (now, raw)
+}
+
+/// An idle gap as [`started_raw`] stores it, as a duration.
+#[inline]
+pub(super) fn idle_of_raw(raw: u64) -> Option<Duration> {
+    (raw != 0).then(|| Duration::from_nanos(raw - 1))
 }
 
 /// Notes an invocation's end; returns the stored value (nanoseconds since process start plus
 /// one), which [`crate::memory`] reuses instead of converting `at` again.
+#[inline]
 pub(super) fn finished(at: Instant) -> u64 {
     let raw = phases::start_offset(at);
     LAST_FINISHED.store(raw, Ordering::Relaxed);
@@ -44,10 +53,7 @@ pub(super) fn finished(at: Instant) -> u64 {
 }
 
 fn last_idle() -> Option<Duration> {
-    match LAST_IDLE.load(Ordering::Relaxed) {
-        0 => None,
-        raw => Some(Duration::from_nanos(raw - 1)),
-    }
+    idle_of_raw(LAST_IDLE.load(Ordering::Relaxed))
 }
 
 /// What handler code can read about the invocation in progress: the most recently begun one in
@@ -127,23 +133,47 @@ pub fn environment_age() -> Duration {
     environment_age_at(Instant::now())
 }
 
-/// [`environment_age_at`] for an instant given as its [`phases::start_offset`]: a subtraction,
-/// once init end's own offset is known (what a warm invocation's record uses).
-pub(super) fn environment_age_at_offset(offset: u64) -> Duration {
+/// [`environment_age_at`] for an instant given as its [`phases::start_offset`], in nanoseconds: a
+/// subtraction, once init end's own offset is known (what a warm invocation's record uses).
+#[inline]
+pub(super) fn environment_age_ns_at_offset(offset: u64) -> u64 {
     /// [`phases::init_end`] as a start offset once it is marked; 0 until then.
     static INIT_END_OFFSET: AtomicU64 = AtomicU64::new(0);
     let since = match INIT_END_OFFSET.load(Ordering::Relaxed) {
-        0 => match phases::init_end() {
-            Some(end) => {
-                let end = phases::start_offset(end);
-                INIT_END_OFFSET.store(end, Ordering::Relaxed);
-                end
-            }
-            None => 1, // the process start's own offset
-        },
+        0 => init_end_offset(&INIT_END_OFFSET),
         end => end,
     };
-    Duration::from_nanos(offset.saturating_sub(since))
+    offset.saturating_sub(since)
+}
+
+/// Init end's start offset, kept in `slot` once init end is marked; until then, the process
+/// start's own (1).
+#[inline]
+fn init_end_offset(slot: &AtomicU64) -> u64 {
+    match phases::init_end() {
+        Some(end) => {
+            let end = phases::start_offset(end);
+            slot.store(end, Ordering::Relaxed);
+            end
+        }
+        None => 1,
+    }
+}
+
+/// `Duration::from_nanos(nanos).as_secs_f64()`, bit for bit, in fewer instructions: under a
+/// second (most invocations' durations) it is the nanoseconds over 10^9 (the whole seconds
+/// add an exact `0.0`), with no division into whole seconds; above, the whole seconds are
+/// converted as a signed integer (they fit: at most `u64::MAX / 10^9`), which is cheaper than
+/// an unsigned conversion.
+#[inline]
+pub(super) fn seconds(nanos: u64) -> f64 {
+    const NANOS_PER_SEC: u64 = 1_000_000_000;
+    if nanos < NANOS_PER_SEC {
+        return (nanos as u32) as f64 / NANOS_PER_SEC as f64;
+    }
+    let whole = (nanos / NANOS_PER_SEC) as i64;
+    let fraction = (nanos % NANOS_PER_SEC) as u32;
+    whole as f64 + f64::from(fraction) / NANOS_PER_SEC as f64
 }
 
 pub(super) fn environment_age_at(now: Instant) -> Duration {
@@ -167,4 +197,25 @@ pub(super) fn environment_age_at(now: Instant) -> Duration {
 /// ```
 pub fn idle_since_last_invocation() -> Option<Duration> {
     decode(LAST_FINISHED.load(Ordering::Relaxed)).map(|finished| finished.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_is_duration_as_secs_f64_bit_for_bit() {
+        let mut values = vec![0, 1, 999_999_999, 1_000_000_000, 1_000_000_001, u64::MAX];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.extend([x, x >> 20, x >> 34, x >> 44]);
+        }
+        for nanos in values {
+            let expected = Duration::from_nanos(nanos).as_secs_f64();
+            assert_eq!(seconds(nanos).to_bits(), expected.to_bits(), "{nanos}");
+        }
+    }
 }

@@ -77,10 +77,17 @@ pub(crate) fn mark_timed_out(number: u64) {
     ANY.store(true, Ordering::Release);
 }
 
+/// Whether some invocation was recorded as timed out and its handler has not finished yet: one
+/// atomic load.
+#[inline]
+pub(crate) fn any_timed_out() -> bool {
+    ANY.load(Ordering::Acquire)
+}
+
 /// `true` (once) if invocation `number` was already recorded as timed out.
 #[inline]
 pub(crate) fn take_timed_out(number: u64) -> bool {
-    ANY.load(Ordering::Acquire) && take_slow(number)
+    any_timed_out() && take_slow(number)
 }
 
 #[cold]
