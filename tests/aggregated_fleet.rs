@@ -75,7 +75,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 // One execution environment (a child process).
 
 #[test]
-#[ignore = "a child process of the aggregated fleet tests"]
+#[ignore = "child-process entry: run by the fleet tests of this file in child processes"]
 fn environment_process() {
     let Ok(spec) = std::env::var(ENV_VAR) else {
         return; // run by `--ignored` without being a child: nothing to do

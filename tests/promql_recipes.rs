@@ -101,7 +101,7 @@ impl Spec {
 }
 
 #[test]
-#[ignore = "a child process of readme_recipes_answer_right_against_a_real_prometheus"]
+#[ignore = "child-process entry: run by `readme_recipes_answer_right_against_a_real_prometheus` in child processes"]
 fn environment_process() {
     let Ok(spec) = std::env::var(ENV_VAR) else {
         return; // run by `--ignored` without being a child: nothing to do

@@ -23,7 +23,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 /// The function: run by the parent test below through a shell that burns CPU and then `exec`s
 /// this binary; prints the CPU its process had at start and its cold-start report.
 #[test]
-#[ignore = "the child-process entry of `cpu_spent_before_exec_is_not_init`, run by it"]
+#[ignore = "child-process entry: run by `cpu_spent_before_exec_is_not_init` in a child process"]
 fn function_process() {
     if std::env::var_os(CHILD).is_none() {
         return;
