@@ -75,7 +75,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 // One execution environment (a child process).
 
 #[test]
-#[ignore = "a child process of the aggregated fleet tests"]
+#[ignore = "child-process entry: run by the fleet tests of this file in child processes"]
 fn environment_process() {
     let Ok(spec) = std::env::var(ENV_VAR) else {
         return; // run by `--ignored` without being a child: nothing to do
@@ -125,48 +125,44 @@ fn environment_process() {
             println!("{FINAL} {outcome}");
         });
     let runtime = support::runtime(2);
-    runtime.block_on(async {
-        tokio::spawn(coldstart.run(service_fn(handler)));
-        let mut events = 0;
-        loop {
-            let line = tokio::task::spawn_blocking(|| {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line).map(|_| line)
-            })
-            .await
-            .unwrap()
-            .unwrap_or_default();
-            let Some(list) = line.trim().strip_prefix("run ") else {
-                std::process::exit(0); // the driver is gone
+    support::start(
+        &runtime,
+        &api,
+        coldstart.run(service_fn(handler)),
+        Vec::<LocalEvent>::new(),
+    );
+    let mut events = 0;
+    loop {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).unwrap_or_default();
+        let Some(list) = line.trim().strip_prefix("run ") else {
+            std::process::exit(0); // the driver is gone
+        };
+        let mut run = Vec::new();
+        let mut delay = Duration::ZERO;
+        for event in list.split(',') {
+            let (kind, ms) = event.split_at(1);
+            let ms: u64 = ms.parse().unwrap_or(0);
+            let payload = match kind {
+                "d" => {
+                    delay = Duration::from_millis(ms);
+                    continue;
+                }
+                "s" => LocalEvent::json(&json!({ "sleep_ms": ms })),
+                "f" => LocalEvent::json(&json!({ "sleep_ms": 15, "fail": true })),
+                "t" => LocalEvent::json(&json!({ "sleep_ms": 2800 })).deadline_in(DEADLINE),
+                "p" => LocalEvent::json(&json!({ "source": "serverless-plugin-warmup" })),
+                other => panic!("unknown event {other:?}"),
             };
-            let mut delay = Duration::ZERO;
-            for event in list.split(',') {
-                let (kind, ms) = event.split_at(1);
-                let ms: u64 = ms.parse().unwrap_or(0);
-                let mut payload = match kind {
-                    "d" => {
-                        delay = Duration::from_millis(ms);
-                        continue;
-                    }
-                    "s" => LocalEvent::json(&json!({ "sleep_ms": ms })),
-                    "f" => LocalEvent::json(&json!({ "sleep_ms": 15, "fail": true })),
-                    "t" => LocalEvent::json(&json!({ "sleep_ms": 2800 })).deadline_in(DEADLINE),
-                    "p" => LocalEvent::json(&json!({ "source": "serverless-plugin-warmup" })),
-                    other => panic!("unknown event {other:?}"),
-                };
-                payload = payload.delay(std::mem::take(&mut delay));
-                api.push(payload);
-                events += 1;
-            }
-            api.wait_for_all(PATIENCE).await.expect("every result");
-            let deadline = Instant::now() + PATIENCE;
-            while flushes.load(Ordering::SeqCst) < events {
-                assert!(Instant::now() < deadline, "the flushes never ran");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            println!("{DONE}");
+            run.push(payload.delay(std::mem::take(&mut delay)));
+            events += 1;
         }
-    });
+        support::drive(&runtime, &api, run);
+        support::wait_until("the flushes ran", || {
+            flushes.load(Ordering::SeqCst) >= events
+        });
+        println!("{DONE}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ use coldstart::local::LocalRuntimeApi;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::Mutex;
-use std::time::Duration;
 
 #[cold_start_handler(name = "emf")]
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -219,32 +218,27 @@ fn metrics_leave_as_emf_lines_flushed_per_invocation() {
         .init()
         .expect("the only global recorder");
     let runtime = support::runtime(1);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .on_flush(move |_| {
-                    // Before the response goes back, as on Lambda (stdout there).
-                    let mut out = Vec::new();
-                    collector.flush(&mut out).expect("in-memory write");
-                    let text = String::from_utf8(out).expect("EMF is JSON text");
-                    LINES
-                        .lock()
-                        .unwrap()
-                        .extend(text.lines().map(str::to_owned));
-                })
-                .run(service_fn(handler)),
-        );
-        for payload in [
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .on_flush(move |_| {
+                // Before the response goes back, as on Lambda (stdout there).
+                let mut out = Vec::new();
+                collector.flush(&mut out).expect("in-memory write");
+                let text = String::from_utf8(out).expect("EMF is JSON text");
+                LINES
+                    .lock()
+                    .unwrap()
+                    .extend(text.lines().map(str::to_owned));
+            })
+            .run(service_fn(handler)),
+        [
             json!({ "n": 1 }),
             json!({ "n": 2 }),
             json!({ "fail": true }),
-        ] {
-            api.push_json(&payload);
-        }
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("three results")
-    });
+        ],
+    );
     assert_eq!(
         results.iter().map(|r| r.is_error()).collect::<Vec<_>>(),
         [false, false, true]

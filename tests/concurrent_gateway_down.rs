@@ -45,22 +45,17 @@ fn a_burst_against_a_gateway_that_is_down_loses_no_invocation() {
         .timeout(Duration::from_millis(100));
     let runtime = support::runtime(2);
     let hook_handle = handle.clone();
-    let results = runtime.block_on(async {
-        for n in 0..EVENTS {
-            api.push_json(&json!({ "n": n }));
-        }
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                .on_flush(move |_| {
-                    gateway.push_or_report(&hook_handle);
-                })
-                .run_concurrent(service_fn(handler)),
-        );
-        api.wait_for_all(Duration::from_secs(60))
-            .await
-            .expect("every result")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            .on_flush(move |_| {
+                gateway.push_or_report(&hook_handle);
+            })
+            .run_concurrent(service_fn(handler)),
+        (0..EVENTS).map(|n| json!({ "n": n })),
+    );
     assert_eq!(results.len() as u64, EVENTS);
     assert!(results.iter().all(|r| !r.is_error()), "{results:?}");
 

@@ -25,29 +25,26 @@ fn the_first_flush_follows_the_first_response_and_carries_its_record() {
     support::recorder();
     let api = support::local_api("single-invocation");
     let runtime = support::runtime(1);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                // Waited for however slow the machine: the flush is checked once the runtime
-                // asks for the next event, which it would do without it after 300 ms.
-                .flush_timeout(Duration::from_secs(20))
-                .on_flush(|_| {
-                    let recorded = support::Recorded::take();
-                    SEEN.lock().unwrap().push((
-                        Instant::now(),
-                        recorded.histogram(names::MEM_USAGE, &[]).len(),
-                        recorded.counter(names::COLDSTARTS, &[("handler", "single")]),
-                        recorded.histogram(names::PHASE_DURATION, &[]).len(),
-                    ));
-                })
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!({ "n": 1 }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("one result")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            // Waited for however slow the machine: the flush is checked once the runtime
+            // asks for the next event, which it would do without it after 300 ms.
+            .flush_timeout(Duration::from_secs(20))
+            .on_flush(|_| {
+                let recorded = support::Recorded::take();
+                SEEN.lock().unwrap().push((
+                    Instant::now(),
+                    recorded.histogram(names::MEM_USAGE, &[]).len(),
+                    recorded.counter(names::COLDSTARTS, &[("handler", "single")]),
+                    recorded.histogram(names::PHASE_DURATION, &[]).len(),
+                ));
+            })
+            .run(service_fn(handler)),
+        [json!({ "n": 1 })],
+    );
     let seen = SEEN.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     let (at, samples, coldstarts, phases) = seen[0];

@@ -10,7 +10,6 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 const EVENTS: u64 = 5;
 
@@ -31,33 +30,27 @@ fn a_panicking_flush_hook_ends_its_run_and_later_invocations_are_still_flushed()
     support::recorder();
     let api = support::local_api("panicky-flush");
     let runtime = support::runtime(2);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                .on_flush(|outcome: Outcome| {
-                    let handled = HANDLED.load(Ordering::SeqCst);
-                    if RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
-                        panic!("the exporter's first flush fails badly");
-                    }
-                    SEEN.lock().unwrap().push(handled);
-                    let _ = outcome;
-                })
-                .run(service_fn(handler)),
-        );
-        for n in 0..EVENTS {
-            api.push_json(&json!({ "n": n }));
-        }
-        api.wait_for_all(Duration::from_secs(60))
-            .await
-            .expect("every result")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            .on_flush(|outcome: Outcome| {
+                let handled = HANDLED.load(Ordering::SeqCst);
+                if RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("the exporter's first flush fails badly");
+                }
+                SEEN.lock().unwrap().push(handled);
+                let _ = outcome;
+            })
+            .run(service_fn(handler)),
+        (0..EVENTS).map(|n| json!({ "n": n })),
+    );
     assert!(results.iter().all(|result| !result.is_error()));
     // The last invocation's flush follows its response: wait for the state, not for a time.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while SEEN.lock().unwrap().last() != Some(&EVENTS) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    support::wait_until("a run that saw every invocation", || {
+        SEEN.lock().unwrap().last() == Some(&EVENTS)
+    });
     let seen = SEEN.lock().unwrap().clone();
     assert_eq!(
         seen.last(),

@@ -11,7 +11,6 @@ use coldstart::cold_start_handler;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 /// Named phases each invocation runs: each one is a `coldstart.phase_duration` sample.
 const PHASES_PER_INVOCATION: u64 = 400;
@@ -55,26 +54,21 @@ fn a_rendering_flush_hook_loses_no_histogram_sample() {
     let runtime = support::runtime(2);
 
     let hook_handle = handle.clone();
-    let results = runtime.block_on(async {
-        for n in 0..EVENTS {
-            api.push_json(&json!({ "n": n }));
-        }
-        tokio::spawn(
-            coldstart::lambda::Coldstart::new()
-                .on_flush(move |_| {
-                    // Several renders per flush: more chances to meet a record in flight.
-                    for _ in 0..RENDERS_PER_FLUSH {
-                        let text = coldstart::prometheus::render(&hook_handle);
-                        assert!(!text.is_empty());
-                        RENDERS.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-                .run_concurrent(service_fn(handler)),
-        );
-        api.wait_for_all(Duration::from_secs(600))
-            .await
-            .expect("every result")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        coldstart::lambda::Coldstart::new()
+            .on_flush(move |_| {
+                // Several renders per flush: more chances to meet a record in flight.
+                for _ in 0..RENDERS_PER_FLUSH {
+                    let text = coldstart::prometheus::render(&hook_handle);
+                    assert!(!text.is_empty());
+                    RENDERS.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .run_concurrent(service_fn(handler)),
+        (0..EVENTS).map(|n| json!({ "n": n })),
+    );
     assert_eq!(results.len() as u64, EVENTS);
     assert!(results.iter().all(|r| !r.is_error()));
     let renders = RENDERS.load(Ordering::Relaxed);

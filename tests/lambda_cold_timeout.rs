@@ -32,19 +32,16 @@ fn a_cold_invocation_that_runs_out_of_time_is_recorded_and_flushed_before_its_de
     support::recorder();
     let api = support::local_api("cold-timeout");
     let runtime = support::runtime(1);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                .timeout_margin(MARGIN)
-                .on_flush(|outcome| FLUSHED.lock().unwrap().push((outcome, Instant::now())))
-                .run(service_fn(handler)),
-        );
-        api.push(LocalEvent::json(&json!({ "n": 1 })).deadline_in(DEADLINE));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("one result")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            .timeout_margin(MARGIN)
+            .on_flush(|outcome| FLUSHED.lock().unwrap().push((outcome, Instant::now())))
+            .run(service_fn(handler)),
+        [LocalEvent::json(&json!({ "n": 1 })).deadline_in(DEADLINE)],
+    );
     let result = &results[0];
 
     // Flushed once, as a timeout, 1 s in (deadline minus margin): before the deadline.

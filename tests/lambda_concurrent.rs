@@ -30,16 +30,15 @@ fn many_invocations_in_flight_count_exactly_one_cold_start() {
     let runtime = support::runtime(2);
 
     const EVENTS: usize = 48;
-    let results = runtime.block_on(async {
-        for n in 0..EVENTS {
-            api.push_json(&json!({ "n": n }));
-        }
-        api.push_json(&json!({ "warmer": true, "__WARMER_CONCURRENCY__": 8 }));
-        tokio::spawn(coldstart::lambda::run_concurrent(service_fn(handler)));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("every result")
-    });
+    let events = (0..EVENTS)
+        .map(|n| json!({ "n": n }))
+        .chain([json!({ "warmer": true, "__WARMER_CONCURRENCY__": 8 })]);
+    let results = support::serve(
+        &runtime,
+        &api,
+        coldstart::lambda::run_concurrent(service_fn(handler)),
+        events,
+    );
     assert!(results.iter().all(|r| !r.is_error()));
     assert!(
         MAX_IN_FLIGHT.load(Ordering::SeqCst) > 1,

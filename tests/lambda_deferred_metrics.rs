@@ -12,7 +12,7 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, Share
 use metrics_util::debugging::DebuggingRecorder;
 use serde_json::{json, Value};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[cold_start_handler]
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -69,14 +69,12 @@ fn the_first_invocations_metrics_wait_for_its_response() {
     let api = support::local_api("deferred");
     metrics::set_global_recorder(Timestamped(DebuggingRecorder::new())).unwrap();
     let runtime = support::runtime(1);
-    let results = runtime.block_on(async {
-        tokio::spawn(coldstart::lambda::run(service_fn(handler)));
-        api.push_json(&json!({ "n": 1 }));
-        api.push_json(&json!({ "n": 2 }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("two results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        coldstart::lambda::run(service_fn(handler)),
+        [json!({ "n": 1 }), json!({ "n": 2 })],
+    );
     assert!(results.iter().all(|r| !r.is_error()), "{results:?}");
     // The first response was received by the API before anything reached the recorder, and
     // everything the first invocation records had reached it before the runtime asked for the

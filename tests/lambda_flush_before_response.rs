@@ -10,7 +10,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Deserialize)]
 struct Order {
@@ -36,23 +36,22 @@ fn before_response_flushes_while_the_client_waits() {
     std::panic::set_hook(Box::new(|_| {}));
     let api = support::local_api("flush-before");
     let runtime = support::runtime(2);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .flush_at(FlushAt::BeforeResponse)
-                .on_flush(|outcome| FLUSHED.lock().unwrap().push((outcome, Instant::now())))
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!({ "id": 1 }));
-        api.push_json(&json!({ "id": 2, "mode": "error" }));
-        api.push_json(&json!({ "id": 3, "mode": "panic" }));
-        api.push(LocalEvent::new("not json"));
-        api.push_json(&json!({ "warmup": true }));
-        api.push_json(&json!({ "id": 4 }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("six results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .flush_at(FlushAt::BeforeResponse)
+            .on_flush(|outcome| FLUSHED.lock().unwrap().push((outcome, Instant::now())))
+            .run(service_fn(handler)),
+        [
+            LocalEvent::json(&json!({ "id": 1 })),
+            LocalEvent::json(&json!({ "id": 2, "mode": "error" })),
+            LocalEvent::json(&json!({ "id": 3, "mode": "panic" })),
+            LocalEvent::new("not json"),
+            LocalEvent::json(&json!({ "warmup": true })),
+            LocalEvent::json(&json!({ "id": 4 })),
+        ],
+    );
     let errors: Vec<bool> = results.iter().map(|r| r.is_error()).collect();
     assert_eq!(errors, [false, true, true, true, false, false]);
 

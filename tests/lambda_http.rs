@@ -9,7 +9,6 @@ mod support;
 use coldstart::{cold_start_handler, names, StartKind};
 use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 #[cold_start_handler(name = "greeter")]
 async fn greet(request: Request) -> Result<Response<Body>, Error> {
@@ -63,15 +62,16 @@ fn an_api_gateway_v2_request_and_a_ping_through_lambda_http() {
 
     // `lambda_http::run`'s future is not `Send` for every handler (a higher-ranked lifetime
     // in `lambda_http`), so it is polled here rather than spawned, as `main` would.
-    let results = runtime.block_on(async {
-        api.push_json(&api_gateway_v2("ada"));
-        api.push_json(&json!({ "warmer": true }));
-        api.push_json(&api_gateway_v2("grace"));
-        tokio::select! {
-            ended = coldstart::lambda::http::run(service_fn(greet)) => panic!("the loop ended: {ended:?}"),
-            results = api.wait_for_all(Duration::from_secs(30)) => results.expect("three results"),
-        }
-    });
+    let results = support::serve_here(
+        &runtime,
+        &api,
+        coldstart::lambda::http::run(service_fn(greet)),
+        [
+            api_gateway_v2("ada"),
+            json!({ "warmer": true }),
+            api_gateway_v2("grace"),
+        ],
+    );
     assert!(results.iter().all(|r| !r.is_error()), "{results:?}");
 
     let response = results[0].json().unwrap();

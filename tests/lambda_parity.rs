@@ -72,23 +72,15 @@ const PING: &[u8] = br#"{"warmer":true,"__WARMER_INVOCATION__":1,"__WARMER_CONCU
 fn serve(api: &LocalRuntimeApi, ours: bool) -> Vec<InvocationResult> {
     let runtime = support::runtime(1);
     let already = api.results().len();
-    let payloads = payloads();
-    let results = runtime.block_on(async {
-        if ours {
-            tokio::spawn(coldstart::lambda::run(service_fn(handler)));
-        } else {
-            tokio::spawn(lambda_runtime::run(service_fn(handler)));
-        }
-        for payload in &payloads {
-            api.push(LocalEvent::new(payload.clone()));
-        }
-        if ours {
-            api.push(LocalEvent::new(PING));
-        }
-        api.wait_for_all(Duration::from_secs(60))
-            .await
-            .expect("every payload answered")
-    });
+    let mut events: Vec<LocalEvent> = payloads().into_iter().map(LocalEvent::new).collect();
+    let results = if ours {
+        events.push(LocalEvent::new(PING));
+        let function = coldstart::lambda::run(service_fn(handler));
+        support::serve(&runtime, api, function, events)
+    } else {
+        let function = lambda_runtime::run(service_fn(handler));
+        support::serve(&runtime, api, function, events)
+    };
     runtime.shutdown_timeout(Duration::from_secs(5));
     results[already..].to_vec()
 }

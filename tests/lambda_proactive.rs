@@ -21,14 +21,15 @@ fn a_first_event_long_after_init_end_is_a_proactive_start() {
     let api = support::local_api("proactive");
     let runtime = support::runtime(1);
 
-    let results = runtime.block_on(async {
-        tokio::spawn(coldstart::lambda::run(service_fn(handler)));
-        api.push(LocalEvent::json(&json!({ "n": 1 })).delay(Duration::from_millis(300)));
-        api.push_json(&json!({ "n": 2 }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("two results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        coldstart::lambda::run(service_fn(handler)),
+        [
+            LocalEvent::json(&json!({ "n": 1 })).delay(Duration::from_millis(300)),
+            LocalEvent::json(&json!({ "n": 2 })),
+        ],
+    );
     assert!(results.iter().all(|r| !r.is_error()));
 
     let first = coldstart::invocation::first_invocation().unwrap();

@@ -11,7 +11,7 @@ use coldstart::{cold_start_handler, lazy, names, phases, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 static BUILT_AT: OnceLock<Instant> = OnceLock::new();
 
@@ -37,14 +37,12 @@ fn provisioned_concurrency_prewarms_before_the_first_event() {
     let api = support::local_api("provisioned");
     let runtime = support::runtime(1);
 
-    let results = runtime.block_on(async {
-        tokio::spawn(coldstart::lambda::run(service_fn(handler)));
-        api.push_json(&json!(1));
-        api.push_json(&json!(2));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("two results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        coldstart::lambda::run(service_fn(handler)),
+        [json!(1), json!(2)],
+    );
     assert_eq!(
         results[0].json().unwrap(),
         json!({ "client": "client", "echo": 1 })

@@ -10,7 +10,7 @@ use coldstart::{cold_start_handler, lazy, names, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 static API: OnceLock<LocalRuntimeApi> = OnceLock::new();
 /// When the prewarm static was built, and how many `/restore/next` calls had been made then.
@@ -47,13 +47,12 @@ fn snapstart_prewarms_before_the_snapshot() {
     unsafe { api.set_env() };
     let runtime = support::runtime(1);
 
-    let results = runtime.block_on(async {
-        tokio::spawn(coldstart::lambda::run(service_fn(handler)));
-        api.push_json(&Value::from(1));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("one result")
-    });
+    let results = support::serve(
+        &runtime,
+        api,
+        coldstart::lambda::run(service_fn(handler)),
+        [Value::from(1)],
+    );
     assert_eq!(results[0].json().unwrap(), Value::from(1025));
     assert_eq!(api.restore_next_calls(), 1);
     assert!(api.init_errors().is_empty());

@@ -53,14 +53,12 @@ fn a_streamed_invocation_is_timed_to_its_last_byte_and_flushed_after_it() {
             .print_report(false)
             .on_flush(move |outcome| flushes.lock().unwrap().push((Instant::now(), outcome)))
     };
-    let results = runtime.block_on(async {
-        api.push_json(&json!({ "fail": false }));
-        api.push_json(&json!({ "fail": true }));
-        tokio::spawn(coldstart.run(service_fn(handler)));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("every result")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        coldstart.run(service_fn(handler)),
+        [json!({ "fail": false }), json!({ "fail": true })],
+    );
 
     // What the client got: every chunk of the first stream; the second ends in an error after two.
     assert!(results[0].streaming && !results[0].is_error());

@@ -44,20 +44,17 @@ fn a_handler_still_running_near_its_deadline_is_recorded_and_flushed_once_before
     support::recorder();
     let api = support::local_api("timeouts");
     let runtime = support::runtime(1);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .timeout_margin(MARGIN)
-                .on_flush(|outcome| FLUSHED.lock().unwrap().push((outcome, Instant::now())))
-                .run(service_fn(handler)),
-        );
-        for mode in ["quick", "sleep", "block", "inside", "quick"] {
-            api.push(LocalEvent::json(&json!({ "mode": mode })).deadline_in(DEADLINE));
-        }
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("five results")
-    });
+    let events = ["quick", "sleep", "block", "inside", "quick"]
+        .map(|mode| LocalEvent::json(&json!({ "mode": mode })).deadline_in(DEADLINE));
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .timeout_margin(MARGIN)
+            .on_flush(|outcome| FLUSHED.lock().unwrap().push((outcome, Instant::now())))
+            .run(service_fn(handler)),
+        events,
+    );
     // Nothing changes what the handler returns or what lambda_runtime posts.
     assert!(results.iter().all(|r| !r.is_error()), "{results:?}");
 

@@ -44,15 +44,12 @@ fn init_cold_and_warm_attribution_through_the_runtime_loop() {
     assert_eq!(CONFIG.len(), 12);
 
     let runtime = support::runtime(2);
-    let results = runtime.block_on(async {
-        tokio::spawn(lambda_runtime::run(service_fn(handler)));
-        for n in 1..=4 {
-            api.push_json(&json!({ "n": n }));
-        }
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("four results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        lambda_runtime::run(service_fn(handler)),
+        (1..=4).map(|n| json!({ "n": n })),
+    );
     assert!(results.iter().all(|r| !r.is_error()));
     assert_eq!(results[2].json().unwrap()["reports"], "reports");
 

@@ -81,8 +81,10 @@ fn the_start_kind_is_on_a_child_of_lambda_runtimes_invocation_span() {
     let spans = Spans::install();
     let api = support::local_api("span-fn");
     let runtime = support::runtime(2);
-    let results = runtime.block_on(async {
-        tokio::spawn(async {
+    let results = support::serve(
+        &runtime,
+        &api,
+        async {
             // `Coldstart::run` composed by hand, to add lambda_runtime's OpenTelemetry layer.
             let coldstart = Coldstart::new().proactive_threshold(Duration::from_millis(100));
             let runtime = Runtime::new(coldstart.service(service_fn(handler)))
@@ -91,15 +93,14 @@ fn the_start_kind_is_on_a_child_of_lambda_runtimes_invocation_span() {
                 .layer(TracingLayer::new());
             coldstart.end_init().await;
             runtime.run().await
-        });
-        api.push(LocalEvent::json(&json!({ "n": 1 })).delay(Duration::from_millis(delay_ms)));
-        api.push_json(&json!({ "n": 2 }));
-        api.push_json(&json!({ "warmer": true }));
-        api.push_json(&json!({ "n": 3, "fail": true }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("four results")
-    });
+        },
+        [
+            LocalEvent::json(&json!({ "n": 1 })).delay(Duration::from_millis(delay_ms)),
+            LocalEvent::json(&json!({ "n": 2 })),
+            LocalEvent::json(&json!({ "warmer": true })),
+            LocalEvent::json(&json!({ "n": 3, "fail": true })),
+        ],
+    );
     let errors: Vec<bool> = results.iter().map(|r| r.is_error()).collect();
     assert_eq!(errors, [false, false, false, true]);
 

@@ -72,18 +72,14 @@ fn init_phases_nest_exclude_overlap_and_the_handler_phase_is_not_init() {
         tokio::join!(db, cache);
     }));
 
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!({ "n": 1 }));
-        api.push_json(&json!({ "n": 2 }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("two results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            .run(service_fn(handler)),
+        [json!({ "n": 1 }), json!({ "n": 2 })],
+    );
     assert!(results.iter().all(|r| !r.is_error()), "{results:?}");
 
     let report = coldstart::cold_start_report().expect("the first invocation finished");

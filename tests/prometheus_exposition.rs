@@ -74,31 +74,27 @@ fn drive() -> Renders {
     static FIRST: OnceLock<String> = OnceLock::new();
     let hook_handle = handle.clone();
     let runtime = support::runtime(1);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .on_flush(move |_| {
-                    FIRST.get_or_init(|| hook_handle.render());
-                    gateway.push_or_report(&hook_handle);
-                })
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!({ "n": 0 })); // cold, builds the lazy static, over budget
-        api.push_json(&json!({ "n": 1 }));
-        api.push_json(&json!({ "fail": true }));
-        api.push(LocalEvent::json(
-            &json!({ "source": "serverless-plugin-warmup" }),
-        ));
-        api.push_json(&json!({ "n": 2 }));
-        // Still running 300 ms (the default margin) before its deadline: a timeout.
-        api.push(
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .on_flush(move |_| {
+                FIRST.get_or_init(|| hook_handle.render());
+                gateway.push_or_report(&hook_handle);
+            })
+            .run(service_fn(handler)),
+        [
+            // Cold, builds the lazy static, over budget.
+            LocalEvent::json(&json!({ "n": 0 })),
+            LocalEvent::json(&json!({ "n": 1 })),
+            LocalEvent::json(&json!({ "fail": true })),
+            LocalEvent::json(&json!({ "source": "serverless-plugin-warmup" })),
+            LocalEvent::json(&json!({ "n": 2 })),
+            // Still running 300 ms (the default margin) before its deadline: a timeout.
             LocalEvent::json(&json!({ "n": 3, "sleep_ms": 600 }))
                 .deadline_in(Duration::from_millis(700)),
-        );
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("six results")
-    });
+        ],
+    );
     assert_eq!(results.iter().filter(|r| r.is_error()).count(), 1);
     Renders {
         first: FIRST.get().expect("the flush hook ran").clone(),

@@ -15,7 +15,6 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use metrics::Unit;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 #[cold_start_handler(name = "checkout")]
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -34,22 +33,17 @@ fn exposition() -> String {
     let last = Arc::new(Mutex::new(String::new()));
     let rendered = last.clone();
     let runtime = support::runtime(1);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                .on_flush(move |_| {
-                    *rendered.lock().unwrap() = prometheus::render(&handle);
-                })
-                .run(service_fn(handler)),
-        );
-        for n in 0..3 {
-            api.push_json(&json!({ "n": n }));
-        }
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("three results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            .on_flush(move |_| {
+                *rendered.lock().unwrap() = prometheus::render(&handle);
+            })
+            .run(service_fn(handler)),
+        (0..3).map(|n| json!({ "n": n })),
+    );
     assert!(results.iter().all(|r| !r.is_error()));
     let text = last.lock().unwrap().clone();
     text

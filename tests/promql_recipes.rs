@@ -101,7 +101,7 @@ impl Spec {
 }
 
 #[test]
-#[ignore = "a child process of readme_recipes_answer_right_against_a_real_prometheus"]
+#[ignore = "child-process entry: run by `readme_recipes_answer_right_against_a_real_prometheus` in child processes"]
 fn environment_process() {
     let Ok(spec) = std::env::var(ENV_VAR) else {
         return; // run by `--ignored` without being a child: nothing to do
@@ -115,41 +115,42 @@ fn environment_process() {
     // The default instance: this environment's log stream name, unique to it.
     let gateway = Pushgateway::new(&url, &job).unwrap().timeout(PUSH_TIMEOUT);
     let runtime = support::runtime(2);
-    runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .flush_timeout(FLUSH_TIMEOUT)
-                .proactive_threshold(PROACTIVE_THRESHOLD)
-                .on_flush(move |_| gateway.push(&handle).expect("the gateway accepts the push"))
-                .run(service_fn(handler)),
-        );
-        let mut delay = Duration::ZERO;
-        for event in &spec.events {
-            let (kind, ms) = event.split_at(1);
-            let ms: u64 = ms.parse().unwrap_or(0);
-            let payload = match kind {
-                "|" => {
-                    api.wait_for_all(PATIENCE)
-                        .await
-                        .expect("the phase's results");
-                    println!("{PHASE_DONE}");
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line).unwrap();
-                    continue;
-                }
-                "d" => {
-                    delay = Duration::from_millis(ms);
-                    continue;
-                }
-                "s" => json!({ "sleep_ms": ms }),
-                "f" => json!({ "sleep_ms": 15, "fail": true }),
-                "p" => json!({ "source": "serverless-plugin-warmup" }),
-                other => panic!("unknown event {other:?}"),
-            };
-            api.push(LocalEvent::json(&payload).delay(std::mem::take(&mut delay)));
-        }
-        api.wait_for_all(PATIENCE).await.expect("every result");
-    });
+    support::start(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .flush_timeout(FLUSH_TIMEOUT)
+            .proactive_threshold(PROACTIVE_THRESHOLD)
+            .on_flush(move |_| gateway.push(&handle).expect("the gateway accepts the push"))
+            .run(service_fn(handler)),
+        Vec::<LocalEvent>::new(),
+    );
+    // Each phase's events, queued at once when the phase ends (`|`) or the spec does.
+    let mut phase = Vec::new();
+    let mut delay = Duration::ZERO;
+    for event in &spec.events {
+        let (kind, ms) = event.split_at(1);
+        let ms: u64 = ms.parse().unwrap_or(0);
+        let payload = match kind {
+            "|" => {
+                support::drive(&runtime, &api, phase.drain(..));
+                println!("{PHASE_DONE}");
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).unwrap();
+                continue;
+            }
+            "d" => {
+                delay = Duration::from_millis(ms);
+                continue;
+            }
+            "s" => json!({ "sleep_ms": ms }),
+            "f" => json!({ "sleep_ms": 15, "fail": true }),
+            "p" => json!({ "source": "serverless-plugin-warmup" }),
+            other => panic!("unknown event {other:?}"),
+        };
+        phase.push(LocalEvent::json(&payload).delay(std::mem::take(&mut delay)));
+    }
+    support::drive(&runtime, &api, phase);
     // Whether the last flush has pushed yet, the driver sees in the gateway.
     println!("{ENV_DONE}");
 }

@@ -43,26 +43,23 @@ fn a_cold_and_warm_invocations_reach_a_real_pushgateway() {
     );
     let runtime = support::runtime(1);
     let hook_gateway = Arc::clone(&gateway);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .flush_timeout(Duration::from_secs(20))
-                .on_flush(move |_| {
-                    hook_gateway
-                        .push(&handle)
-                        .expect("the gateway accepts the push");
-                    PUSHED.lock().unwrap().push(Instant::now());
-                })
-                .run(service_fn(handler)),
-        );
-        for n in 0..4 {
-            api.push_json(&json!({ "n": n }));
-        }
-        api.push_json(&json!({ "fail": true }));
-        api.wait_for_all(Duration::from_secs(120))
-            .await
-            .expect("five results")
-    });
+    let events = (0..4)
+        .map(|n| json!({ "n": n }))
+        .chain([json!({ "fail": true })]);
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .flush_timeout(Duration::from_secs(20))
+            .on_flush(move |_| {
+                hook_gateway
+                    .push(&handle)
+                    .expect("the gateway accepts the push");
+                PUSHED.lock().unwrap().push(Instant::now());
+            })
+            .run(service_fn(handler)),
+        events,
+    );
     assert_eq!(results.iter().filter(|r| r.is_error()).count(), 1);
 
     // Every push was accepted by the gateway after its invocation's response arrived (the client

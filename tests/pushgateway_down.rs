@@ -49,28 +49,23 @@ fn invocations_succeed_within_the_bound_when_the_gateway_is_down_or_hung() {
     let runtime = support::runtime(1);
     let hook_gateways = Arc::clone(&gateways);
     let hook_handle = handle.clone();
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                // Every flush is waited for, however slow the machine: one left behind at the
-                // default 300 ms bound would have the next one skipped, and a failure uncounted.
-                // A push that stalled would now hold the runtime for 20 s and never be counted.
-                .flush_timeout(Duration::from_secs(20))
-                .on_flush(move |_| {
-                    FLUSHED.lock().unwrap().push(Instant::now());
-                    for gateway in hook_gateways.iter() {
-                        gateway.push_or_report(&hook_handle);
-                    }
-                })
-                .run(service_fn(handler)),
-        );
-        for n in 0..3 {
-            api.push_json(&json!({ "n": n }));
-        }
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("three results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            // Every flush is waited for, however slow the machine: one left behind at the
+            // default 300 ms bound would have the next one skipped, and a failure uncounted.
+            // A push that stalled would now hold the runtime for 20 s and never be counted.
+            .flush_timeout(Duration::from_secs(20))
+            .on_flush(move |_| {
+                FLUSHED.lock().unwrap().push(Instant::now());
+                for gateway in hook_gateways.iter() {
+                    gateway.push_or_report(&hook_handle);
+                }
+            })
+            .run(service_fn(handler)),
+        (0..3).map(|n| json!({ "n": n })),
+    );
 
     // Every invocation succeeded and was answered before its flush began to push: no client
     // waited for a gateway.

@@ -44,21 +44,20 @@ fn report_budget_idle_gap_age_memory_and_current_invocation() {
     // INIT work a request waits for on a cold start.
     std::thread::sleep(Duration::from_millis(40));
     let runtime = support::runtime(1);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .cold_start_budget(Duration::from_millis(20))
-                .print_report(false) // the value is checked below; keep the test output clean
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!({ "n": 1 }));
-        // The environment sits idle 80 ms before each of the next two events.
-        api.push(LocalEvent::json(&json!({ "n": 2 })).delay(Duration::from_millis(80)));
-        api.push(LocalEvent::json(&json!({ "n": 3 })).delay(Duration::from_millis(80)));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("three results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .cold_start_budget(Duration::from_millis(20))
+            .print_report(false) // the value is checked below; keep the test output clean
+            .run(service_fn(handler)),
+        [
+            LocalEvent::json(&json!({ "n": 1 })),
+            // The environment sits idle 80 ms before each of the next two events.
+            LocalEvent::json(&json!({ "n": 2 })).delay(Duration::from_millis(80)),
+            LocalEvent::json(&json!({ "n": 3 })).delay(Duration::from_millis(80)),
+        ],
+    );
     assert!(results.iter().all(|r| !r.is_error()));
 
     // Handler code could read the invocation in progress.

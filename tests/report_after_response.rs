@@ -12,7 +12,6 @@ use coldstart::{cold_start_handler, names};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::Mutex;
-use std::time::Duration;
 
 #[cold_start_handler(name = "deferred")]
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -30,30 +29,27 @@ fn the_report_waits_for_the_first_response() {
     // the emulator's own thread never reads the environment.
     unsafe { api.set_env() };
     let runtime = support::runtime(1);
-    runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false) // the line is not what is checked; its memory sample is
-                .flush_at(FlushAt::BeforeResponse)
-                .on_flush(|_| {
-                    let recorded = support::Recorded::take();
-                    let samples = recorded.histogram(names::MEM_USAGE, &[]).len();
-                    SAMPLES_AT_FLUSH.lock().unwrap().push(samples);
-                })
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!({ "n": 1 }));
-        // Not `wait_for_all`: the second event is queued as soon as the first response is in,
-        // so the function gets it the moment it asks for it, with no idle wait in between that
-        // would give work running after `/next` time to land before the second flush.
-        api.wait_for_results(1, Duration::from_secs(30))
-            .await
-            .expect("the first result");
-        api.push_json(&json!({ "n": 2 }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("the second result");
-    });
+    support::start(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false) // the line is not what is checked; its memory sample is
+            .flush_at(FlushAt::BeforeResponse)
+            .on_flush(|_| {
+                let recorded = support::Recorded::take();
+                let samples = recorded.histogram(names::MEM_USAGE, &[]).len();
+                SAMPLES_AT_FLUSH.lock().unwrap().push(samples);
+            })
+            .run(service_fn(handler)),
+        [json!({ "n": 1 })],
+    );
+    // Not `serve`: the second event is queued as soon as the first response is in, so the
+    // function gets it the moment it asks for it, with no idle wait in between that would give
+    // work running after `/next` time to land before the second flush.
+    runtime
+        .block_on(api.wait_for_results(1, support::PATIENCE))
+        .expect("the first result");
+    support::drive(&runtime, &api, [json!({ "n": 2 })]);
 
     // Before the first response: the first invocation had finished (its flush runs after the
     // handler), yet nothing was sampled. By the second flush, the sample taken after the first

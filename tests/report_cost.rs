@@ -46,19 +46,16 @@ fn init_and_first_invocation_cost_in_gb_seconds_and_money() {
     let runtime = support::runtime(1);
 
     std::thread::sleep(Duration::from_millis(120)); // INIT's own work
-    runtime.block_on(async {
-        tokio::spawn(
-            coldstart::lambda::Coldstart::new()
-                .price_per_gb_second(PRICE)
-                .print_report(false)
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!(1));
-        api.push_json(&json!(2)); // the first one's deferred work is done before this is handed out
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("two results");
-    });
+    support::serve(
+        &runtime,
+        &api,
+        coldstart::lambda::Coldstart::new()
+            .price_per_gb_second(PRICE)
+            .print_report(false)
+            .run(service_fn(handler)),
+        // The first one's deferred work is done before the second is handed out.
+        [json!(1), json!(2)],
+    );
 
     let report = coldstart::cold_start_report().expect("the report");
     let cost = report.cost.clone().expect("a cost: the memory size is set");

@@ -9,7 +9,6 @@ use coldstart::report::CostError;
 use coldstart::{cold_start_handler, names};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 #[cold_start_handler(name = "garbled")]
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -24,19 +23,15 @@ fn a_garbled_memory_size_gives_a_clear_reason_and_loses_nothing_else() {
     std::env::set_var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "-128");
     let runtime = support::runtime(1);
 
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            coldstart::lambda::Coldstart::new()
-                .price_per_gb_second(f64::NAN) // refused at INIT end, said on stderr
-                .print_report(false)
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!(1));
-        api.push_json(&json!(2));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("two results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        coldstart::lambda::Coldstart::new()
+            .price_per_gb_second(f64::NAN) // refused at INIT end, said on stderr
+            .print_report(false)
+            .run(service_fn(handler)),
+        [json!(1), json!(2)],
+    );
     assert_eq!(results[0].json().unwrap(), json!(1));
     assert_eq!(results[1].json().unwrap(), json!(2));
 

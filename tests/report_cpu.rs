@@ -31,17 +31,14 @@ fn the_report_carries_plausible_cpu_times_for_init_and_the_first_invocation() {
     // INIT work that keeps a CPU busy (a sleep would use none).
     burn(Duration::from_millis(60));
     let runtime = support::runtime(1);
-    runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!({ "n": 1 }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("one result")
-    });
+    support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            .run(service_fn(handler)),
+        [json!({ "n": 1 })],
+    );
 
     let report = coldstart::cold_start_report().expect("the first invocation finished");
     let cpu = report.cpu.expect("getrusage works on Linux");

@@ -3,13 +3,14 @@
 //! time in the process's counters, and an INIT share computed from those would read hundreds of
 //! vCPUs.
 
+mod support;
+
 use coldstart::cold_start_handler;
 use coldstart::lambda::Coldstart;
 use coldstart::local::LocalRuntimeApi;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// Set in the child: the test binary started again as the function.
 const CHILD: &str = "COLDSTART_CPU_EXEC_CHILD";
@@ -22,7 +23,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 /// The function: run by the parent test below through a shell that burns CPU and then `exec`s
 /// this binary; prints the CPU its process had at start and its cold-start report.
 #[test]
-#[ignore = "the child-process entry of `cpu_spent_before_exec_is_not_init`, run by it"]
+#[ignore = "child-process entry: run by `cpu_spent_before_exec_is_not_init` in a child process"]
 fn function_process() {
     if std::env::var_os(CHILD).is_none() {
         return;
@@ -35,22 +36,15 @@ fn function_process() {
     // SAFETY: the only test of this binary that runs the loop, before any thread of its own;
     // the emulator's own thread never reads the environment.
     unsafe { api.set_env() };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                .run(service_fn(handler)),
-        );
-        api.push_json(&json!({ "n": 1 }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("one result")
-    });
+    let runtime = support::runtime(1);
+    support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            .run(service_fn(handler)),
+        [json!({ "n": 1 })],
+    );
     let report = coldstart::cold_start_report().expect("the first invocation finished");
     println!("before-main-ms {}", before_main.as_secs_f64() * 1e3);
     println!("report {}", report.to_json());

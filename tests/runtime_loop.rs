@@ -4,7 +4,7 @@
 
 mod support;
 
-use coldstart::local::{LocalEvent, LocalRuntimeApi};
+use coldstart::local::LocalRuntimeApi;
 use coldstart::phases::{self, StartSource};
 use coldstart::{cold_start_handler, names, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -39,20 +39,20 @@ fn cold_then_warm_then_error_and_panic_through_the_runtime_loop() {
     unsafe { api.set_env() };
     let runtime = support::runtime(2);
 
-    let results = runtime.block_on(async {
-        tokio::spawn(lambda_runtime::run(service_fn(handler)));
-        // The cold invocation does noticeably more work than the warm ones.
-        api.push_json(&json!({ "n": 0, "sleep_ms": 40 }));
-        for n in 1..=3 {
-            api.push_json(&json!({ "n": n }));
-        }
-        api.push_json(&json!({ "mode": "error" }));
-        api.push_json(&json!({ "mode": "panic" }));
-        api.push(LocalEvent::json(&json!({ "n": 99 })));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("seven results")
-    });
+    // The cold invocation does noticeably more work than the warm ones.
+    let cold = json!({ "n": 0, "sleep_ms": 40 });
+    let warm = (1..=3).map(|n| json!({ "n": n }));
+    let failing = [json!({ "mode": "error" }), json!({ "mode": "panic" })];
+    let events = std::iter::once(cold)
+        .chain(warm)
+        .chain(failing)
+        .chain([json!({ "n": 99 })]);
+    let results = support::serve(
+        &runtime,
+        &api,
+        lambda_runtime::run(service_fn(handler)),
+        events,
+    );
 
     // What the Runtime API received.
     let outcomes: Vec<bool> = results.iter().map(|r| r.is_error()).collect();

@@ -42,9 +42,10 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(event.payload)
 }
 
-/// The function process. In the test run itself (no `COLDSTART_SHUTDOWN_CHILD`) it does
-/// nothing; as a child it serves events until it receives a signal, and never returns.
+/// The function process. As a child it serves events until it receives a signal, and never
+/// returns; run directly (`--ignored`, no `COLDSTART_SHUTDOWN_CHILD`) it does nothing.
 #[test]
+#[ignore = "child-process entry: run by the SIGTERM tests of this file in a child process"]
 fn function_process() {
     let Ok(mode) = std::env::var(CHILD) else {
         return;
@@ -113,6 +114,7 @@ fn ended(result: Result<(), PushError>) -> String {
 fn spawn_function(api: &LocalRuntimeApi, mode: &str, extra: &[(&str, &str)]) -> Child {
     Command::new(std::env::current_exe().expect("the test binary"))
         .args([
+            "--ignored",
             "--exact",
             "function_process",
             "--nocapture",

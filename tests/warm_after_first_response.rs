@@ -12,29 +12,15 @@ use coldstart::{cold_start_handler, lazy, names, StartKind};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Closed until the test opens it: the sync static waits on it, so the test decides when it is
-/// built.
-static GATE: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
-
-fn wait_for_gate() {
-    let (open, changed) = &GATE;
-    let mut open = open.lock().unwrap();
-    while !*open {
-        open = changed.wait(open).unwrap();
-    }
-}
-
-fn open_gate() {
-    *GATE.0.lock().unwrap() = true;
-    GATE.1.notify_all();
-}
+/// The sync static waits on it, so the test decides when it is built.
+static GATE: support::Gate = support::Gate::new();
 
 #[lazy(after_first_response, name = "routes")]
 static ROUTES: Vec<u32> = {
-    wait_for_gate();
+    GATE.wait();
     (0..1_000).collect()
 };
 
@@ -78,35 +64,27 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     }
 }
 
-/// Polls `done` every millisecond; panics with `what` after 30 s (a hang, not a slow run).
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let give_up = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < give_up, "gave up waiting: {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 #[test]
 fn the_statics_the_first_request_did_not_need_are_built_after_its_response() {
     support::recorder();
     let api = support::local_api("warm-after-first-response");
     let runtime = support::runtime(2);
-    runtime.spawn(
+    support::start(
+        &runtime,
+        &api,
         Coldstart::new()
-            .warm_timeout(Duration::from_secs(30))
+            .warm_timeout(support::PATIENCE)
             .run(service_fn(handler)),
+        [json!({ "n": 1 })],
     );
-
-    api.push_json(&json!({ "n": 1 }));
-    wait_until("the first response", || api.results().len() == 1);
+    support::wait_until("the first response", || api.results().len() == 1);
     // The response is posted; the warm-up holds the next `/next` while `routes` waits for the gate.
     assert!(!api.results()[0].is_error());
     assert_ne!(Lazy::info(&ROUTES).state, State::Ready);
     assert_eq!(api.pending_next_requests(), 0, "the warm-up holds /next");
 
-    open_gate();
-    wait_until("the runtime asks for the second event", || {
+    GATE.open();
+    support::wait_until("the runtime asks for the second event", || {
         api.pending_next_requests() == 1
     });
     let after = Some(During::AfterFirstResponse);
@@ -143,9 +121,8 @@ fn the_statics_the_first_request_did_not_need_are_built_after_its_response() {
     );
 
     // The second invocation succeeds; the failed static is retried there.
-    api.push_json(&json!({ "n": 2 }));
-    wait_until("the second response", || api.results().len() == 2);
-    let second = &api.results()[1];
+    let results = support::drive(&runtime, &api, [json!({ "n": 2 })]);
+    let second = &results[1];
     assert!(!second.is_error());
     assert_eq!(
         second.json().unwrap(),

@@ -36,31 +36,25 @@ fn a_cold_invocation_that_timed_out_starts_no_warm_up() {
     support::recorder();
     let api = support::local_api("warm-cold-timeout");
     let runtime = support::runtime(2);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                .timeout_margin(Duration::from_millis(100))
-                .run(service_fn(handler)),
-        );
-        api.push(LocalEvent::json(&json!({ "n": 1 })).deadline_in(Duration::from_millis(500)));
-        api.push_json(&json!({ "n": 2 }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("two results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            .timeout_margin(Duration::from_millis(100))
+            .run(service_fn(handler)),
+        [
+            LocalEvent::json(&json!({ "n": 1 })).deadline_in(Duration::from_millis(500)),
+            LocalEvent::json(&json!({ "n": 2 })),
+        ],
+    );
     assert_eq!(results.len(), 2);
     // Nothing built it after the first (timed-out) response, nor while the second ran.
     assert_eq!(BUILDS.load(Ordering::SeqCst), 0);
     assert_eq!(Lazy::info(&RULES).state, State::NotInitialized);
 
     // The request that needs it builds it, once.
-    let third = runtime.block_on(async {
-        api.push_json(&json!({ "n": 3 }));
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("the third result")
-    });
+    let third = support::drive(&runtime, &api, [json!({ "n": 3 })]);
     assert_eq!(third.last().unwrap().json().unwrap(), json!(41));
     assert_eq!(BUILDS.load(Ordering::SeqCst), 1);
     assert_eq!(

@@ -40,21 +40,16 @@ fn a_burst_of_overlapping_invocations_warms_once_after_the_first_response() {
     let runtime = support::runtime(2);
 
     const EVENTS: usize = 24;
-    let results = runtime.block_on(async {
-        for n in 0..EVENTS {
-            api.push_json(&json!({ "n": n }));
-        }
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                // A slow hook: overlapping invocations finish while others flush.
-                .on_flush(|_| std::thread::sleep(Duration::from_millis(30)))
-                .run_concurrent(service_fn(handler)),
-        );
-        api.wait_for_all(Duration::from_secs(60))
-            .await
-            .expect("every result")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            // A slow hook: overlapping invocations finish while others flush.
+            .on_flush(|_| std::thread::sleep(Duration::from_millis(30)))
+            .run_concurrent(service_fn(handler)),
+        (0..EVENTS).map(|n| json!({ "n": n })),
+    );
     assert_eq!(results.len(), EVENTS);
     assert!(results.iter().all(|r| !r.is_error()), "{results:?}");
 

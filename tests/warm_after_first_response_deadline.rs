@@ -32,20 +32,19 @@ fn the_warm_up_lets_go_of_next_before_the_first_invocations_deadline() {
     support::recorder();
     let api = support::local_api("warm-deadline");
     let runtime = support::runtime(2);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                .warm_timeout(Duration::from_secs(60))
-                .timeout_margin(MARGIN)
-                .run(service_fn(handler)),
-        );
-        api.push(LocalEvent::json(&json!({ "n": 1 })).deadline_in(DEADLINE));
-        api.push_json(&json!({ "n": 2 }));
-        api.wait_for_all(Duration::from_secs(90))
-            .await
-            .expect("two results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            .warm_timeout(Duration::from_secs(60))
+            .timeout_margin(MARGIN)
+            .run(service_fn(handler)),
+        [
+            LocalEvent::json(&json!({ "n": 1 })).deadline_in(DEADLINE),
+            LocalEvent::json(&json!({ "n": 2 })),
+        ],
+    );
     assert!(results.iter().all(|r| !r.is_error()), "{results:?}");
     // The runtime asked for the second event before the first one's deadline: the warm-up held
     // it until the deadline minus the margin at most, not for its 60 s limit.

@@ -10,40 +10,27 @@ use coldstart::lazy::{AsyncLazy, During, Lazy, State};
 use coldstart::{cold_start_handler, lazy, names};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
-use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-static GATE: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
-
-fn wait_for_gate() {
-    let (open, changed) = &GATE;
-    let mut open = open.lock().unwrap();
-    while !*open {
-        open = changed.wait(open).unwrap();
-    }
-}
-
-fn open_gate() {
-    *GATE.0.lock().unwrap() = true;
-    GATE.1.notify_all();
-}
+/// Closed until the test lets the statics finish.
+static GATE: support::Gate = support::Gate::new();
 
 #[lazy(after_first_response, name = "slow-a")]
 static SLOW_A: u8 = {
-    wait_for_gate();
+    GATE.wait();
     1
 };
 
 #[lazy(after_first_response, name = "slow-b")]
 static SLOW_B: u8 = {
-    wait_for_gate();
+    GATE.wait();
     2
 };
 
 /// Never ready while the gate is closed.
 #[lazy(async, after_first_response, name = "pending")]
 static PENDING: u8 = async {
-    while !*GATE.0.lock().unwrap() {
+    while !GATE.is_open() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     3
@@ -59,30 +46,20 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     }
 }
 
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let give_up = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < give_up, "gave up waiting: {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 #[test]
 fn a_waiting_event_is_held_no_longer_than_the_limit() {
     support::recorder();
     let api = support::local_api("warm-limit");
     let runtime = support::runtime(2);
-    runtime.spawn(
+    // The second event is waiting before the first response.
+    let results = support::serve(
+        &runtime,
+        &api,
         Coldstart::new()
             .warm_timeout(LIMIT)
             .run(service_fn(handler)),
+        [json!({ "n": 1 }), json!({ "n": 2 })],
     );
-
-    // The second event is waiting before the first response.
-    api.push_json(&json!({ "n": 1 }));
-    api.push_json(&json!({ "n": 2 }));
-    wait_until("two responses", || api.results().len() == 2);
-    let results = api.results();
     assert!(results.iter().all(|r| !r.is_error()));
     // Both answered while the gate is closed: the warm-up let go of /next without its statics,
     // after holding it for the limit.
@@ -114,10 +91,9 @@ fn a_waiting_event_is_held_no_longer_than_the_limit() {
     assert_eq!(cancelled.len(), 1);
 
     // Nothing is lost: the next access builds what the warm-up did not.
-    open_gate();
-    api.push_json(&json!({ "n": 3 }));
-    wait_until("the third response", || api.results().len() == 3);
-    assert_eq!(api.results()[2].json().unwrap(), json!(6));
+    GATE.open();
+    let results = support::drive(&runtime, &api, [json!({ "n": 3 })]);
+    assert_eq!(results[2].json().unwrap(), json!(6));
     let third = During::Invocation {
         number: 3,
         start_kind: coldstart::StartKind::Warm,

@@ -42,18 +42,14 @@ fn the_warm_up_follows_the_last_byte_of_a_streamed_first_response() {
     support::recorder();
     let api = support::local_api("warm-stream");
     let runtime = support::runtime(2);
-    let results = runtime.block_on(async {
-        api.push_json(&json!({ "n": 1 }));
-        api.push_json(&json!({ "n": 2 }));
-        tokio::spawn(
-            Coldstart::new()
-                .print_report(false)
-                .run(service_fn(handler)),
-        );
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("two results")
-    });
+    let results = support::serve(
+        &runtime,
+        &api,
+        Coldstart::new()
+            .print_report(false)
+            .run(service_fn(handler)),
+        [json!({ "n": 1 }), json!({ "n": 2 })],
+    );
     assert!(results.iter().all(|r| r.streaming && !r.is_error()));
     assert!(String::from_utf8_lossy(&results[0].body).contains("chunk 3\n"));
 

@@ -1,4 +1,5 @@
-//! Helpers shared by the behaviour tests: a global debugging recorder and lookups in its snapshot.
+//! Helpers shared by the behaviour tests: a function served by the local Runtime API and driven
+//! with events, a gate a test opens, a global debugging recorder and lookups in its snapshot.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod dashboard;
@@ -6,10 +7,17 @@ pub mod otel;
 pub mod servers;
 pub mod spans;
 
-use coldstart::local::LocalRuntimeApi;
+use coldstart::local::{InvocationResult, LocalEvent, LocalRuntimeApi};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::MetricKind;
-use std::sync::OnceLock;
+use std::future::Future;
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that must happen. Far beyond what any run takes, on any
+/// machine: only a hang reaches it. Tests assert what happened and in which order, never how
+/// fast (that is for the benchmarks).
+pub const PATIENCE: Duration = Duration::from_secs(120);
 
 /// A local Runtime API for a function called `function_name`, with the process environment set
 /// for `lambda_runtime` (call it before starting any other thread: the environment is
@@ -32,6 +40,146 @@ pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// One event for [`serve`] and [`drive`]: a JSON payload, or a [`LocalEvent`] with its options
+/// (a raw body, a deadline, a delay, a client context).
+pub trait Event {
+    fn into_event(self) -> LocalEvent;
+}
+
+impl Event for LocalEvent {
+    fn into_event(self) -> LocalEvent {
+        self
+    }
+}
+
+impl Event for serde_json::Value {
+    fn into_event(self) -> LocalEvent {
+        LocalEvent::json(&self)
+    }
+}
+
+/// Queues `events` on `api`, in order, then spawns `function` (the runtime loop: `Coldstart::run`,
+/// `coldstart::lambda::run`, `lambda_runtime::run`, …) on `runtime`, and returns at once. The
+/// events wait for the function's first `/next`, as an invocation waits for INIT.
+pub fn start<F>(
+    runtime: &tokio::runtime::Runtime,
+    api: &LocalRuntimeApi,
+    function: F,
+    events: impl IntoIterator<Item = impl Event>,
+) where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    push(api, events);
+    runtime.spawn(function);
+}
+
+/// [`start`], then waits (within [`PATIENCE`]) until every event is answered and the function is
+/// back at `/next` (so what it does after a response is done too), and returns every result the
+/// Runtime API received, in completion order.
+pub fn serve<F>(
+    runtime: &tokio::runtime::Runtime,
+    api: &LocalRuntimeApi,
+    function: F,
+    events: impl IntoIterator<Item = impl Event>,
+) -> Vec<InvocationResult>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    start(runtime, api, function, events);
+    answered(runtime, api)
+}
+
+/// [`serve`] for a runtime loop whose future is not `Send` (`lambda_http::run` for some
+/// handlers): polled on this thread, as `main` would, beside the wait, instead of spawned. The
+/// loop is dropped once every event is answered.
+pub fn serve_here<F>(
+    runtime: &tokio::runtime::Runtime,
+    api: &LocalRuntimeApi,
+    function: F,
+    events: impl IntoIterator<Item = impl Event>,
+) -> Vec<InvocationResult>
+where
+    F: Future,
+    F::Output: std::fmt::Debug,
+{
+    push(api, events);
+    runtime.block_on(async {
+        tokio::select! {
+            ended = function => panic!("the runtime loop ended: {ended:?}"),
+            results = api.wait_for_all(PATIENCE) => results.expect("every event answered"),
+        }
+    })
+}
+
+/// More events for a function [`start`]ed or [`serve`]d already: queues them and waits as
+/// [`serve`] does; returns every result so far (the earlier ones too).
+pub fn drive(
+    runtime: &tokio::runtime::Runtime,
+    api: &LocalRuntimeApi,
+    events: impl IntoIterator<Item = impl Event>,
+) -> Vec<InvocationResult> {
+    push(api, events);
+    answered(runtime, api)
+}
+
+fn push(api: &LocalRuntimeApi, events: impl IntoIterator<Item = impl Event>) {
+    for event in events {
+        api.push(event.into_event());
+    }
+}
+
+fn answered(runtime: &tokio::runtime::Runtime, api: &LocalRuntimeApi) -> Vec<InvocationResult> {
+    runtime
+        .block_on(api.wait_for_all(PATIENCE))
+        .expect("every event answered")
+}
+
+/// Polls `done` every millisecond until it holds; panics with `what` after [`PATIENCE`] (a hang,
+/// not a slow run).
+pub fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let give_up = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < give_up, "gave up waiting: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Closed until the test opens it: an initializer or a hook that waits on it runs exactly as long
+/// as the test decides, so an assertion about "while it runs" needs no timing.
+pub struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    pub const fn new() -> Gate {
+        Gate {
+            open: Mutex::new(false),
+            opened: Condvar::new(),
+        }
+    }
+
+    /// Blocks this thread until the gate is open.
+    pub fn wait(&self) {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+    }
+
+    /// Opens the gate for good, waking every waiter.
+    pub fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+
+    pub fn is_open(&self) -> bool {
+        *self.open.lock().unwrap()
+    }
 }
 
 /// Installs a `DebuggingRecorder` as the global recorder (once per test binary).

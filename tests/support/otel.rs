@@ -9,7 +9,6 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Installs coldstart's OpenTelemetry recorder over `provider` (once per test process), runs
 /// `handler` under `coldstart::lambda` with a flush hook calling `flush_or_report` (a failed export
@@ -28,23 +27,18 @@ where
     let flush = Arc::new(otel::install(provider).expect("the only recorder"));
     let hook = flush.clone();
     let runtime = super::runtime(2);
-    let results = runtime.block_on(async {
-        tokio::spawn(
-            Coldstart::new()
-                // Every flush is waited for, however slow the machine: one left behind at the
-                // default 300 ms bound would have the next one skipped (one export fewer).
-                .flush_timeout(Duration::from_secs(20))
-                .on_flush(move |_| {
-                    hook.flush_or_report();
-                })
-                .run(lambda_runtime::service_fn(handler)),
-        );
-        for event in events {
-            api.push_json(event);
-        }
-        api.wait_for_all(Duration::from_secs(30))
-            .await
-            .expect("a result for every event")
-    });
+    let results = super::serve(
+        &runtime,
+        api,
+        Coldstart::new()
+            // Every flush is waited for, however slow the machine: one left behind at the
+            // default 300 ms bound would have the next one skipped (one export fewer).
+            .flush_timeout(super::PATIENCE)
+            .on_flush(move |_| {
+                hook.flush_or_report();
+            })
+            .run(lambda_runtime::service_fn(handler)),
+        events.iter().cloned(),
+    );
     (flush, results)
 }
