@@ -98,7 +98,8 @@
 //! `provisioned`, `snapstart` or `warm`). [`lazy::statics()`](mod@lazy) lists every lazy static
 //! of the program — touched or not — most expensive first.
 //!
-//! ```
+//! ```standalone_crate
+//! # // Its own binary: `lazy::statics()` lists every `#[lazy]` static linked into the program.
 //! use coldstart::lazy;
 //!
 //! pub struct Rules(Vec<String>);

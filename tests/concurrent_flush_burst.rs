@@ -48,7 +48,9 @@ fn invocations_in(rendered: &str) -> u64 {
 fn a_burst_is_flushed_by_coalesced_runs_and_the_report_describes_the_cold_invocation() {
     let handle = coldstart::prometheus::install().expect("the first recorder");
     let api = support::local_api("burst");
-    std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "16");
+    // SAFETY: the only test of this binary, before it starts a thread of its own; the emulator's
+    // own thread never reads the environment.
+    unsafe { std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "16") };
     let runtime = support::runtime(2);
 
     // What each run of the hook saw, and whether two ever ran at once.

@@ -33,7 +33,9 @@ fn sample(rendered: &str, series: &str) -> f64 {
 fn a_burst_against_a_gateway_that_is_down_loses_no_invocation() {
     let handle = prometheus::install().expect("the first recorder");
     let api = support::local_api("gateway-down");
-    std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "4");
+    // SAFETY: the only test of this binary, before it starts a thread of its own; the emulator's
+    // own thread never reads the environment.
+    unsafe { std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "4") };
     // A port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -26,7 +26,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 
 #[test]
 fn a_panicking_flush_hook_ends_its_run_and_later_invocations_are_still_flushed() {
-    std::env::set_var("RUST_BACKTRACE", "1");
+    // SAFETY: the only test of this binary, before it starts a thread of its own; the emulator's
+    // own thread never reads the environment.
+    unsafe { std::env::set_var("RUST_BACKTRACE", "1") };
     support::recorder();
     let api = support::local_api("panicky-flush");
     let runtime = support::runtime(2);

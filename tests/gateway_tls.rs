@@ -245,9 +245,24 @@ fn export_failures(handle: &Handle) -> Option<f64> {
     )
 }
 
+/// Sets the credentials one test reads with `basic_auth_from_env`, once per binary. Every test
+/// of this binary calls it first, so no test thread is doing anything else while it runs.
+fn credentials_in_the_environment() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: every other test thread of this binary is blocked on `ONCE` or not started
+        // (each calls this first), and none has started a thread of its own yet.
+        unsafe {
+            std::env::set_var("COLDSTART_TEST_GATEWAY_USER", "lambda");
+            std::env::set_var("COLDSTART_TEST_GATEWAY_PASSWORD", RIGHT);
+        }
+    });
+}
+
 #[test]
 #[ignore = "needs gravel-gateway (.ci/run installs it)"]
 fn right_credentials_get_through_wrong_ones_are_refused_counted_and_their_increments_kept() {
+    credentials_in_the_environment();
     let pki = Pki::new("auth");
     let gravel = Gravel::start(&pki, &pki.accept_passwords(&[RIGHT]), None);
     let url = gravel.url("localhost");
@@ -282,8 +297,7 @@ fn right_credentials_get_through_wrong_ones_are_refused_counted_and_their_increm
     );
 
     // The right password, from the environment: pushed, and the gateway holds the values.
-    std::env::set_var("COLDSTART_TEST_GATEWAY_USER", "lambda");
-    std::env::set_var("COLDSTART_TEST_GATEWAY_PASSWORD", RIGHT);
+    credentials_in_the_environment();
     let right = AggregatingGateway::new(&url, "tls-auth")
         .unwrap()
         .ca_certificate_pem(&pki.ca_pem)
@@ -357,6 +371,7 @@ fn right_credentials_get_through_wrong_ones_are_refused_counted_and_their_increm
 #[test]
 #[ignore = "needs gravel-gateway (.ci/run installs it)"]
 fn a_certificate_for_another_name_or_from_an_untrusted_ca_is_refused_before_sending() {
+    credentials_in_the_environment();
     let pki = Pki::new("names");
     let gravel = Gravel::start(&pki, &pki.accept_passwords(&[RIGHT]), None);
     let (rec, handle) = prometheus::recorder(prometheus::builder());
@@ -433,6 +448,7 @@ fn a_certificate_for_another_name_or_from_an_untrusted_ca_is_refused_before_send
 #[test]
 #[ignore = "needs gravel-gateway (.ci/run installs it)"]
 fn later_pushes_resume_the_first_pushs_tls_session() {
+    credentials_in_the_environment();
     let pki = Pki::new("resume");
     let gravel = Gravel::start(&pki, &pki.accept_passwords(&[RIGHT]), None);
     let (rec, handle) = prometheus::recorder(prometheus::builder());
@@ -463,6 +479,7 @@ fn later_pushes_resume_the_first_pushs_tls_session() {
 #[test]
 #[ignore = "needs gravel-gateway (.ci/run installs it)"]
 fn the_per_environment_pushgateway_speaks_tls_and_basic_auth_too() {
+    credentials_in_the_environment();
     let pki = Pki::new("pushgateway");
     let gravel = Gravel::start(&pki, &pki.accept_passwords(&[RIGHT]), None);
     let (rec, handle) = prometheus::recorder(prometheus::builder());
@@ -502,6 +519,7 @@ fn the_per_environment_pushgateway_speaks_tls_and_basic_auth_too() {
 #[test]
 #[ignore = "needs gravel-gateway (.ci/run installs it)"]
 fn a_large_exposition_is_sent_whole() {
+    credentials_in_the_environment();
     let pki = Pki::new("large");
     let gravel = Gravel::start(&pki, &pki.accept_passwords(&[RIGHT]), None);
     let (rec, handle) = prometheus::recorder(prometheus::builder());

@@ -50,7 +50,9 @@ fn total(exposition: &str, name: &str, having: &str) -> u64 {
 fn a_rendering_flush_hook_loses_no_histogram_sample() {
     let handle = coldstart::prometheus::install().expect("the only global recorder");
     let api = support::local_api("render-race");
-    std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "16");
+    // SAFETY: the only test of this binary, before it starts a thread of its own; the emulator's
+    // own thread never reads the environment.
+    unsafe { std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "16") };
     let runtime = support::runtime(2);
 
     let hook_handle = handle.clone();

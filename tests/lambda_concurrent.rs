@@ -26,7 +26,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 fn many_invocations_in_flight_count_exactly_one_cold_start() {
     support::recorder();
     let api = support::local_api("concurrent");
-    std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "8");
+    // SAFETY: the only test of this binary, before it starts a thread of its own; the emulator's
+    // own thread never reads the environment.
+    unsafe { std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "8") };
     let runtime = support::runtime(2);
 
     const EVENTS: usize = 48;

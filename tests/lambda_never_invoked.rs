@@ -11,7 +11,9 @@ use coldstart::names;
 fn an_environment_initialized_ahead_of_demand_records_its_init_at_init_end() {
     support::recorder();
     let _api = support::local_api("never-invoked");
-    std::env::set_var("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency");
+    // SAFETY: the only test of this binary, before it starts a thread of its own; the emulator's
+    // own thread never reads the environment.
+    unsafe { std::env::set_var("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency") };
     let runtime = support::runtime(1);
     runtime.block_on(Coldstart::new().print_report(false).end_init());
 

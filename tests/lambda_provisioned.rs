@@ -32,7 +32,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 #[test]
 fn provisioned_concurrency_prewarms_before_the_first_event() {
     // Before anything reads the environment (it is read once per process).
-    std::env::set_var("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency");
+    // SAFETY: the only test of this binary, before it starts a thread of its own; the emulator's
+    // own thread never reads the environment.
+    unsafe { std::env::set_var("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency") };
     support::recorder();
     let api = support::local_api("provisioned");
     let runtime = support::runtime(1);

@@ -34,7 +34,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 
 #[test]
 fn snapstart_prewarms_before_the_snapshot() {
-    std::env::set_var("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start");
+    // SAFETY: the only test of this binary, before it starts a thread of its own; the emulator's
+    // own thread never reads the environment.
+    unsafe { std::env::set_var("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start") };
     support::recorder();
     let api = API.get_or_init(|| {
         LocalRuntimeApi::builder()

@@ -83,7 +83,9 @@ fn main() {
 fn environment(endpoint: &str) {
     let api = support::local_api("otlp-fn");
     if std::env::var(ENVIRONMENT_VAR).unwrap() == "local" {
-        std::env::remove_var("AWS_LAMBDA_LOG_STREAM_NAME");
+        // SAFETY: the child process (harness = false), before it starts a thread of its own; the
+        // emulator's own thread never reads the environment.
+        unsafe { std::env::remove_var("AWS_LAMBDA_LOG_STREAM_NAME") };
     }
     let variables: BTreeMap<&str, Option<String>> = LAMBDA_VARIABLES
         .iter()

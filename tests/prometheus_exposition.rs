@@ -57,7 +57,9 @@ fn drive() -> Renders {
     // in the environment's temporary directory (see `coldstart::reinit`).
     let tmp = std::env::temp_dir().join(format!("coldstart-exposition-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    std::env::set_var("TMPDIR", &tmp);
+    // SAFETY: once per binary, from the first test to ask; the other test is blocked on the same
+    // `OnceLock` or not started, and the emulator's own thread never reads the environment.
+    unsafe { std::env::set_var("TMPDIR", &tmp) };
     let stream: String = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME")
         .unwrap()
         .chars()

@@ -45,8 +45,7 @@ fn exposition() -> String {
         (0..3).map(|n| json!({ "n": n })),
     );
     assert!(results.iter().all(|r| !r.is_error()));
-    let text = last.lock().unwrap().clone();
-    text
+    last.lock().unwrap().clone()
 }
 
 /// The `# TYPE` lines of an exposition: (name, type).

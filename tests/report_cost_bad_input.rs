@@ -20,7 +20,9 @@ fn a_garbled_memory_size_gives_a_clear_reason_and_loses_nothing_else() {
     support::recorder();
     let api = support::local_api("garbled");
     // After the emulator's variables, before anything reads the environment.
-    std::env::set_var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "-128");
+    // SAFETY: the only test of this binary, before it starts a thread of its own; the emulator's
+    // own thread never reads the environment.
+    unsafe { std::env::set_var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "-128") };
     let runtime = support::runtime(1);
 
     let results = support::serve(

@@ -36,7 +36,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 fn a_burst_of_overlapping_invocations_warms_once_after_the_first_response() {
     support::recorder();
     let api = support::local_api("warm-concurrent");
-    std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "4");
+    // SAFETY: the only test of this binary, before it starts a thread of its own; the emulator's
+    // own thread never reads the environment.
+    unsafe { std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "4") };
     let runtime = support::runtime(2);
 
     const EVENTS: usize = 24;

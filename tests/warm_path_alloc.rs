@@ -29,21 +29,25 @@ fn note_allocation() {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note_allocation();
-        System.alloc(layout)
+        // SAFETY: the caller upholds `GlobalAlloc`'s contract, forwarded unchanged.
+        unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
+        // SAFETY: the caller upholds `GlobalAlloc`'s contract, forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         note_allocation();
-        System.alloc_zeroed(layout)
+        // SAFETY: the caller upholds `GlobalAlloc`'s contract, forwarded unchanged.
+        unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         note_allocation();
-        System.realloc(ptr, layout, new_size)
+        // SAFETY: the caller upholds `GlobalAlloc`'s contract, forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
