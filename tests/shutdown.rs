@@ -54,7 +54,9 @@ fn function_process() {
     coldstart = match mode.as_str() {
         "none" => coldstart,
         "print" => coldstart.on_shutdown(|| {
-            let n = INVOCATIONS.load(Ordering::SeqCst);
+            // What the hook awaits runs on the function's runtime, as `on_shutdown` says.
+            let n = tokio::runtime::Handle::current()
+                .block_on(async { INVOCATIONS.load(Ordering::SeqCst) });
             println!("hook: ran after {n} invocations");
         }),
         "panic" => coldstart.on_shutdown(|| panic!("the hook fails on purpose")),

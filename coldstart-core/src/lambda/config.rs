@@ -267,7 +267,8 @@ impl Coldstart {
     /// **When:** by default ([`FlushAt::AfterResponse`]) after the response is posted (a
     /// streamed response: after its last byte) and before the runtime asks for the next event —
     /// Lambda freezes an environment only when it asks, so the hook still runs, and no client
-    /// waits for it. It runs on a thread of its own; the invocation waits for it without
+    /// waits for it. It runs on a thread of its own, inside the function's tokio runtime (so
+    /// `tokio::spawn` and `Handle::current()` work in it); the invocation waits for it without
     /// blocking its runtime thread, at most [`flush_timeout`](Self::flush_timeout) (300 ms by
     /// default), then the runtime asks for the next event anyway (said on stderr).
     ///
@@ -333,7 +334,8 @@ impl Coldstart {
     /// route pays for what it needs. After the first response is posted (the user-facing cold
     /// start is over) and before the runtime asks for the next event, the environment still runs
     /// and no client waits: the statics picked here are built then, once per environment, the
-    /// sync ones one after the other on a thread of their own, the async ones concurrently, all
+    /// sync ones one after the other on a thread of their own (inside the function's tokio
+    /// runtime, as on a request), the async ones concurrently, all
     /// attributed to [`During::AfterFirstResponse`](crate::lazy::During::AfterFirstResponse)
     /// (`during="after_first_response"`: never billed to a request). Needs
     /// [`Coldstart::layer`] (which [`Coldstart::run`] adds).

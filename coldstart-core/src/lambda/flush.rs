@@ -4,7 +4,8 @@
 //! **After the response** (the default) an invocation asks for a flush ([`request`]) once its
 //! response is posted, then waits for it without blocking its runtime thread ([`Flushed`], a
 //! future): it is done when a run of the hook that *started after the request* has returned.
-//! The hook runs on a thread of its own. Requests that come while it runs are coalesced: the next
+//! The hook runs on a thread of its own, inside the tokio runtime of the latest request made
+//! from one (so `tokio::spawn` and `Handle::current` work in it as in a handler). Requests that come while it runs are coalesced: the next
 //! run starts as soon as the current one returns and covers every one of them. So under
 //! `run_concurrent` no invocation waits for another's flush to *respond*, every invocation's
 //! metrics are exported by a run that started after its response, and none is skipped.
@@ -108,6 +109,8 @@ struct Waiter {
 struct State {
     /// The hook of the latest request.
     hook: Option<Arc<FlushHook>>,
+    /// The tokio runtime of the latest request made inside one: the hook runs inside it.
+    runtime: Option<tokio::runtime::Handle>,
     /// Requests made (each gets the next ticket, from 1).
     requested: u64,
     /// The highest ticket covered by the run in progress or finished.
@@ -170,9 +173,11 @@ fn run_hooks(flusher: &Flusher) {
         state.started = covers;
         let outcome = state.outcome.take().unwrap_or(Outcome::Ok);
         let hook = state.hook.clone();
+        let runtime = state.runtime.clone();
         state.running_since = Some(Instant::now());
         drop(state);
         if let Some(hook) = hook {
+            let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
             run_inline(&*hook, outcome, FlushAt::AfterResponse);
         }
         state = flusher.lock();
@@ -240,6 +245,10 @@ pub(super) fn request(hook: &Arc<FlushHook>, outcome: Outcome) -> Option<Ticket>
         .is_some_and(|current| Arc::ptr_eq(current, hook))
     {
         state.hook = Some(hook.clone());
+    }
+    // The timeout watchdog's requests come from a thread outside it: keep the last one known.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        state.runtime = Some(runtime);
     }
     state.requested += 1;
     let number = state.requested;

@@ -59,9 +59,9 @@ impl Coldstart {
     /// [`SHUTDOWN_HOOK_BOUND`] (400 ms) after the hook started, whether or not it returned (a
     /// line on stderr says so), so keep network calls in it bounded well below that. A panic in
     /// the hook is caught and logged. The hook is a plain function rather than a future so that
-    /// it is bounded however it behaves, even if it blocks; to await something, capture a
-    /// `tokio::runtime::Handle` and call `handle.block_on(...)` in it (the hook does not run on
-    /// a runtime thread).
+    /// it is bounded however it behaves, even if it blocks; to await something, call
+    /// `tokio::runtime::Handle::current().block_on(...)` in it (the hook's thread is inside the
+    /// function's runtime but is not one of its worker threads).
     ///
     /// Lambda does not promise a Shutdown phase at all (an environment can also be killed
     /// after a crash or a timeout), so the hook adds to a per-invocation flush; it does not
@@ -116,7 +116,10 @@ async fn run(hook: ShutdownHook) {
     let Some(hook) = hook.take() else { return };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let timer = tx.clone();
+    // The hook finds the function's runtime, as the rest of its code does.
+    let runtime = tokio::runtime::Handle::try_current().ok();
     let work = move || {
+        let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
         let ran = catch_unwind(AssertUnwindSafe(|| {
             // What the hook exports must be recorded and described, as before a flush hook; and
             // INIT, for an environment that was never invoked.

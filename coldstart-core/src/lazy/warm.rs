@@ -2,7 +2,8 @@
 //! limit: [`warm_after_first_response`], driven by `coldstart::lambda` between the first response
 //! and the runtime's next `/next`.
 //!
-//! The sync statics are built one after the other on a thread of their own, the async ones
+//! The sync statics are built one after the other on a thread of their own (inside the caller's
+//! tokio runtime, as on a request: an initializer may spawn a task), the async ones
 //! concurrently on the calling task, both attributed to [`During::AfterFirstResponse`]. The
 //! returned future completes when every one is built, or when the limit passes: then the async
 //! initializers still running are dropped (recorded as `cancelled`; their statics stay lazy), no
@@ -116,9 +117,13 @@ pub(crate) fn warm_after_first_response(select: Select, limit: Duration) -> Warm
     let nothing_to_do = sync.is_empty() && futures.is_empty();
     let sync_thread = !sync.is_empty() && {
         let shared = shared.clone();
+        let runtime = tokio::runtime::Handle::try_current().ok();
         crate::spawn_detached(
             "coldstart-warm",
-            Box::new(move || build_sync(&shared, sync, during)),
+            Box::new(move || {
+                let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
+                build_sync(&shared, sync, during);
+            }),
         )
     };
     if !sync_thread {
