@@ -7,7 +7,8 @@
 //!     static __COLDSTART_HANDLER: ::coldstart::__private::Handler =
 //!         ::coldstart::__private::Handler::new("name");
 //!     let mut __coldstart_invocation = __COLDSTART_HANDLER.begin();
-//!     let __coldstart_output: Ret = async move { /* fake return edge */ body }.await;
+//!     let __coldstart_output: Ret =
+//!         __coldstart_invocation.within(async move { /* fake return edge */ body }).await;
 //!     __coldstart_invocation.set_outcome(::coldstart::__private::Probe(&__coldstart_output).outcome());
 //!     __coldstart_output
 //! } // the invocation is recorded here, when dropped
@@ -16,8 +17,9 @@
 //! The signature is untouched, the body runs in place (nothing boxed, no bounds added), so the
 //! future is `Send` exactly when the user's body is. The `let` annotation is the "return edge"
 //! that keeps `?` and inference working inside the inner block; it is left out when the return
-//! type contains `impl Trait`. A plain `fn` runs its body in an immediately called `move`
-//! closure instead, and its value goes through `__private::check_sync_return`, which refuses
+//! type contains `impl Trait`. `within` polls the body as this invocation's code (a lazy static
+//! it builds is attributed to this invocation even when another began since). A plain `fn` runs
+//! its body in a `move` closure passed to `__coldstart_invocation.run(..)` instead, and its value goes through `__private::check_sync_return`, which refuses
 //! (at compile time, on the return type) a value that is a future: such a `fn` would be timed
 //! only while it builds the future, and always count as a success. Panics unwind through the invocation guard, which records them and lets the
 //! unwinding continue.
@@ -180,10 +182,10 @@ fn instrument(
                 }
             }
         });
-        quote!(async move { #fake_return #block }.await)
+        quote!(#invocation.within(async move { #fake_return #block }).await)
     } else {
         let closure_return = return_type.as_ref().map(|ty| quote!(-> #ty));
-        quote!((move || #closure_return #block)())
+        quote!(#invocation.run(move || #closure_return #block))
     };
     let call_site = Span::call_site();
     let budget = budget_ms.map(|ms| {

@@ -213,6 +213,16 @@ impl Invocation {
         self.begun.number
     }
 
+    /// What its handler's thread knows of it while running its code (see `running`).
+    #[inline]
+    pub(super) fn current(&self) -> super::running::Current {
+        super::running::Current {
+            number: self.begun.number,
+            started_raw: self.begun.started_ns,
+            idle_raw: self.begun.idle_raw,
+        }
+    }
+
     /// Time since the invocation began.
     pub fn elapsed(&self) -> Duration {
         self.begun.started_at.elapsed()

@@ -42,6 +42,7 @@ mod kinds;
 pub(crate) mod pending;
 mod recorder;
 pub(crate) mod return_value;
+pub(crate) mod running;
 mod settings;
 mod timeline;
 pub(crate) mod timeouts;
@@ -62,5 +63,6 @@ pub(crate) use self::first::{start_kind_of, FirstRealInvocation};
 pub(crate) use self::handler::parking;
 #[cfg(feature = "lambda")]
 pub(crate) use self::handler::Finished;
+pub(crate) use self::running::running;
 #[cfg(feature = "lambda")]
 pub(crate) use self::settings::{set_cold_start_budget, set_proactive_threshold};

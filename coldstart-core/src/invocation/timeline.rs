@@ -56,9 +56,9 @@ fn last_idle() -> Option<Duration> {
     idle_of_raw(LAST_IDLE.load(Ordering::Relaxed))
 }
 
-/// What handler code can read about the invocation in progress: the most recently begun one in
-/// the process (exact with `lambda_runtime::run`, which serves one invocation at a time; under
-/// `run_concurrent` another request may have begun since).
+/// What handler code can read about the invocation in progress: inside a `#[cold_start_handler]`
+/// its own invocation, also when others run at once (`run_concurrent`); elsewhere (a task the
+/// handler spawned, a handler without the attribute) the most recently begun one in the process.
 ///
 /// ```
 /// #[coldstart::cold_start_handler]
@@ -109,6 +109,14 @@ impl CurrentInvocation {
 /// assert!(coldstart::current_invocation().is_none()); // no invocation has begun
 /// ```
 pub fn current_invocation() -> Option<CurrentInvocation> {
+    if let Some(current) = super::running::current() {
+        return Some(CurrentInvocation {
+            number: current.number,
+            start_kind: start_kind_of(current.number),
+            started_at: decode(current.started_raw)?,
+            idle: idle_of_raw(current.idle_raw),
+        });
+    }
     let number = begun();
     let started_at = decode(LAST_STARTED.load(Ordering::Relaxed))?;
     if number == 0 {

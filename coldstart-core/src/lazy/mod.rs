@@ -36,12 +36,14 @@
 //! **Where it ran** is decided when the attempt starts: [`During::Prewarm`] when [`prewarm`]
 //! forced it, [`During::Warmup`] when a warm-up ping forced it (or the only event so far was a
 //! ping), [`During::AfterFirstResponse`] when `coldstart::lambda` built it after the first
-//! response (`#[lazy(after_first_response)]`, `Coldstart::warm_after_first_response`), [`During::Init`] if no invocation has begun in the process yet, and otherwise the
-//! most recently begun invocation: its number, and its start kind (the first invocation's kind
-//! for number 1, `warm` for the others). When several invocations run at once in one environment
-//! (`lambda_runtime::run_concurrent`), "most recently begun" may be another request than the one
-//! that touched the static: the attribution is then approximate. A lazy static initialized while
-//! another one's initializer runs (nested) inherits the outer one's `during`.
+//! response (`#[lazy(after_first_response)]`, `Coldstart::warm_after_first_response`), the
+//! invocation whose `#[cold_start_handler]` code touched it (its number, and its start kind: the
+//! first invocation's kind for number 1, `warm` for the others), also when several invocations run
+//! at once in one environment (`run_concurrent`) and another one began since; [`During::Init`] if
+//! no invocation has begun in the process yet; otherwise (code the handler handed to another task
+//! or thread, such as `tokio::spawn`, or a handler without the attribute) the most recently begun
+//! invocation. A lazy static initialized while another one's initializer runs (nested) inherits
+//! the outer one's `during`.
 //!
 //! **Durations are exclusive.** When one initializer touches another lazy static that is not
 //! ready yet, the nested initializer's time is recorded for the nested static only and is

@@ -54,13 +54,17 @@ pub enum During {
 }
 
 impl During {
-    /// Where work starting now would be attributed (see the [module docs](super)).
+    /// Where work starting now on this thread would be attributed: inside a
+    /// `#[cold_start_handler]`, its own invocation; elsewhere the most recently begun one, or
+    /// INIT before any (see the [module docs](super)).
     ///
     /// ```
     /// assert_eq!(coldstart::lazy::During::now().as_str(), "init");
     /// ```
     pub fn now() -> During {
-        match invocation::invocation_count() {
+        // Inside a handler: its own invocation, even when another one began since.
+        let number = invocation::running().unwrap_or_else(invocation::invocation_count);
+        match number {
             0 => During::Init,
             1 if invocation::first_invocation().is_some_and(|first| first.warmup) => During::Warmup,
             number => During::Invocation {
