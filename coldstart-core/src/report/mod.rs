@@ -290,11 +290,18 @@ impl TimelineEntry {
 /// Every named phase's run and every lazy static's last initialization, in the order they
 /// started (an enclosing one before what it encloses).
 fn timeline(lazies: &[LazyInfo]) -> Vec<TimelineEntry> {
-    let mut entries: Vec<TimelineEntry> = named_phases::runs()
-        .into_iter()
-        .map(TimelineEntry::phase)
-        .chain(lazies.iter().filter_map(TimelineEntry::lazy))
-        .collect();
+    // Two plain loops rather than one `collect` of a chained iterator: the same entries, in a
+    // fraction of the code.
+    let runs = named_phases::runs();
+    let mut entries: Vec<TimelineEntry> = Vec::with_capacity(runs.len() + lazies.len());
+    for run in runs {
+        entries.push(TimelineEntry::phase(run));
+    }
+    for info in lazies {
+        if let Some(entry) = TimelineEntry::lazy(info) {
+            entries.push(entry);
+        }
+    }
     crate::sort::sort_by(&mut entries, |a, b| {
         (a.started, a.depth, a.name) < (b.started, b.depth, b.name)
     });
