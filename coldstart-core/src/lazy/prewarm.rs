@@ -133,11 +133,12 @@ pub(super) async fn join_all(
         }
     })
     .await;
-    futures
-        .into_iter()
-        .zip(outcomes)
-        .map(|((name, _), outcome)| (name, outcome.unwrap_or(Outcome::Cancelled)))
-        .collect()
+    let mut done = Vec::with_capacity(futures.len());
+    // Every future has finished (poll_fn above returned): they are dropped together below.
+    for ((name, _), outcome) in futures.iter().zip(outcomes) {
+        done.push((*name, outcome.unwrap_or(Outcome::Cancelled)));
+    }
+    done
 }
 
 /// Polls each future of `futures` whose outcome is not in `outcomes` yet.
