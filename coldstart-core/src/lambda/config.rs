@@ -564,6 +564,7 @@ impl Coldstart {
             .layer(TracingLayer::new());
         crate::render_gate::arm();
         self.end_init_boxed().await;
-        runtime.run_concurrent().await
+        // Boxed, as in `run`: the event loop compiled once, not once per `block_on`.
+        Box::pin(runtime.run_concurrent()).await
     }
 }
