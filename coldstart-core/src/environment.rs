@@ -141,6 +141,12 @@ pub struct Environment {
 static CURRENT: OnceLock<Environment> = OnceLock::new();
 const INIT_TYPE_VAR: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
 
+/// The variable `name` through `lookup`, `None` when absent or blank.
+#[inline(never)]
+fn non_blank(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).filter(|value| !value.trim().is_empty())
+}
+
 /// The init type a raw variable value stands for: absent or blank is on-demand.
 fn init_type_from(raw: Option<String>) -> InitType {
     raw.filter(|value| !value.trim().is_empty())
@@ -179,7 +185,14 @@ impl Environment {
     ///
     /// Empty values count as absent. See the type-level example.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        Self::from_dyn_lookup(&lookup)
+    }
+
+    /// [`from_lookup`](Self::from_lookup) behind a trait object: compiled once, not once per
+    /// lookup closure, with each variable read through one out-of-line [`non_blank`] call.
+    #[inline(never)]
+    fn from_dyn_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| non_blank(lookup, name);
         let memory_size_raw = var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
         Environment {
             function_name: var("AWS_LAMBDA_FUNCTION_NAME"),

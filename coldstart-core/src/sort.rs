@@ -7,27 +7,64 @@
 
 /// Sorts `items` in place so that no element is `is_less` than the one before it. Not stable:
 /// give the comparison a total order.
-pub(crate) fn sort_by<T>(items: &mut [T], mut is_less: impl FnMut(&T, &T) -> bool) {
-    let mut sift_down = |items: &mut [T], mut node: usize| loop {
+///
+/// The heapsort itself is [`heapsort`], compiled once; each element type only adds the two small
+/// methods of [`Heap`] it reaches them through.
+pub(crate) fn sort_by<T>(items: &mut [T], is_less: impl FnMut(&T, &T) -> bool) {
+    heapsort(&mut Slice { items, is_less });
+}
+
+/// What [`heapsort`] needs of the list it sorts, by index.
+trait Heap {
+    fn len(&self) -> usize;
+    fn is_less(&mut self, a: usize, b: usize) -> bool;
+    fn swap(&mut self, a: usize, b: usize);
+}
+
+/// A slice and its comparison, as a [`Heap`].
+struct Slice<'a, T, F> {
+    items: &'a mut [T],
+    is_less: F,
+}
+
+impl<T, F: FnMut(&T, &T) -> bool> Heap for Slice<'_, T, F> {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn is_less(&mut self, a: usize, b: usize) -> bool {
+        (self.is_less)(&self.items[a], &self.items[b])
+    }
+
+    fn swap(&mut self, a: usize, b: usize) {
+        self.items.swap(a, b);
+    }
+}
+
+/// The heapsort of [`sort_by`], over the first `len` elements of `heap` for each `sift_down`.
+#[inline(never)]
+fn heapsort(heap: &mut dyn Heap) {
+    let sift_down = |heap: &mut dyn Heap, len: usize, mut node: usize| loop {
         let mut child = 2 * node + 1;
-        if child >= items.len() {
+        if child >= len {
             break;
         }
-        if child + 1 < items.len() && is_less(&items[child], &items[child + 1]) {
+        if child + 1 < len && heap.is_less(child, child + 1) {
             child += 1;
         }
-        if !is_less(&items[node], &items[child]) {
+        if !heap.is_less(node, child) {
             break;
         }
-        items.swap(node, child);
+        heap.swap(node, child);
         node = child;
     };
-    for node in (0..items.len() / 2).rev() {
-        sift_down(items, node);
+    let len = heap.len();
+    for node in (0..len / 2).rev() {
+        sift_down(heap, len, node);
     }
-    for end in (1..items.len()).rev() {
-        items.swap(0, end);
-        sift_down(&mut items[..end], 0);
+    for end in (1..len).rev() {
+        heap.swap(0, end);
+        sift_down(heap, end, 0);
     }
 }
 

@@ -618,7 +618,8 @@ impl Recorded {
     }
 
     /// [`record_to`](Self::record_to) the current recorder, looking up or registering what is
-    /// not cached: out of line, for the first warm invocations and thread-local recorders.
+    /// not cached: out of line, for the first warm invocations, thread-local recorders and
+    /// [`record`](Self::record) (the one copy of `record_to` in the binary).
     #[inline(never)]
     fn record_looked_up(&self, start_kind: StartKind, may_probe: bool) {
         metrics::with_recorder(|recorder| self.record_to(recorder, start_kind, may_probe));
@@ -628,11 +629,7 @@ impl Recorded {
     /// tells whether it is the global one (never on the first invocation: see
     /// [`recorder::current`]).
     pub(super) fn record(&self, may_probe: bool) {
-        crate::render_gate::recording(|| {
-            metrics::with_recorder(|recorder| {
-                self.record_to(recorder, self.start_kind, may_probe);
-            });
-        });
+        crate::render_gate::recording(|| self.record_looked_up(self.start_kind, may_probe));
     }
 
     /// [`record`](Self::record) into `recorder`, with `start_kind` (`self.start_kind`, or a

@@ -527,7 +527,11 @@ impl Coldstart {
             .layer(self.layer())
             .layer(TracingLayer::new());
         self.end_init_boxed().await;
-        runtime.run().await
+        // Boxed (its concrete type: the future stays `Send` exactly when it was): otherwise
+        // lambda_runtime's whole event loop is inlined into each of the `block_on`s of the
+        // function's `main`; behind the box it is compiled once (~30 KiB less in a stripped
+        // function binary), for one allocation at start.
+        Box::pin(runtime.run()).await
     }
 
     /// [`run_concurrent`](super::run_concurrent) with this configuration: a drop-in for
@@ -560,6 +564,7 @@ impl Coldstart {
             .layer(TracingLayer::new());
         crate::render_gate::arm();
         self.end_init_boxed().await;
-        runtime.run_concurrent().await
+        // Boxed, as in `run`: the event loop compiled once, not once per `block_on`.
+        Box::pin(runtime.run_concurrent()).await
     }
 }

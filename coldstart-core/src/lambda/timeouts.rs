@@ -144,15 +144,13 @@ fn serve(watchdog: &Watchdog) {
     let mut state = watchdog.lock();
     loop {
         let now = Instant::now();
-        let due: Vec<(Option<Begun>, Instant)> = state
-            .entries
-            .iter_mut()
-            .filter(|entry| !entry.fired && entry.fire_at <= now)
-            .map(|entry| {
+        let mut due: Vec<(Option<Begun>, Instant)> = Vec::new();
+        for entry in &mut state.entries {
+            if !entry.fired && entry.fire_at <= now {
                 entry.fired = true;
-                (entry.begun, entry.watched_at)
-            })
-            .collect();
+                due.push((entry.begun, entry.watched_at));
+            }
+        }
         if !due.is_empty() {
             drop(state);
             for (begun, watched_at) in due {

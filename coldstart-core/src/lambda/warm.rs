@@ -84,18 +84,33 @@ pub(super) fn log(warmed: &Warmed, limit: Duration) {
         );
     }
     if warmed.stopped {
-        let still = warmed
-            .still_building
-            .map(|name| format!("; `{name}` goes on building on its thread"))
-            .unwrap_or_default();
         eprintln!(
-            "coldstart: warming after the first response stopped at its {} ms limit; left lazy (built on their next access): {}{still}",
+            "coldstart: warming after the first response stopped at its {} ms limit; left lazy (built on their next access): {}",
             limit.as_millis(),
-            if warmed.left_lazy.is_empty() {
-                "none".to_owned()
-            } else {
-                warmed.left_lazy.join(", ")
-            },
+            LeftLazy(warmed),
         );
+    }
+}
+
+/// The statics a stopped warm-up left lazy, `, `-separated (`none`), then the one still building
+/// on its thread, if any: written straight into the line, so that no `join` or `format!` is
+/// compiled into every function binary for a message printed at most once.
+struct LeftLazy<'a>(&'a Warmed);
+
+impl std::fmt::Display for LeftLazy<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.left_lazy.is_empty() {
+            f.write_str("none")?;
+        }
+        for (i, name) in self.0.left_lazy.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(name)?;
+        }
+        if let Some(name) = self.0.still_building {
+            write!(f, "; `{name}` goes on building on its thread")?;
+        }
+        Ok(())
     }
 }

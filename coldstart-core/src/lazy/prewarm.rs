@@ -66,7 +66,17 @@ pub async fn prewarm() -> Prewarmed {
 
 /// [`prewarm`], attributed to `during` (`coldstart::lambda` uses [`During::Warmup`] when a
 /// warm-up ping forces the `prewarm` statics).
-pub(crate) async fn prewarm_as(during: During) -> Prewarmed {
+///
+/// Boxed: INIT's end and the warm-up ping both await it, and each would otherwise inline its
+/// state machine into its own future; behind the box it is compiled once (an allocation at INIT
+/// and per ping, never on an invocation's path).
+#[inline(never)]
+pub(crate) fn prewarm_as(during: During) -> BoxFuture<Prewarmed> {
+    Box::pin(prewarm_inner(during))
+}
+
+/// The body of [`prewarm_as`].
+async fn prewarm_inner(during: During) -> Prewarmed {
     let started = Instant::now();
     let mut prewarmed = Prewarmed {
         initialized: Vec::new(),
@@ -123,11 +133,12 @@ pub(super) async fn join_all(
         }
     })
     .await;
-    futures
-        .into_iter()
-        .zip(outcomes)
-        .map(|((name, _), outcome)| (name, outcome.unwrap_or(Outcome::Cancelled)))
-        .collect()
+    let mut done = Vec::with_capacity(futures.len());
+    // Every future has finished (poll_fn above returned): they are dropped together below.
+    for ((name, _), outcome) in futures.iter().zip(outcomes) {
+        done.push((*name, outcome.unwrap_or(Outcome::Cancelled)));
+    }
+    done
 }
 
 /// Polls each future of `futures` whose outcome is not in `outcomes` yet.

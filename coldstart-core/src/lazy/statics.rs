@@ -89,10 +89,10 @@ impl fmt::Display for Statics {
 /// assert!(statics.lazies.windows(2).all(|w| w[0].spent >= w[1].spent));
 /// ```
 pub fn statics() -> Statics {
-    let mut lazies: Vec<LazyInfo> = inventory::iter::<Registration>
-        .into_iter()
-        .map(|registration| (registration.entry)().info())
-        .collect();
+    let mut lazies: Vec<LazyInfo> = Vec::new();
+    for registration in inventory::iter::<Registration> {
+        lazies.push((registration.entry)().info());
+    }
     // The name and module path make the order total.
     crate::sort::sort_by(&mut lazies, |a, b| {
         b.spent

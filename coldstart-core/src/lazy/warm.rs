@@ -97,6 +97,7 @@ pub(crate) fn warm_after_first_response(select: Select, limit: Duration) -> Warm
     let mut futures: Vec<(&'static str, BoxFuture<Outcome>)> = Vec::new();
     // `fn` pointers cross to the sync thread (a `&dyn Registered` is not `Send`).
     let mut sync: Vec<fn() -> &'static dyn Registered> = Vec::new();
+    let mut sync_names: Vec<&'static str> = Vec::new();
     for get in registered() {
         let entry = get();
         let meta = entry.meta();
@@ -109,10 +110,12 @@ pub(crate) fn warm_after_first_response(select: Select, limit: Duration) -> Warm
         }
         match entry.info().form {
             Form::Async | Form::AsyncFallible => futures.push((meta.name, entry.prewarm(during))),
-            _ => sync.push(get),
+            _ => {
+                sync.push(get);
+                sync_names.push(meta.name);
+            }
         }
     }
-    let sync_names: Vec<&'static str> = sync.iter().map(|get| get().meta().name).collect();
     let outcomes = vec![None; futures.len()];
     let nothing_to_do = sync.is_empty() && futures.is_empty();
     let sync_thread = !sync.is_empty() && {
@@ -225,21 +228,13 @@ impl Future for Warming {
             still_building: progress.sync_running,
             ..Warmed::default()
         };
-        let sync = progress
-            .sync_outcomes
-            .iter()
-            .map(|(name, o)| (*name, Some(*o)));
-        let asynchronous = this
-            .futures
-            .iter()
-            .map(|(name, _)| *name)
-            .zip(this.outcomes.iter().copied());
-        for (name, outcome) in asynchronous.chain(sync) {
-            match outcome {
-                Some(Outcome::Ok) => warmed.initialized.push(name),
-                Some(failed) => warmed.failed.push((name, failed)),
-                None => warmed.left_lazy.push(name),
-            }
+        // The async statics, then the sync ones: two plain loops rather than a chained
+        // iterator, the same order in less code.
+        for ((name, _), outcome) in this.futures.iter().zip(&this.outcomes) {
+            warmed.add(name, *outcome);
+        }
+        for (name, outcome) in &progress.sync_outcomes {
+            warmed.add(name, Some(*outcome));
         }
         for name in &this.sync_names {
             let built = progress.sync_outcomes.iter().any(|(done, _)| done == name);
@@ -253,6 +248,18 @@ impl Future for Warming {
         this.futures.clear();
         warmed.elapsed = this.started.elapsed();
         Poll::Ready(warmed)
+    }
+}
+
+impl Warmed {
+    /// Files the static `name` under its outcome (`None`: not built).
+    #[inline(never)]
+    fn add(&mut self, name: &'static str, outcome: Option<Outcome>) {
+        match outcome {
+            Some(Outcome::Ok) => self.initialized.push(name),
+            Some(failed) => self.failed.push((name, failed)),
+            None => self.left_lazy.push(name),
+        }
     }
 }
 
