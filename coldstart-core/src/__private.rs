@@ -9,6 +9,7 @@ pub use crate::invocation::return_value::{
     check_sync_return, NotAResult, Probe, ReturnsAFuture, ReturnsAValue, SyncReturn,
     TimedWhenReturned,
 };
+#[cfg(feature = "concurrent")]
 pub use crate::invocation::running::Within;
 pub use crate::invocation::Outcome;
 pub use crate::lazy::label::{default_label_bytes, default_label_len, label_str};

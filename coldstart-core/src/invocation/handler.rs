@@ -214,6 +214,7 @@ impl Invocation {
     }
 
     /// What its handler's thread knows of it while running its code (see `running`).
+    #[cfg(feature = "concurrent")]
     #[inline]
     pub(super) fn current(&self) -> super::running::Current {
         super::running::Current {

@@ -3,14 +3,20 @@
 //! overlap (`run_concurrent`) and another one began more recently.
 //!
 //! The `#[cold_start_handler]` expansion runs a plain `fn`'s body inside [`Invocation::run`] and
-//! polls an `async fn`'s body inside [`Invocation::within`]: each call or poll sets one
-//! thread-local and restores it after (also when it unwinds). Work the handler hands to another
+//! polls an `async fn`'s body inside [`Invocation::within`]. With the `concurrent` feature (which
+//! `coldstart::lambda::run_concurrent` needs) each call or poll sets one thread-local and restores
+//! it after (also when it unwinds): about 9 ns per async invocation on the benchmark VM. Without
+//! it invocations are served one at a time (`run`), the most recently begun one is the running
+//! one, and both are the body itself, at no cost. Work the handler hands to another
 //! task or thread (`tokio::spawn`, `spawn_blocking`) runs outside it and falls back to the most
 //! recently begun invocation. [`crate::current_invocation`] reads the same.
 
 use std::cell::Cell;
+#[cfg(feature = "concurrent")]
 use std::future::Future;
+#[cfg(feature = "concurrent")]
 use std::pin::Pin;
+#[cfg(feature = "concurrent")]
 use std::task::{Context, Poll};
 
 use super::handler::Invocation;
@@ -46,10 +52,12 @@ pub(crate) fn current() -> Option<Current> {
 
 /// Marks an invocation as running on this thread until dropped, then restores the previous one
 /// (a handler called from inside another's body, or nothing).
+#[cfg(any(feature = "concurrent", test))]
 struct Running {
     previous: Current,
 }
 
+#[cfg(any(feature = "concurrent", test))]
 impl Running {
     #[inline]
     fn enter(current: Current) -> Running {
@@ -60,6 +68,7 @@ impl Running {
     }
 }
 
+#[cfg(any(feature = "concurrent", test))]
 impl Drop for Running {
     #[inline]
     fn drop(&mut self) {
@@ -67,6 +76,7 @@ impl Drop for Running {
     }
 }
 
+#[cfg(feature = "concurrent")]
 pin_project_lite::pin_project! {
     /// An `async` handler's body, polled as its invocation's code ([`Invocation::within`]).
     /// Not public API.
@@ -79,6 +89,7 @@ pin_project_lite::pin_project! {
     }
 }
 
+#[cfg(feature = "concurrent")]
 impl<F: Future> Future for Within<F> {
     type Output = F::Output;
 
@@ -95,18 +106,27 @@ impl Invocation {
     /// `#[cold_start_handler]` expansion calls.
     #[inline]
     pub fn run<R>(&self, body: impl FnOnce() -> R) -> R {
+        #[cfg(feature = "concurrent")]
         let _running = Running::enter(self.current());
         body()
     }
 
     /// An `async fn` handler's body, to be polled as this invocation's code: what the
     /// `#[cold_start_handler]` expansion awaits.
+    #[cfg(feature = "concurrent")]
     #[inline]
     pub fn within<F: Future>(&self, body: F) -> Within<F> {
         Within {
             current: self.current(),
             body,
         }
+    }
+
+    /// An `async fn` handler's body: without the `concurrent` feature, the body itself.
+    #[cfg(not(feature = "concurrent"))]
+    #[inline]
+    pub fn within<F>(&self, body: F) -> F {
+        body
     }
 }
 

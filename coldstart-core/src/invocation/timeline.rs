@@ -57,8 +57,9 @@ fn last_idle() -> Option<Duration> {
 }
 
 /// What handler code can read about the invocation in progress: inside a `#[cold_start_handler]`
-/// its own invocation, also when others run at once (`run_concurrent`); elsewhere (a task the
-/// handler spawned, a handler without the attribute) the most recently begun one in the process.
+/// its own invocation, also when others run at once (`run_concurrent`, with the `concurrent`
+/// feature); elsewhere (a task the handler spawned, a handler without the attribute) the most
+/// recently begun one in the process.
 ///
 /// ```
 /// #[coldstart::cold_start_handler]

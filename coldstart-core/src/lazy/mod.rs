@@ -39,7 +39,8 @@
 //! response (`#[lazy(after_first_response)]`, `Coldstart::warm_after_first_response`), the
 //! invocation whose `#[cold_start_handler]` code touched it (its number, and its start kind: the
 //! first invocation's kind for number 1, `warm` for the others), also when several invocations run
-//! at once in one environment (`run_concurrent`) and another one began since; [`During::Init`] if
+//! at once in one environment (`run_concurrent`, with the `concurrent` feature) and another one
+//! began since; [`During::Init`] if
 //! no invocation has begun in the process yet; otherwise (code the handler handed to another task
 //! or thread, such as `tokio::spawn`, or a handler without the attribute) the most recently begun
 //! invocation. A lazy static initialized while another one's initializer runs (nested) inherits
