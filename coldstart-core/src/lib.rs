@@ -97,3 +97,18 @@ fn spawn_detached(name: &str, work: Box<dyn FnOnce() + Send>) -> bool {
         .spawn(work)
         .is_ok()
 }
+
+/// [`spawn_detached`] for work that runs the user's code (a sync static's initializer, a hook):
+/// inside the caller's tokio runtime, if it has one, as the same code would run on a request
+/// (`tokio::spawn`, `Handle::current()`).
+#[cfg(feature = "lambda")]
+fn spawn_in_runtime(name: &str, work: Box<dyn FnOnce() + Send>) -> bool {
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    spawn_detached(
+        name,
+        Box::new(move || {
+            let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
+            work();
+        }),
+    )
+}

@@ -116,10 +116,7 @@ async fn run(hook: ShutdownHook) {
     let Some(hook) = hook.take() else { return };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let timer = tx.clone();
-    // The hook finds the function's runtime, as the rest of its code does.
-    let runtime = tokio::runtime::Handle::try_current().ok();
     let work = move || {
-        let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
         let ran = catch_unwind(AssertUnwindSafe(|| {
             // What the hook exports must be recorded and described, as before a flush hook; and
             // INIT, for an environment that was never invoked.
@@ -133,7 +130,8 @@ async fn run(hook: ShutdownHook) {
             Ended::Panicked
         });
     };
-    if !crate::spawn_detached("coldstart-shutdown", Box::new(work)) {
+    // Inside the function's runtime, as the rest of its code runs.
+    if !crate::spawn_in_runtime("coldstart-shutdown", Box::new(work)) {
         eprintln!("coldstart: no thread for the on_shutdown hook; it did not run");
         return;
     }

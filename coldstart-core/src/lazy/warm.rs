@@ -120,13 +120,9 @@ pub(crate) fn warm_after_first_response(select: Select, limit: Duration) -> Warm
     let nothing_to_do = sync.is_empty() && futures.is_empty();
     let sync_thread = !sync.is_empty() && {
         let shared = shared.clone();
-        let runtime = tokio::runtime::Handle::try_current().ok();
-        crate::spawn_detached(
+        crate::spawn_in_runtime(
             "coldstart-warm",
-            Box::new(move || {
-                let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
-                build_sync(&shared, sync, during);
-            }),
+            Box::new(move || build_sync(&shared, sync, during)),
         )
     };
     if !sync_thread {
