@@ -403,9 +403,10 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
     let first_billed = event_to_handler.unwrap_or_default() + first.duration();
     let cost = cost::cost(&environment, init, first_billed);
     let cpu = crate::cpu::at_init_end().map(|at_init_end| {
-        // The first invocation's span starts where INIT's CPU read was taken: at init end (the
-        // idle wait for the event costs no CPU, so it is left out of the wall time), else at
-        // the first invocation's start.
+        // The first invocation's span starts where INIT's CPU read was taken: when the event
+        // arrived (for an on-demand INIT; where INIT ended ahead of demand, the idle wait for
+        // the event costs no CPU, so it is left out of the wall time), else at the first
+        // invocation's start.
         let from = match init_end {
             Some(_) => phases::first_event().unwrap_or(first.started_at),
             None => first.started_at,
