@@ -107,11 +107,7 @@ pub fn mark_init_end() -> bool {
     let now = Instant::now();
     process_start();
     let first = INIT_END.set(now).is_ok();
-    // INIT's CPU time: read here only when no request waits for INIT. Read at INIT end of an
-    // on-demand start, right before the runtime asks for the first event, the same
-    // `getrusage` delayed that event's response by ~50 µs (median of 800 paired cold starts on
-    // the benchmark VM); read when the event arrives it cost nothing measurable. In between,
-    // the process only asks for the event and waits for it.
+    // INIT's CPU time is read here only when no request waits for INIT (why: `crate::cpu`).
     if first && !crate::environment::Environment::current_init_type().is_user_facing() {
         crate::cpu::note_init_end();
     }

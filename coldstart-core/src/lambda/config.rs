@@ -590,6 +590,7 @@ impl<F: Future> Future for OutOfLine<F> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         match &mut self.0 {
             Some(future) => future.as_mut().poll(cx),
+            // Emptied only by `drop`.
             None => Poll::Pending,
         }
     }
