@@ -9,16 +9,23 @@
 //!
 //! Each read is one `getrusage(RUSAGE_SELF)` (user + system time of every thread, exited ones
 //! included; well under a microsecond), taken once per instant: at the process start of
-//! [`crate::phases`] (the same instant the wall-clock phases count from), at INIT end, and at the
-//! end of the first real invocation. "At INIT end" is when [`crate::phases::mark_init_end`]
-//! marks it where INIT is not user-facing (provisioned concurrency, SnapStart); for an on-demand
-//! INIT it is when the first event arrives (`coldstart::lambda`'s layer), else at the start of the
-//! first invocation. In between, the process only asks for the event and waits for it, so the
-//! read counts the runtime's request too (tens of microseconds of CPU), and the first
-//! invocation's share starts where this read is taken. The reason: read at INIT end itself,
-//! right before the runtime asks for the first event, the same call delayed that event's
-//! response by ~50 µs (median of 800 paired cold starts on a 2-core VM); read when the event
-//! arrives it cost nothing measurable. The times this module returns count from the first
+//! [`crate::phases`] (the same instant the wall-clock phases count from), at INIT end, when the
+//! first event arrives through `coldstart::lambda`'s layer, and at the end of the first real
+//! invocation. The first invocation's CPU time counts from the first event's arrival (else from
+//! INIT's read), as its wall time does, so that a process doing other work while it waits for
+//! the event (a Runtime API served in-process, a background task) has that work counted in
+//! neither.
+//!
+//! "At INIT end" is when [`crate::phases::mark_init_end`] marks it where INIT is not
+//! user-facing (provisioned concurrency, SnapStart). For an on-demand INIT it is when the runtime
+//! loop of [`Coldstart::run`](crate::lambda::Coldstart::run) has asked for the first event and
+//! waits for it (a few microseconds of CPU after INIT end: building that request), else when the
+//! first event arrives, else at the start of the first invocation. The reason: read at INIT end
+//! itself, right before the runtime asks for the first event, the same call delayed that
+//! event's response by ~50 µs (median of 1000 paired cold starts on a 2-core VM); read once the
+//! request is on its way it cost nothing measurable.
+//!
+//! The times this module returns count from the first
 //! read: a process's CPU counters survive `exec`, so whatever ran in the process before it (a
 //! wrapper script that `exec`s the binary, `cargo run`) is left out, as it is from the wall
 //! clock. Not available outside Unix.
@@ -36,6 +43,8 @@ use std::time::Duration;
 static AT_PROCESS_START: OnceLock<Duration> = OnceLock::new();
 /// CPU time since the process start at INIT end, read as the module docs say.
 static AT_INIT_END: OnceLock<Duration> = OnceLock::new();
+/// CPU time since the process start when the first event arrived through the layer.
+static AT_FIRST_EVENT: OnceLock<Duration> = OnceLock::new();
 /// CPU time since the process start at the end of the first real invocation.
 static AT_FIRST_INVOCATION_END: OnceLock<Duration> = OnceLock::new();
 
@@ -98,6 +107,20 @@ pub(crate) fn note_init_end() {
             let _ = AT_INIT_END.set(cpu);
         }
     }
+}
+
+/// Notes the CPU time when the first event arrives (the layer); also INIT's, if not read yet.
+#[cfg(feature = "lambda")]
+pub(crate) fn note_first_event() {
+    if let Some(cpu) = since_process_start() {
+        let _ = AT_INIT_END.set(cpu);
+        let _ = AT_FIRST_EVENT.set(cpu);
+    }
+}
+
+/// The CPU time since the process start when the first event arrived through the layer.
+pub(crate) fn at_first_event() -> Option<Duration> {
+    AT_FIRST_EVENT.get().copied()
 }
 
 /// Notes the CPU time at the end of the first real invocation; only the first call counts.

@@ -138,8 +138,8 @@ pub(crate) fn mark_first_event() -> bool {
     }
     let first = FIRST_EVENT.set(Instant::now()).is_ok();
     if first {
-        // INIT's CPU time, unless read at INIT end already (see `mark_init_end`).
-        crate::cpu::note_init_end();
+        // Where the first invocation's CPU time counts from (and INIT's, if not read yet).
+        crate::cpu::note_first_event();
     }
     first
 }

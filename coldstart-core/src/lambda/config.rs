@@ -589,7 +589,15 @@ impl<F: Future> Future for OutOfLine<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         match &mut self.0 {
-            Some(future) => future.as_mut().poll(cx),
+            Some(future) => {
+                let polled = future.as_mut().poll(cx);
+                if polled.is_pending() {
+                    // The loop has asked for an event and waits for it: the first time, INIT's
+                    // CPU time is read here (see `crate::cpu`); a load after that.
+                    crate::cpu::note_init_end();
+                }
+                polled
+            }
             // Emptied only by `drop`.
             None => Poll::Pending,
         }

@@ -403,17 +403,17 @@ fn build(memory: Option<MemoryUsage>) -> Option<ColdStartReport> {
     let first_billed = event_to_handler.unwrap_or_default() + first.duration();
     let cost = cost::cost(&environment, init, first_billed);
     let cpu = crate::cpu::at_init_end().map(|at_init_end| {
-        // The first invocation's span starts where INIT's CPU read was taken: when the event
-        // arrived (for an on-demand INIT; where INIT ended ahead of demand, the idle wait for
-        // the event costs no CPU, so it is left out of the wall time), else at the first
-        // invocation's start.
-        let from = match init_end {
-            Some(_) => phases::first_event().unwrap_or(first.started_at),
-            None => first.started_at,
+        // The first invocation's CPU and wall time span the same interval: from the first
+        // event's arrival when the layer marked it (both taken there), else from the first
+        // invocation's start (INIT's CPU read there or before it: the idle wait for the event
+        // costs no CPU).
+        let (cpu_from, from) = match (crate::cpu::at_first_event(), phases::first_event()) {
+            (Some(cpu), Some(arrived)) => (cpu, arrived),
+            _ => (at_init_end, first.started_at),
         };
         let first_invocation = crate::cpu::at_first_invocation_end()
             .filter(|_| first_event_was_real)
-            .map(|at_end| at_end.saturating_sub(at_init_end));
+            .map(|at_end| at_end.saturating_sub(cpu_from));
         CpuUse {
             init: at_init_end,
             init_wall: init.unwrap_or(to_first_invocation),
